@@ -1,0 +1,47 @@
+"""The `diwa` command.
+
+Each area of the package contributes its subcommands through a module with a
+`register(subparsers)` function, listed in COMMAND_MODULES; this file only assembles them, so
+adding a command never means editing another area's code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from diwa import __version__
+
+COMMAND_MODULES: tuple[str, ...] = ("diwa.bench",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diwa",
+        description="DiWA-ROS: play data -> world model -> diffusion policy -> RL in imagination.",
+    )
+    parser.add_argument("--version", action="version", version=f"diwa {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except (ValueError, FileNotFoundError) as err:
+        # Bad input is the user's to fix: one clear line, no traceback.
+        print(f"diwa {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
