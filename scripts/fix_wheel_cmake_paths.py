@@ -33,7 +33,9 @@ def main(venv: Path) -> int:
         for pattern, target in replacements:
             new = pattern.sub(target, new)
         if "/opt/python/" in new:
-            raise SystemExit(f"{path}: unexpected build path left after rewriting: fix scripts/fix_wheel_cmake_paths.py")
+            raise SystemExit(
+                f"{path}: unexpected build path left after rewriting: fix scripts/fix_wheel_cmake_paths.py"
+            )
         path.write_text(new)
         changed += 1
     print(f"rewrote build-machine paths in {changed} CMake files" if changed else "CMake files already point here")

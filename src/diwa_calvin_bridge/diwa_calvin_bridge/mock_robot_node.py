@@ -1,0 +1,283 @@
+"""The CALVIN-style simulator as a mock Franka on the ROS graph.
+
+It offers what the real stack offers, so the policy node cannot tell the two apart:
+  out: /joint_states (fr3 joint names), ~/tcp_pose, ~/scene_state, camera images
+  in:  TwistStamped on the MoveIt Servo twist topic, franka_gripper-shaped Move/Grasp/Homing actions
+  plus ~/reset (ResetSim) and Servo's pause service.
+The simulator advances one control step per timer tick (30 Hz by default) whether or not commands
+arrive; a command older than `command_timeout_s` is ignored, so the arm holds still when the
+command stream stops.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import rclpy
+from diwa.robot_contract import (
+    ARM_JOINT_NAMES,
+    CONTROL_RATE_HZ,
+    FINGER_JOINT_NAMES,
+    GRIPPER_OPEN_WIDTH_M,
+    Twist,
+    twist_to_action,
+)
+from diwa.sim import make_env
+from diwa.sim.start_states import sample_start_state
+from diwa.skills import SKILLS
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from std_srvs.srv import SetBool
+
+from diwa_calvin_bridge.image_conversion import rgb_to_image_msg
+from diwa_msgs.action import Grasp, Homing, Move
+from diwa_msgs.msg import SceneState
+from diwa_msgs.srv import ResetSim
+
+GRIPPER_SETTLE_TIMEOUT_S = 2.0
+GRIPPER_SETTLE_TOLERANCE_M = 2e-4
+
+
+def euler_xyz_to_quaternion(euler: np.ndarray) -> tuple[float, float, float, float]:
+    """Extrinsic XYZ Euler angles (CALVIN's tcp orientation) -> quaternion (x, y, z, w)."""
+    cr, cp, cy = np.cos(np.asarray(euler) / 2.0)
+    sr, sp, sy = np.sin(np.asarray(euler) / 2.0)
+    return (
+        sr * cp * cy - cr * sp * sy,
+        cr * sp * cy + sr * cp * sy,
+        cr * cp * sy - sr * sp * cy,
+        cr * cp * cy + sr * sp * sy,
+    )
+
+
+class MockRobotNode(Node):
+    def __init__(self) -> None:
+        super().__init__("mock_robot")
+        self.declare_parameter("rate_hz", CONTROL_RATE_HZ)
+        self.declare_parameter("command_timeout_s", 0.2)
+        self.declare_parameter("seed", 0)
+        self.declare_parameter("cameras", False)
+        self.declare_parameter("static_image_size", 200)
+        self.declare_parameter("gripper_image_size", 84)
+        self.declare_parameter("frame_id", "world")
+        self.declare_parameter("twist_topic", "/servo_node/delta_twist_cmds")
+        self.declare_parameter("pause_service", "/servo_node/pause_servo")
+        self.declare_parameter("gripper_namespace", "/franka_gripper")
+
+        param = self.get_parameter
+        self.rate_hz = float(param("rate_hz").value)
+        self.command_timeout_s = float(param("command_timeout_s").value)
+        self.frame_id = str(param("frame_id").value)
+        self.cameras = bool(param("cameras").value)
+        self.env = make_env(
+            cameras=self.cameras,
+            static_image_size=int(param("static_image_size").value),
+            gripper_image_size=int(param("gripper_image_size").value),
+        )
+        self.lock = threading.Lock()
+        self.obs, _ = self.env.reset(seed=int(param("seed").value))
+        self.gripper_open = True
+        self.paused = False
+        self.last_twist: Twist | None = None
+        self.last_twist_time = -np.inf
+        self.steps = 0
+        self.tick = threading.Condition(self.lock)
+
+        group = ReentrantCallbackGroup()
+        self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.pose_pub = self.create_publisher(PoseStamped, "~/tcp_pose", 10)
+        self.scene_pub = self.create_publisher(SceneState, "~/scene_state", 10)
+        self.static_pub = self.create_publisher(Image, "/camera/static/image_raw", 10) if self.cameras else None
+        self.wrist_pub = self.create_publisher(Image, "/camera/gripper/image_raw", 10) if self.cameras else None
+        self.create_subscription(TwistStamped, str(param("twist_topic").value), self.on_twist, 10, callback_group=group)
+        self.create_service(ResetSim, "~/reset", self.on_reset, callback_group=group)
+        self.create_service(SetBool, str(param("pause_service").value), self.on_pause, callback_group=group)
+        ns = str(param("gripper_namespace").value).rstrip("/")
+        cancel = lambda _goal: CancelResponse.ACCEPT  # noqa: E731 - gripper motions are interruptible
+        self.move_server = ActionServer(
+            self, Move, f"{ns}/move", self.on_move, callback_group=group, cancel_callback=cancel
+        )
+        self.grasp_server = ActionServer(
+            self, Grasp, f"{ns}/grasp", self.on_grasp, callback_group=group, cancel_callback=cancel
+        )
+        self.homing_server = ActionServer(
+            self, Homing, f"{ns}/homing", self.on_homing, callback_group=group, cancel_callback=cancel
+        )
+        self.timer = self.create_timer(1.0 / self.rate_hz, self.on_tick, callback_group=group)
+        self.publish_state()
+        self.get_logger().info(f"mock robot ready at {self.rate_hz:.0f} Hz (cameras: {self.cameras})")
+
+    # --- command stream ---------------------------------------------------------------------
+    def on_twist(self, msg: TwistStamped) -> None:
+        lin, ang = msg.twist.linear, msg.twist.angular
+        twist = Twist(np.array([lin.x, lin.y, lin.z]), np.array([ang.x, ang.y, ang.z]))
+        if not (np.isfinite(twist.linear).all() and np.isfinite(twist.angular).all()):
+            self.get_logger().warn("dropping a twist command with NaN or infinite values", throttle_duration_sec=1.0)
+            return
+        with self.lock:
+            self.last_twist, self.last_twist_time = twist, time.monotonic()
+
+    def on_pause(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        with self.lock:
+            self.paused = bool(request.data)
+        response.success, response.message = True, "paused" if request.data else "resumed"
+        return response
+
+    def on_tick(self) -> None:
+        with self.lock:
+            fresh = self.last_twist is not None and time.monotonic() - self.last_twist_time <= self.command_timeout_s
+            if fresh and not self.paused:
+                action = twist_to_action(self.last_twist, self.gripper_open, self.rate_hz)
+            else:  # hold: a zero relative action keeps the internal target pose
+                action = np.array([0, 0, 0, 0, 0, 0, 1.0 if self.gripper_open else -1.0])
+            self.obs, _, _, _, _ = self.env.step(action)
+            self.steps += 1
+            self.tick.notify_all()
+        self.publish_state()
+
+    # --- state out ----------------------------------------------------------------------------
+    def publish_state(self) -> None:
+        with self.lock:
+            obs = {k: np.array(v) for k, v in self.obs.items()}
+        stamp = self.get_clock().now().to_msg()
+        robot_obs, scene_obs = obs["robot_obs"].astype(float), obs["scene_obs"].astype(float)
+
+        joints = JointState()
+        joints.header.stamp = stamp
+        joints.name = [*ARM_JOINT_NAMES, *FINGER_JOINT_NAMES]
+        half_width = robot_obs[6] / 2.0
+        joints.position = [*robot_obs[7:14].tolist(), half_width, half_width]
+        self.joint_pub.publish(joints)
+
+        pose = PoseStamped()
+        pose.header.stamp, pose.header.frame_id = stamp, self.frame_id
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = robot_obs[:3].tolist()
+        q = euler_xyz_to_quaternion(robot_obs[3:6])
+        pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = q
+        self.pose_pub.publish(pose)
+
+        scene = SceneState()
+        scene.header.stamp, scene.header.frame_id = stamp, self.frame_id
+        scene.robot_obs, scene.scene_obs = robot_obs, scene_obs
+        self.scene_pub.publish(scene)
+
+        if self.cameras:
+            self.static_pub.publish(rgb_to_image_msg(obs["rgb_static"], stamp, "static_camera"))
+            self.wrist_pub.publish(rgb_to_image_msg(obs["rgb_gripper"], stamp, "gripper_camera"))
+
+    # --- services -----------------------------------------------------------------------------
+    def on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> ResetSim.Response:
+        try:
+            if request.use_state:
+                options = {"robot_obs": np.array(request.robot_obs), "scene_obs": np.array(request.scene_obs)}
+            elif request.skill:
+                if request.skill not in SKILLS:
+                    raise ValueError(f"unknown skill {request.skill!r}; known skills: {', '.join(SKILLS)}")
+                robot_obs, scene_obs = sample_start_state(request.skill, np.random.default_rng(request.seed))
+                options = {"robot_obs": robot_obs, "scene_obs": scene_obs}
+            else:
+                options = None
+            with self.lock:
+                self.obs, _ = self.env.reset(seed=int(request.seed), options=options)
+                self.gripper_open = bool(self.obs["robot_obs"][14] > 0)
+                self.last_twist = None
+                obs = self.obs
+        except ValueError as err:
+            response.success, response.message = False, str(err)
+            return response
+        self.publish_state()
+        response.success, response.message = True, "reset"
+        response.state.header.stamp = self.get_clock().now().to_msg()
+        response.state.robot_obs = obs["robot_obs"].astype(float)
+        response.state.scene_obs = obs["scene_obs"].astype(float)
+        return response
+
+    # --- gripper actions (franka_gripper's interface) -------------------------------------------
+    def _width(self) -> float:
+        with self.lock:
+            return float(self.obs["robot_obs"][6])
+
+    def _drive_gripper(self, goal_handle, open_: bool, feedback_type) -> tuple[float, bool]:
+        """Command the fingers and wait until they stop moving; returns (width, cancelled)."""
+        with self.lock:
+            self.gripper_open = open_
+        deadline = time.monotonic() + GRIPPER_SETTLE_TIMEOUT_S
+        previous = self._width()
+        while time.monotonic() < deadline:
+            if goal_handle.is_cancel_requested:
+                return self._width(), True
+            with self.lock:
+                self.tick.wait(timeout=2.0 / self.rate_hz)
+            width = self._width()
+            feedback = feedback_type()
+            feedback.current_width = width
+            goal_handle.publish_feedback(feedback)
+            if abs(width - previous) < GRIPPER_SETTLE_TOLERANCE_M:
+                break
+            previous = width
+        return self._width(), False
+
+    def on_move(self, goal_handle):
+        goal = goal_handle.request
+        result = Move.Result()
+        if not (np.isfinite(goal.width) and 0.0 <= goal.width <= GRIPPER_OPEN_WIDTH_M):
+            goal_handle.abort()
+            result.error = f"width {goal.width} outside 0..{GRIPPER_OPEN_WIDTH_M} m"
+            return result
+        width, cancelled = self._drive_gripper(goal_handle, goal.width >= GRIPPER_OPEN_WIDTH_M / 2, Move.Feedback)
+        if cancelled:
+            goal_handle.canceled()
+            result.error = "cancelled"
+            return result
+        goal_handle.succeed()
+        result.success = True
+        return result
+
+    def on_grasp(self, goal_handle):
+        goal = goal_handle.request
+        result = Grasp.Result()
+        width, cancelled = self._drive_gripper(goal_handle, False, Grasp.Feedback)
+        if cancelled:
+            goal_handle.canceled()
+            result.error = "cancelled"
+            return result
+        goal_handle.succeed()
+        result.success = bool(goal.width - goal.epsilon.inner <= width <= goal.width + goal.epsilon.outer)
+        if not result.success:
+            result.error = f"fingers stopped at {width:.4f} m, outside the grasp tolerance"
+        return result
+
+    def on_homing(self, goal_handle):
+        result = Homing.Result()
+        _, cancelled = self._drive_gripper(goal_handle, True, Homing.Feedback)
+        if cancelled:
+            goal_handle.canceled()
+            result.error = "cancelled"
+            return result
+        goal_handle.succeed()
+        result.success = True
+        return result
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = MockRobotNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+"""ExecuteSkill action server: runs one skill's policy at the control rate on a robot backend.
+
+ROS plumbing only: observations come from topics into an ObservationCache, the policy is a
+diwa Agent, every command passes the SafetyFilter, and a RobotBackend carries it to the robot.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diwa.robot_contract import GRIPPER_CLOSED_WIDTH_M, GRIPPER_OPEN_WIDTH_M, action_to_twist
+from diwa.skills import SKILLS
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from visualization_msgs.msg import MarkerArray
+
+from diwa_msgs.action import ExecuteSkill
+from diwa_msgs.msg import PolicyStatus, SceneState
+from diwa_policy_node.backends import MockRobotBackend, RobotBackend, ServoTopics
+from diwa_policy_node.markers import chunk_markers
+from diwa_policy_node.observation_cache import ObservationCache, ObservationUnavailableError
+from diwa_policy_node.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
+from diwa_policy_node.skill_runner import SkillRunner
+
+DEFAULT_MAX_STEPS = 72
+
+
+@dataclass
+class RunStats:
+    skill: str = ""
+    state: int = PolicyStatus.IDLE
+    rate_hz: float = 0.0
+    latency_ms: float = 0.0
+    safety_flags: tuple[str, ...] = ()
+
+
+class PolicyNode(Node):
+    def __init__(self) -> None:
+        super().__init__("policy_node")
+        p = self.declare_parameter
+        p("backend", "sim")
+        p("control_rate_hz", 30.0)
+        p("observation_max_age_s", 0.25)
+        p("default_max_steps", DEFAULT_MAX_STEPS)
+        p("safety_file", "")
+        p("safety_profile", "")
+        p("scene_state_topic", "/mock_robot/scene_state")
+        p("twist_topic", "/servo_node/delta_twist_cmds")
+        p("gripper_namespace", "/franka_gripper")
+        p("planning_frame", "world")
+        p("gripper_speed", 0.1)
+        p("gripper_force", 20.0)
+        p("seed", 0)
+        p("allow_unpromoted", False)
+        for skill in SKILLS:
+            p(f"policies.{skill}", "")
+
+        value = lambda name: self.get_parameter(name).value  # noqa: E731
+        self.rate_hz = float(value("control_rate_hz"))
+        self.max_age_s = float(value("observation_max_age_s"))
+        self.default_max_steps = int(value("default_max_steps"))
+        self.frame = str(value("planning_frame"))
+        self.gripper_speed, self.gripper_force = float(value("gripper_speed")), float(value("gripper_force"))
+        backend_name = str(value("backend"))
+        self.safety = SafetyFilter(
+            load_safety_limits(self._safety_file(), str(value("safety_profile")) or backend_name)
+        )
+        self.backend = self._make_backend(backend_name)
+        self.runner = SkillRunner(
+            configured={skill: str(value(f"policies.{skill}")) for skill in SKILLS},
+            seed=int(value("seed")),
+            allow_unpromoted=bool(value("allow_unpromoted")),
+            backend_name=backend_name,
+            log=self.get_logger(),
+        )
+        self.observations = ObservationCache()
+        self.stats = RunStats()
+        self.busy = threading.Lock()
+
+        group = ReentrantCallbackGroup()
+        self.create_subscription(
+            SceneState, str(value("scene_state_topic")), self.on_scene_state, 10, callback_group=group
+        )
+        self.status_pub = self.create_publisher(PolicyStatus, "~/status", 10)
+        self.marker_pub = self.create_publisher(MarkerArray, "~/predicted_path", 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self.publish_diagnostics, callback_group=group)
+        self.server = ActionServer(
+            self,
+            ExecuteSkill,
+            "execute_skill",
+            execute_callback=self.execute,
+            goal_callback=self.on_goal,
+            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
+            callback_group=group,
+        )
+        self.get_logger().info(f"policy node ready (backend {backend_name}, {self.rate_hz:.0f} Hz)")
+
+    def _safety_file(self) -> Path:
+        configured = str(self.get_parameter("safety_file").value)
+        if configured:
+            return Path(configured)
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("diwa_bringup")) / "config" / "safety.yaml"
+
+    def _make_backend(self, name: str) -> RobotBackend:
+        topics = ServoTopics(
+            twist_topic=str(self.get_parameter("twist_topic").value),
+            gripper_namespace=str(self.get_parameter("gripper_namespace").value),
+            planning_frame=self.frame,
+        )
+        if name == "sim":
+            return MockRobotBackend(self, topics, GRIPPER_OPEN_WIDTH_M)
+        if name == "franka":
+            from diwa_policy_node.franka_backend import FrankaBackend
+
+            return FrankaBackend(self, topics, GRIPPER_OPEN_WIDTH_M)
+        raise ValueError(f"unknown backend {name!r}; expected 'sim' or 'franka'")
+
+    # --- inputs -------------------------------------------------------------------------------
+    def on_scene_state(self, msg: SceneState) -> None:
+        if not self.observations.update(np.array(msg.robot_obs), np.array(msg.scene_obs), time.monotonic()):
+            self.get_logger().warn("rejected an observation with NaN/inf values", throttle_duration_sec=1.0)
+
+    def on_goal(self, _goal) -> GoalResponse:
+        # One skill at a time: a second goal would fight the first for the arm.
+        return GoalResponse.REJECT if self.busy.locked() else GoalResponse.ACCEPT
+
+    # --- the control loop -----------------------------------------------------------------------
+    def execute(self, goal_handle) -> ExecuteSkill.Result:
+        with self.busy:
+            try:
+                return self._run(goal_handle)
+            finally:
+                self.stats.state = PolicyStatus.IDLE
+                self._publish_status()
+
+    def _finish(self, goal_handle, outcome: str, success: bool, steps: int, message: str) -> ExecuteSkill.Result:
+        self.backend.hold()
+        self.backend.deactivate()
+        result = ExecuteSkill.Result(success=success, steps=steps, message=message)
+        getattr(goal_handle, outcome)()
+        level = self.get_logger().info if outcome == "succeed" else self.get_logger().warn
+        level(f"{self.stats.skill}: {message}")
+        return result
+
+    def _run(self, goal_handle) -> ExecuteSkill.Result:
+        goal = goal_handle.request
+        self.stats = RunStats(skill=goal.skill, state=PolicyStatus.RUNNING)
+        try:
+            episode = self.runner.start(goal.skill, goal.policy, self._observation())
+        except (ValueError, FileNotFoundError, ObservationUnavailableError) as err:
+            return self._finish(goal_handle, "abort", False, 0, f"refused: {err}")
+        max_steps = int(goal.max_steps) or self.default_max_steps
+        period = 1.0 / self.rate_hz
+        self.safety.reset_estop() if not self.safety.estopped else None
+        self.backend.activate()
+        started = next_tick = time.monotonic()
+        for step in range(max_steps):
+            if goal_handle.is_cancel_requested:
+                self.backend.hold()
+                return self._finish(goal_handle, "canceled", False, step, "cancelled")
+            try:
+                obs = self._observation()
+            except ObservationUnavailableError as err:
+                self.stats.state = PolicyStatus.HOLDING
+                return self._finish(goal_handle, "abort", False, step, f"aborted, arm held: {err}")
+            if episode.succeeded(obs):
+                return self._finish(goal_handle, "succeed", True, step, f"success after {step} steps")
+            try:
+                action = episode.act(obs)
+            except ValueError as err:
+                return self._finish(goal_handle, "abort", False, step, f"aborted, arm held: policy failed: {err}")
+            command = self._command(action)
+            filtered = self.safety.filter(command, obs["robot_obs"][:3], time.monotonic())
+            self.stats.safety_flags = filtered.reasons
+            if not goal.dry_run:
+                self.backend.send(filtered)
+            self._feedback(goal_handle, step + 1, episode, obs)
+            next_tick += period
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+            self.stats.rate_hz = (step + 1) / max(time.monotonic() - started, 1e-6)
+        obs = self._observation_or_none()
+        success = obs is not None and episode.succeeded(obs)
+        outcome = "succeed" if success else "abort"
+        return self._finish(
+            goal_handle,
+            outcome,
+            success,
+            max_steps,
+            "success at the step limit" if success else f"not done after {max_steps} steps",
+        )
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return self.observations.latest(time.monotonic(), self.max_age_s).as_dict()
+
+    def _observation_or_none(self) -> dict[str, np.ndarray] | None:
+        try:
+            return self._observation()
+        except ObservationUnavailableError:
+            return None
+
+    def _command(self, action: np.ndarray) -> CartesianCommand:
+        twist = action_to_twist(action, self.rate_hz)
+        opening = action[6] >= 0.0
+        width = GRIPPER_OPEN_WIDTH_M if opening else GRIPPER_CLOSED_WIDTH_M
+        gripper = GripperRequest(width=width, speed=self.gripper_speed, force=self.gripper_force)
+        return CartesianCommand(linear=twist.linear, angular=twist.angular, gripper=gripper)
+
+    def _feedback(self, goal_handle, step: int, episode, obs: dict[str, np.ndarray]) -> None:
+        feedback = ExecuteSkill.Feedback(step=step)
+        chunk = episode.last_chunk
+        feedback.predicted_chunk.header.stamp = self.get_clock().now().to_msg()
+        feedback.predicted_chunk.header.frame_id = self.frame
+        feedback.predicted_chunk.skill = self.stats.skill
+        feedback.predicted_chunk.horizon, feedback.predicted_chunk.action_dim = chunk.shape
+        feedback.predicted_chunk.actions = chunk.astype(np.float32).ravel().tolist()
+        feedback.success_probability = float(episode.success_probability(obs))
+        feedback.inference_latency_ms = float(episode.last_latency_ms)
+        self.stats.latency_ms = feedback.inference_latency_ms
+        goal_handle.publish_feedback(feedback)
+        if episode.new_chunk:
+            self.marker_pub.publish(
+                chunk_markers(obs["robot_obs"][:3], chunk, self.frame, feedback.predicted_chunk.header.stamp)
+            )
+
+    # --- monitoring -----------------------------------------------------------------------------
+    def _publish_status(self) -> None:
+        msg = PolicyStatus(
+            skill=self.stats.skill, rate_hz=self.stats.rate_hz, latency_ms=self.stats.latency_ms, state=self.stats.state
+        )
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.status_pub.publish(msg)
+
+    def publish_diagnostics(self) -> None:
+        self._publish_status()
+        status = DiagnosticStatus(name="diwa/policy_node", hardware_id=self.get_name())
+        status.level = DiagnosticStatus.OK if self.stats.state != PolicyStatus.HOLDING else DiagnosticStatus.WARN
+        status.message = {0: "idle", 1: "running", 2: "holding", 3: "e-stopped"}[self.stats.state]
+        status.values = [
+            KeyValue(key="skill", value=self.stats.skill),
+            KeyValue(key="rate_hz", value=f"{self.stats.rate_hz:.1f}"),
+            KeyValue(key="inference_latency_ms", value=f"{self.stats.latency_ms:.2f}"),
+            KeyValue(key="rejected_observations", value=str(self.observations.rejected)),
+            KeyValue(key="safety", value=",".join(self.stats.safety_flags) or "unmodified"),
+        ]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(msg)
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = PolicyNode()
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.backend.hold()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

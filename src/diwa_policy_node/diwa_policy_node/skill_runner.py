@@ -1,0 +1,92 @@
+"""Which policy runs a goal, and how one skill execution is tracked (ROS-free).
+
+The policy node asks this module for an Episode; the Episode hides whether a diffusion policy or the
+simulator's scripted expert acts, knows when the skill's success condition holds, and keeps what the
+node publishes (the predicted chunk, its latency).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from diwa.agent import Agent, Observation
+from diwa.eval.agents import load_agent
+from diwa.sim.oracle import skill_succeeded
+from diwa.skills import check_skill
+
+from diwa_policy_node.promotion import check_promotion
+
+
+class Logger(Protocol):
+    def warn(self, message: str) -> object: ...
+
+
+@dataclass
+class Episode:
+    skill: str
+    agent: Agent
+    start: Observation
+    last_chunk: np.ndarray = field(default_factory=lambda: np.zeros((0, 7), dtype=np.float32))
+    last_latency_ms: float = 0.0
+    new_chunk: bool = False
+    classifier: Callable[[Observation], float] | None = None
+
+    def act(self, obs: Observation) -> np.ndarray:
+        action = np.asarray(self.agent.act(obs), dtype=np.float64)
+        if action.shape != (7,) or not np.isfinite(action).all():
+            raise ValueError(f"the policy returned an invalid action {action!r}")
+        chunk = getattr(self.agent, "last_chunk", None)
+        if chunk is None:  # agents without chunks (the scripted expert): the action is the chunk
+            chunk, latency = action[None, :], 0.0
+        else:
+            latency = float(getattr(self.agent, "last_inference_ms", None) or 0.0)
+        self.new_chunk = chunk is not self.last_chunk
+        self.last_chunk, self.last_latency_ms = chunk, latency
+        return action
+
+    def succeeded(self, obs: Observation) -> bool:
+        return skill_succeeded(self.skill, self.start, obs)
+
+    def success_probability(self, obs: Observation) -> float:
+        """The skill's reward classifier on this state, or -1 when none is loaded."""
+        return -1.0 if self.classifier is None else float(self.classifier(obs))
+
+
+class SkillRunner:
+    def __init__(
+        self, configured: dict[str, str], seed: int, allow_unpromoted: bool, backend_name: str, log: Logger
+    ) -> None:
+        self.configured = configured
+        self.seed = seed
+        self.allow_unpromoted = allow_unpromoted
+        self.backend_name = backend_name
+        self.log = log
+        self._agents: dict[tuple[str, str], Agent] = {}
+
+    def resolve_policy(self, skill: str, requested: str) -> str:
+        spec = requested or self.configured.get(skill, "")
+        if not spec:
+            raise ValueError(
+                f"no policy configured for {skill!r}: set policies.{skill} or name a checkpoint in the goal"
+            )
+        return spec
+
+    def start(self, skill: str, requested_policy: str, obs: Observation) -> Episode:
+        """Validate the goal, load (or reuse) its agent and reset it; raises ValueError with a reason."""
+        check_skill(skill)
+        spec = self.resolve_policy(skill, requested_policy)
+        if spec != "scripted":
+            if not Path(spec).exists():
+                raise FileNotFoundError(f"policy checkpoint {spec} does not exist")
+            if self.backend_name == "franka":
+                check_promotion(Path(spec), allow_unpromoted=self.allow_unpromoted, warn=self.log.warn)
+        key = (skill, spec)
+        if key not in self._agents:
+            self._agents[key] = load_agent(spec, skill, self.seed)
+        agent = self._agents[key]
+        agent.reset(skill, obs)
+        return Episode(skill=skill, agent=agent, start={k: v.copy() for k, v in obs.items()})

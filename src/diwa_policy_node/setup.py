@@ -1,0 +1,20 @@
+from setuptools import find_packages, setup
+
+PACKAGE = "diwa_policy_node"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="DiWA-ROS maintainers",
+    maintainer_email="maintainers@diwa-ros.dev",
+    description="ExecuteSkill action server with robot backends and the safety envelope.",
+    license="Apache-2.0",
+    entry_points={"console_scripts": [f"policy_node = {PACKAGE}.policy_node:main"]},
+)
