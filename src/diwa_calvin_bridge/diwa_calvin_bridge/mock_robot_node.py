@@ -76,9 +76,9 @@ class MockRobotNode(Node):
         self.frame_id = str(param("frame_id").value)
         self.cameras = bool(param("cameras").value)
         self.env = make_env(
-            cameras=self.cameras,
-            static_image_size=int(param("static_image_size").value),
-            gripper_image_size=int(param("gripper_image_size").value),
+            cameras=("static", "gripper") if self.cameras else (),
+            static_size=int(param("static_image_size").value),
+            gripper_size=int(param("gripper_image_size").value),
         )
         self.lock = threading.Lock()
         self.obs, _ = self.env.reset(seed=int(param("seed").value))

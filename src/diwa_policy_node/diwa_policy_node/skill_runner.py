@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 from diwa.agent import Agent, Observation
 from diwa.eval.agents import load_agent
-from diwa.sim.oracle import skill_succeeded
+from diwa.sim.oracle import completed_tasks
 from diwa.skills import check_skill
 
 from diwa_policy_node.promotion import check_promotion
@@ -49,7 +49,11 @@ class Episode:
         return action
 
     def succeeded(self, obs: Observation) -> bool:
-        return skill_succeeded(self.skill, self.start, obs)
+        start, now = self.start, obs
+        done = completed_tasks(
+            start["robot_obs"], start["scene_obs"], now["robot_obs"], now["scene_obs"], tasks=[self.skill]
+        )
+        return bool(done)
 
     def success_probability(self, obs: Observation) -> float:
         """The skill's reward classifier on this state, or -1 when none is loaded."""

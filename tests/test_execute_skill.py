@@ -1,0 +1,131 @@
+"""ExecuteSkill over real DDS: the mock robot and the policy node run as separate processes, the
+action client runs here (issue: workspace foundation and ROS 2 runtime)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from diwa.skills import SKILLS
+from geometry_msgs.msg import PoseStamped
+from rclpy.action import ActionClient
+
+from diwa_msgs.action import ExecuteSkill
+from diwa_msgs.msg import SceneState
+from tests.ros_graph import TestClient, node_processes, unique_domain_id, wait_for
+
+pytestmark = pytest.mark.ros
+DOMAIN = unique_domain_id()
+RATE_HZ = 30.0
+
+
+class Robot:
+    """What the test sees of the robot: the latest TCP pose with its arrival time, and the scene."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.lock = threading.Lock()
+        self.poses: list[tuple[float, np.ndarray]] = []
+        self.scene: np.ndarray | None = None
+        client.node.create_subscription(PoseStamped, "/mock_robot/tcp_pose", self.on_pose, 50)
+        client.node.create_subscription(SceneState, "/mock_robot/scene_state", self.on_scene, 50)
+
+    def on_pose(self, msg: PoseStamped) -> None:
+        p = msg.pose.position
+        with self.lock:
+            self.poses.append((time.monotonic(), np.array([p.x, p.y, p.z])))
+
+    def on_scene(self, msg: SceneState) -> None:
+        with self.lock:
+            self.scene = np.array(msg.scene_obs)
+
+    def positions_since(self, t: float) -> np.ndarray:
+        with self.lock:
+            return np.array([pos for stamp, pos in self.poses if stamp >= t])
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("execute_skill")
+    specs = [
+        ("diwa_calvin_bridge", "mock_robot", {"seed": 3, "rate_hz": RATE_HZ}),
+        ("diwa_policy_node", "policy_node", {"backend": "sim", "control_rate_hz": RATE_HZ, "default_max_steps": 150}),
+    ]
+    with node_processes(specs, logs, DOMAIN) as processes:
+        client = TestClient(DOMAIN)
+        try:
+            action = ActionClient(client.node, ExecuteSkill, "/execute_skill")
+            robot = Robot(client)
+            assert action.wait_for_server(timeout_sec=60), "\n".join(p.output() for p in processes)
+            wait_for(lambda: robot.scene is not None, 30, "the mock robot's scene state")
+            yield client, action, robot, processes
+        finally:
+            client.close()
+
+
+def send(action: ActionClient, goal: ExecuteSkill.Goal, feedback: list | None = None):
+    future = action.send_goal_async(goal, feedback_callback=(feedback.append if feedback is not None else None))
+    wait_for(future.done, 20, "goal response")
+    return future.result()
+
+
+def result_of(handle, timeout: float = 60.0):
+    future = handle.get_result_async()
+    wait_for(future.done, timeout, "the goal's result")
+    return future.result()
+
+
+def reset(client: TestClient, skill: str, seed: int) -> None:
+    from diwa_msgs.srv import ResetSim
+
+    service = client.node.create_client(ResetSim, "/mock_robot/reset")
+    assert service.wait_for_service(timeout_sec=20)
+    future = service.call_async(ResetSim.Request(seed=seed, skill=skill))
+    wait_for(future.done, 20, "reset")
+    assert future.result().success, future.result().message
+    time.sleep(0.3)  # let fresh observations of the new state reach the policy node
+
+
+def test_unknown_skill_is_refused_with_the_known_skills(graph):
+    _, action, _, _ = graph
+    handle = send(action, ExecuteSkill.Goal(skill="make_coffee", policy="scripted"))
+    outcome = result_of(handle, timeout=20)
+    assert not outcome.result.success
+    assert "make_coffee" in outcome.result.message
+    for skill in SKILLS:
+        assert skill in outcome.result.message
+
+
+def test_scripted_expert_opens_the_drawer_with_feedback(graph):
+    client, action, robot, _ = graph
+    reset(client, "open_drawer", seed=11)
+    drawer_before = robot.scene[1]
+    feedback: list = []
+    handle = send(action, ExecuteSkill.Goal(skill="open_drawer", policy="scripted"), feedback)
+    assert handle.accepted
+    outcome = result_of(handle)
+    assert outcome.result.success, outcome.result.message
+    assert robot.scene[1] - drawer_before > 0.12  # CALVIN's open_drawer threshold, seen from outside
+    steps = [f.feedback.step for f in feedback]
+    assert steps == sorted(steps) and steps[-1] >= 1
+    chunk = feedback[-1].feedback.predicted_chunk
+    assert chunk.skill == "open_drawer" and chunk.action_dim == 7 and len(chunk.actions) == chunk.horizon * 7
+
+
+def test_cancel_stops_the_arm_within_one_control_period(graph):
+    client, action, robot, _ = graph
+    reset(client, "move_slider_left", seed=5)
+    handle = send(action, ExecuteSkill.Goal(skill="move_slider_left", policy="scripted"))
+    time.sleep(1.0)  # the arm is moving now
+    moving = robot.positions_since(time.monotonic() - 0.3)
+    assert np.linalg.norm(moving[-1] - moving[0]) > 0.005, "the arm should be moving before the cancel"
+    cancel_future = handle.cancel_goal_async()
+    wait_for(cancel_future.done, 5, "cancel response")
+    cancelled_at = time.monotonic()
+    outcome = result_of(handle, timeout=10)
+    assert outcome.status == 5  # GoalStatus.STATUS_CANCELED
+    time.sleep(0.5)
+    after = robot.positions_since(cancelled_at + 1.5 / RATE_HZ)
+    # From one control period after the cancel, the TCP stays put (up to controller settling).
+    assert np.abs(after - after[0]).max() < 0.003
