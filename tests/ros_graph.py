@@ -62,7 +62,7 @@ class NodeProcess:
         return self.process.returncode
 
 
-class TestClient:
+class RosTestClient:
     """An rclpy node in the test process, spun by a background executor."""
 
     def __init__(self, domain: int, name: str = "test_client") -> None:

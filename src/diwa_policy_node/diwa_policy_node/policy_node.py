@@ -149,8 +149,11 @@ class PolicyNode(Node):
         self.backend.deactivate()
         result = ExecuteSkill.Result(success=success, steps=steps, message=message)
         getattr(goal_handle, outcome)()
-        level = self.get_logger().info if outcome == "succeed" else self.get_logger().warn
-        level(f"{self.stats.skill}: {message}")
+        # rclpy fixes a log call site's severity on first use, hence two call sites.
+        if success:
+            self.get_logger().info(f"{self.stats.skill}: {message}")
+        else:
+            self.get_logger().warn(f"{self.stats.skill}: {message}")
         return result
 
     def _run(self, goal_handle) -> ExecuteSkill.Result:
@@ -162,7 +165,6 @@ class PolicyNode(Node):
             return self._finish(goal_handle, "abort", False, 0, f"refused: {err}")
         max_steps = int(goal.max_steps) or self.default_max_steps
         period = 1.0 / self.rate_hz
-        self.safety.reset_estop() if not self.safety.estopped else None
         self.backend.activate()
         started = next_tick = time.monotonic()
         for step in range(max_steps):
@@ -268,7 +270,8 @@ def main(args: list[str] | None = None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node.backend.hold()
+        if node.context.ok():  # on Ctrl-C rclpy has already shut the context down
+            node.backend.hold()
         node.destroy_node()
         rclpy.try_shutdown()
 
