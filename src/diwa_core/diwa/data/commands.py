@@ -1,0 +1,138 @@
+"""`diwa data ...`: record play and demonstrations in the simulator, convert between layouts."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from diwa.data.convert import LAYOUTS, convert, detect_layout, write_layout
+from diwa.data.dataset import Dataset
+from diwa.data.recorder import EpisodeRecorder
+from diwa.skills import SKILLS
+
+if TYPE_CHECKING:
+    from diwa.sim.env import PlayTableEnv
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    commands = _data_group(subparsers)
+
+    play = commands.add_parser("collect-play", help="record scripted play in the simulator")
+    play.add_argument("--frames", type=int, required=True, help="number of frames to record")
+    play.add_argument("--episode-frames", type=int, default=1000, help="frames between scene re-randomisations")
+    _add_output_arguments(play)
+    play.set_defaults(run=_run_collect_play)
+
+    demos = commands.add_parser("collect-demos", help="record successful scripted demonstrations of one skill")
+    demos.add_argument("--skill", required=True, choices=SKILLS)
+    demos.add_argument("--episodes", type=int, required=True, help="number of successful demonstrations")
+    demos.add_argument("--max-steps", type=int, default=72, help="step limit per demonstration")
+    demos.add_argument("--noise", type=float, default=None, help="std of the expert's action noise (default: its own)")
+    _add_output_arguments(demos)
+    demos.set_defaults(run=_run_collect_demos)
+
+    conv = commands.add_parser("convert", help="convert a dataset between the consolidated and CALVIN layouts")
+    conv.add_argument("src", help="dataset directory (either layout)")
+    conv.add_argument("dst", help="output directory")
+    conv.add_argument("--to", choices=LAYOUTS, default=None, help="output layout (default: the other one)")
+    conv.set_defaults(run=_run_convert)
+
+
+def _data_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The sub-commands of `diwa data`: other modules add to the same group (argparse refuses a
+    second parser of one name), so join the group if it exists already."""
+    parser = subparsers.choices.get("data")
+    if parser is None:
+        parser = subparsers.add_parser("data", help="datasets: play, demonstrations, layouts, recordings")
+        return parser.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise RuntimeError("the `diwa data` command exists but has no sub-command group to join")
+
+
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--layout", choices=LAYOUTS, default="consolidated")
+    parser.add_argument("--cameras", action="store_true", help="record rgb_static and rgb_gripper images")
+    parser.add_argument("--static-size", type=int, default=200, help="static camera image size (pixels)")
+    parser.add_argument("--gripper-size", type=int, default=84, help="gripper camera image size (pixels)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _make_env(args: argparse.Namespace) -> PlayTableEnv:
+    from diwa.sim.config import SimConfig
+    from diwa.sim.env import PlayTableEnv
+
+    cameras = ("static", "gripper") if args.cameras else ()
+    config = SimConfig(cameras=cameras, static_size=args.static_size, gripper_size=args.gripper_size, seed=args.seed)
+    return PlayTableEnv(config)
+
+
+def _recorder(args: argparse.Namespace, capacity: int, scratch: Path) -> EpisodeRecorder:
+    sizes = {"rgb_static": args.static_size, "rgb_gripper": args.gripper_size} if args.cameras else {}
+    return EpisodeRecorder(capacity, sizes, image_dir=scratch if args.cameras else None)
+
+
+def _finish(args: argparse.Namespace, dataset: Dataset, started: float) -> int:
+    path = write_layout(dataset, args.out, args.layout, progress=not args.quiet)
+    print(
+        f"wrote {len(dataset)} frames, {len(dataset.episodes)} episodes, {len(dataset.annotations)} annotations "
+        f"({args.layout} layout) to {path} in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def _scratch_dir(out: str) -> Path:
+    """A scratch directory beside the output for memory-mapped images (same disk, removed after)."""
+    parent = Path(out).resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=".diwa-record-", dir=parent))
+
+
+def _run_collect_play(args: argparse.Namespace) -> int:
+    from diwa.sim.play import PlayConfig, generate_play
+
+    started = time.perf_counter()
+    config = PlayConfig(frames=args.frames, seed=args.seed, episode_frames=args.episode_frames)
+    scratch = _scratch_dir(args.out)
+    try:
+        env = _make_env(args)
+        dataset = generate_play(env, config, _recorder(args, args.frames, scratch), progress=not args.quiet)
+        env.close()
+        return _finish(args, dataset, started)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_collect_demos(args: argparse.Namespace) -> int:
+    from diwa.data.demos import collect_demos
+    from diwa.sim.expert import DEFAULT_NOISE
+
+    if args.episodes < 1 or args.max_steps < 1:
+        raise ValueError(f"--episodes and --max-steps must be positive, got {args.episodes} and {args.max_steps}")
+    started = time.perf_counter()
+    noise = DEFAULT_NOISE if args.noise is None else args.noise
+    scratch = _scratch_dir(args.out)
+    try:
+        env = _make_env(args)
+        recorder = _recorder(args, args.episodes * (args.max_steps + 1), scratch)
+        dataset = collect_demos(
+            env, args.skill, args.episodes, args.seed, noise, recorder, args.max_steps, progress=not args.quiet
+        )
+        env.close()
+        return _finish(args, dataset, started)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    layout = args.to or ("calvin" if detect_layout(args.src) == "consolidated" else "consolidated")
+    path = convert(args.src, args.dst, layout)
+    print(f"converted {args.src} to {path} ({layout} layout)")
+    return 0

@@ -1,0 +1,26 @@
+"""Turn a policy spec from the command line into an Agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diwa.agent import Agent
+from diwa.sim.expert import DEFAULT_NOISE, ScriptedExpert
+from diwa.skills import check_skill
+
+SCRIPTED = "scripted"
+
+
+def load_agent(spec: str, skill: str, seed: int) -> Agent:
+    """ "scripted" gives the scripted expert (with its demonstration noise); anything else is a
+    diffusion-policy checkpoint path."""
+    check_skill(skill)
+    if spec == SCRIPTED:
+        return ScriptedExpert(noise_std=DEFAULT_NOISE, seed=seed)
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(f"policy checkpoint {spec} does not exist (use '{SCRIPTED}' for the scripted expert)")
+    # Imported here: the policy package pulls in torch, which scripted evaluation does not need.
+    from diwa.policy.agent import DiffusionAgent
+
+    return DiffusionAgent.from_checkpoint(path, skill=skill, seed=seed)

@@ -1,0 +1,76 @@
+"""`diwa eval`: success rates of a policy in the simulator, per skill, with reports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from diwa.eval.harness import DEFAULT_MAX_STEPS, evaluate_skills, summary
+from diwa.skills import SKILLS, check_skill
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("eval", help="evaluate a policy's success rate in the simulator")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--skill", help="one skill")
+    which.add_argument("--skills", help="'all' or a comma-separated list of skills")
+    parser.add_argument("--policy", default="scripted", help="'scripted' or a policy checkpoint path")
+    parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS)
+    parser.add_argument("--out", help="directory for episodes.jsonl, report.json, success_rates.png, videos/")
+    parser.add_argument("--video", type=int, default=0, metavar="K", help="GIFs of the first K episodes (needs --out)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON on the last line")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run)
+
+
+def parse_skills(args: argparse.Namespace) -> list[str]:
+    if args.skill is not None:
+        return [check_skill(args.skill)]
+    if args.skills == "all":
+        return list(SKILLS)
+    return [check_skill(name.strip()) for name in args.skills.split(",") if name.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    from diwa.eval.agents import load_agent
+    from diwa.eval.report import plot_success_rates, write_episode_log, write_gif, write_json
+
+    skills = parse_skills(args)
+    if args.video and not args.out:
+        raise ValueError("--video needs --out to know where to write the GIFs")
+    if args.video < 0:
+        raise ValueError(f"--video must be non-negative, got {args.video}")
+    reports = evaluate_skills(
+        lambda skill: load_agent(args.policy, skill, args.seed),
+        skills,
+        args.episodes,
+        args.seed,
+        args.max_steps,
+        video_episodes=args.video,
+        progress=not args.quiet,
+    )
+    result = summary(reports)
+    result["policy"] = args.policy
+    for report in reports:
+        low, high = report.interval
+        print(
+            f"{report.skill:20s} {report.successes:4d}/{report.episodes:<4d} = {100 * report.success_rate:5.1f} % "
+            f"(95 % CI {100 * low:.1f}-{100 * high:.1f})"
+        )
+    if len(reports) > 1:
+        print(f"{'mean':20s} {100 * result['mean_success_rate']:5.1f} %")
+    if args.out:
+        out = Path(args.out)
+        write_episode_log(reports, out / "episodes.jsonl", args.policy)
+        write_json(result, out / "report.json")
+        plot_success_rates(reports, out / "success_rates.png", f"{args.policy}: {args.episodes} episodes per skill")
+        for report in reports:
+            for index, frames in report.videos.items():
+                write_gif(frames, out / "videos" / f"{report.skill}_ep{index:03d}.gif")
+        print(f"wrote evaluation report to {out}")
+    if args.json:
+        print(json.dumps(result))
+    return 0

@@ -1,0 +1,78 @@
+"""Evaluation artefacts: per-episode JSONL log, summary JSON, bar chart, GIF videos."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import imageio.v2 as imageio
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from diwa.eval.harness import SkillReport
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) on a temporary file beside `path`, then move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; reports are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_episode_log(reports: Sequence[SkillReport], path: Path, policy: str) -> None:
+    """One JSON object per episode: skill, episode index, success, steps, policy, seed."""
+    lines = [
+        json.dumps(
+            {
+                "skill": r.skill,
+                "episode": e.index,
+                "success": e.success,
+                "steps": e.steps,
+                "policy": policy,
+                "seed": r.seed,
+            }
+        )
+        for r in reports
+        for e in r.results
+    ]
+    _atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
+
+
+def write_json(data: dict[str, Any], path: Path) -> None:
+    _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
+
+
+def plot_success_rates(reports: Sequence[SkillReport], path: Path, title: str) -> None:
+    """Bar chart of success rate per skill with Wilson 95 % intervals as error bars."""
+    rates = [r.success_rate for r in reports]
+    lows = [r.success_rate - r.interval[0] for r in reports]
+    highs = [r.interval[1] - r.success_rate for r in reports]
+    figure, axes = plt.subplots(figsize=(max(4.0, 1.1 * len(reports) + 2.0), 4.0))
+    positions = range(len(reports))
+    axes.bar(positions, rates, yerr=[lows, highs], capsize=4, color="#4c72b0")
+    axes.set_xticks(list(positions), [r.skill for r in reports], rotation=30, ha="right")
+    axes.set_ylim(0.0, 1.05)
+    axes.set_ylabel("success rate (Wilson 95 % CI)")
+    axes.set_title(title)
+    for x, report in zip(positions, reports, strict=True):
+        axes.text(x, 0.02, f"{report.successes}/{report.episodes}", ha="center", color="white", fontsize=8)
+    figure.tight_layout()
+    _atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+    plt.close(figure)
+
+
+def write_gif(frames: Sequence[Any], path: Path, fps: int = 15) -> None:
+    _atomic_write(path, lambda tmp: imageio.mimsave(tmp, list(frames), format="GIF", duration=1000 / fps, loop=0))

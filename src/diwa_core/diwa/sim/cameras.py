@@ -1,0 +1,71 @@
+"""The static scene camera and the wrist camera, rendered headless with PyBullet's TinyRenderer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as p
+
+NEAR = 0.01
+FAR = 3.0
+
+
+@dataclass(frozen=True)
+class CameraImage:
+    rgb: np.ndarray  # (H, W, 3) uint8
+    depth: np.ndarray | None  # (H, W) float32 metres
+
+
+def _render(client: int, size: int, view: list[float], fov: float, depth: bool) -> CameraImage:
+    projection = p.computeProjectionMatrixFOV(fov=fov, aspect=1.0, nearVal=NEAR, farVal=FAR)
+    _, _, rgba, buffer, _ = p.getCameraImage(
+        size,
+        size,
+        viewMatrix=view,
+        projectionMatrix=projection,
+        renderer=p.ER_TINY_RENDERER,
+        flags=p.ER_NO_SEGMENTATION_MASK,
+        shadow=0,
+        physicsClientId=client,
+    )
+    rgb = np.asarray(rgba, dtype=np.uint8).reshape(size, size, 4)[:, :, :3].copy()
+    metric = None
+    if depth:
+        # The z-buffer is non-linear in distance; convert it to metres along the optical axis.
+        z = np.asarray(buffer, dtype=np.float64).reshape(size, size)
+        metric = (FAR * NEAR / (FAR - (FAR - NEAR) * z)).astype(np.float32)
+    return CameraImage(rgb, metric)
+
+
+class StaticCamera:
+    """Fixed camera front-right of the table (clear of the arm), seeing drawer, door, button, switch and lights."""
+
+    EYE = (0.65, -0.85, 1.30)
+    TARGET = (-0.05, -0.02, 0.47)
+    FOV = 44.0
+
+    def __init__(self, client: int, size: int) -> None:
+        self.client = client
+        self.size = size
+        self.view = p.computeViewMatrix(self.EYE, self.TARGET, (0.0, 0.0, 1.0))
+
+    def render(self, depth: bool = False) -> CameraImage:
+        return _render(self.client, self.size, self.view, self.FOV, depth)
+
+
+class GripperCamera:
+    """Wrist camera on the hand, looking along the fingers past the TCP."""
+
+    FOV = 75.0
+
+    def __init__(self, client: int, size: int) -> None:
+        self.client = client
+        self.size = size
+
+    def render(self, tcp_pos: np.ndarray, tcp_quat: tuple[float, ...], depth: bool = False) -> CameraImage:
+        rotation = np.asarray(p.getMatrixFromQuaternion(tcp_quat)).reshape(3, 3)
+        side, forward = rotation[:, 0], rotation[:, 2]
+        eye = tcp_pos - 0.11 * forward + 0.05 * side
+        view = p.computeViewMatrix(eye.tolist(), (tcp_pos + 0.15 * forward).tolist(), side.tolist())
+        return _render(self.client, self.size, view, self.FOV, depth)

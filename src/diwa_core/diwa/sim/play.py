@@ -1,0 +1,156 @@
+"""Scripted play: a stand-in for CALVIN's teleoperated play data.
+
+A teleoperator in CALVIN's data collection does not perform clean episodes: they try tasks in any
+order, sometimes give up half-way, pause, and move about. The generator imitates this by chaining
+activities drawn at random: a skill attempt by the scripted expert (usually one whose start
+condition holds, sometimes any), an attempt aborted part-way, idling, and free motion to a random
+pose. Recording is continuous; the scene is re-randomised every `episode_frames` frames. Tasks are
+labelled afterwards by the oracle over windows of at most 64 frames, as in CALVIN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from diwa.data.annotate import annotate_windows
+from diwa.data.dataset import Dataset
+from diwa.data.recorder import EpisodeRecorder
+from diwa.sim.env import PlayTableEnv
+from diwa.sim.expert import DEFAULT_NOISE, HOME_EULER, OPEN, ScriptedExpert, Waypoint, WaypointFollower
+from diwa.sim.obs_layout import GRIPPER_ACTION
+from diwa.sim.start_states import achievable_skills
+from diwa.skills import SKILLS
+
+SKILL_OBJECT = {
+    "open_drawer": "drawer",
+    "close_drawer": "drawer",
+    "move_slider_left": "slider",
+    "move_slider_right": "slider",
+    "turn_on_lightbulb": "switch",
+    "turn_off_lightbulb": "switch",
+    "turn_on_led": "button",
+    "turn_off_led": "button",
+}
+FREE_MOTION_LOW = np.array([-0.25, -0.32, 0.48])
+FREE_MOTION_HIGH = np.array([0.30, -0.05, 0.66])
+
+
+@dataclass(frozen=True)
+class PlayConfig:
+    """Mix of play activities. Probabilities are per activity; the rest are skill attempts."""
+
+    frames: int
+    seed: int = 0
+    episode_frames: int = 1000
+    noise_std: float = DEFAULT_NOISE
+    idle_prob: float = 0.1
+    free_motion_prob: float = 0.2
+    abort_prob: float = 0.15
+    off_script_prob: float = 0.1
+    max_attempt_steps: int = 90
+
+    def __post_init__(self) -> None:
+        if self.frames < 1 or self.episode_frames < 2:
+            raise ValueError(f"need frames >= 1 and episode_frames >= 2, got {self.frames}, {self.episode_frames}")
+        for name in ("idle_prob", "free_motion_prob", "abort_prob", "off_script_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a probability, got {getattr(self, name)}")
+        if self.idle_prob + self.free_motion_prob > 1.0:
+            raise ValueError("idle_prob + free_motion_prob must not exceed 1")
+
+
+class PlayGenerator:
+    """Runs play activities in an environment and records every frame."""
+
+    def __init__(self, env: PlayTableEnv, config: PlayConfig, recorder: EpisodeRecorder) -> None:
+        self.env = env
+        self.config = config
+        self.recorder = recorder
+        self.rng = np.random.default_rng([config.seed, 1])
+        self.expert = ScriptedExpert(config.noise_std, seed=config.seed)
+        self.wanderer = WaypointFollower(config.noise_std, np.random.default_rng([config.seed, 2]))
+        self.obs: dict[str, np.ndarray] = {}
+        self.attempts: dict[str, int] = dict.fromkeys(SKILLS, 0)
+
+    def run(self, progress: bool = True) -> Dataset:
+        """Record `config.frames` frames of play and label them; returns the dataset."""
+        config = self.config
+        with tqdm(total=config.frames, desc="play", unit="frame", disable=not progress) as bar:
+            first = True
+            while self.recorder.size < config.frames:
+                self.obs, _ = self.env.reset(seed=config.seed if first else None)
+                first = False
+                end = min(config.frames, self.recorder.size + config.episode_frames)
+                while self.recorder.size < end:
+                    before = self.recorder.size
+                    self._activity(end)
+                    bar.update(self.recorder.size - before)
+                self.recorder.end_episode()
+        recorder = self.recorder
+        annotations = annotate_windows(
+            recorder.robot_obs[: recorder.size],
+            recorder.scene_obs[: recorder.size],
+            recorder.episodes,
+            progress=progress,
+        )
+        provenance = {"source": "scripted_play", "play": asdict(config), "attempts": self.attempts}
+        return recorder.dataset(annotations, provenance)
+
+    def _activity(self, end: int) -> None:
+        draw = self.rng.random()
+        if draw < self.config.idle_prob:
+            self._idle(int(self.rng.integers(5, 26)), end)
+        elif draw < self.config.idle_prob + self.config.free_motion_prob:
+            self._free_motion(end)
+        else:
+            self._attempt(end)
+
+    def _step(self, action: np.ndarray) -> None:
+        obs, _, _, _, info = self.env.step(action)
+        self.recorder.add(self.obs, info["abs_action"], info["rel_action"])
+        self.obs = obs
+
+    def _idle(self, steps: int, end: int) -> None:
+        gripper = float(self.obs["robot_obs"][GRIPPER_ACTION])
+        for _ in range(min(steps, end - self.recorder.size)):
+            self._step(np.array([0, 0, 0, 0, 0, 0, gripper], dtype=np.float32))
+
+    def _free_motion(self, end: int) -> None:
+        pos = self.rng.uniform(FREE_MOTION_LOW, FREE_MOTION_HIGH)
+        euler = HOME_EULER + np.array([0.0, 0.0, self.rng.uniform(-0.3, 0.3)])
+        gripper = float(self.rng.choice([-1.0, OPEN]))
+        waypoint = Waypoint(pos, euler, gripper, speed=float(self.rng.uniform(0.4, 1.0)), patience=2)
+        self.wanderer.start([waypoint], self.obs)
+        for _ in range(60):
+            if self.wanderer.done or self.recorder.size >= end:
+                return
+            self._step(self.wanderer.act(self.obs))
+
+    def _attempt(self, end: int) -> None:
+        achievable = achievable_skills(self.obs["scene_obs"])
+        if self.rng.random() < self.config.off_script_prob:
+            skill = SKILLS[int(self.rng.integers(len(SKILLS)))]
+        else:
+            # An object first, then one of its achievable skills: every object gets a similar share
+            # of attempts, although the button is always operable and a half-open drawer both ways.
+            objects = sorted({SKILL_OBJECT[skill] for skill in achievable})
+            target = objects[int(self.rng.integers(len(objects)))]
+            options = [skill for skill in achievable if SKILL_OBJECT[skill] == target]
+            skill = options[int(self.rng.integers(len(options)))]
+        self.attempts[skill] += 1
+        limit = self.config.max_attempt_steps
+        if self.rng.random() < self.config.abort_prob:
+            limit = int(self.rng.integers(5, 30))
+        self.expert.reset(skill, self.obs)
+        for _ in range(limit):
+            if self.expert.done or self.recorder.size >= end:
+                return
+            self._step(self.expert.act(self.obs))
+
+
+def generate_play(env: PlayTableEnv, config: PlayConfig, recorder: EpisodeRecorder, progress: bool = True) -> Dataset:
+    """Record and label `config.frames` frames of scripted play."""
+    return PlayGenerator(env, config, recorder).run(progress)
