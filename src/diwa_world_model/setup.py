@@ -16,4 +16,12 @@ setup(
     maintainer_email="maintainers@diwa-ros.dev",
     description="Play-data recording and teleoperation, training and fine-tuning action servers.",
     license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "recorder = diwa_world_model.recorder_node:main",
+            "training_server = diwa_world_model.training_server:main",
+            "scripted_play = diwa_world_model.scripted_play_node:main",
+            "teleop = diwa_world_model.teleop_node:main",
+        ]
+    },
 )

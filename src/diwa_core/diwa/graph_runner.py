@@ -118,3 +118,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("graph", help="graph name: deploy, collect, finetune or sim")
     parser.add_argument("assignments", nargs="*", metavar="ARG:=VALUE", help="launch arguments")
     parser.set_defaults(run=lambda args: run_graph(load_graph(args.graph), parse_assignments(args.assignments)))
+
+    collect = subparsers.add_parser(
+        "collect",
+        help="record play data into a rosbag2 MCAP bag (runs the collect graph)",
+        description="Start the mock robot, a play source and the recorder; stop cleanly after --frames frames.",
+    )
+    collect.add_argument("--robot", choices=["sim"], default="sim")
+    collect.add_argument("--play", choices=["scripted", "teleop"], default="scripted")
+    collect.add_argument("--frames", type=int, required=True, help="frames (SceneState messages) to record")
+    collect.add_argument("--bag", required=True, help="output bag directory (must not exist)")
+    collect.add_argument("--cameras", action="store_true", help="also record the two camera streams")
+    collect.add_argument("--seed", type=int, default=0)
+    collect.set_defaults(run=run_collect)
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    if args.frames < 1:
+        raise ValueError(f"--frames must be positive, got {args.frames}")
+    if Path(args.bag).exists():
+        raise ValueError(f"{args.bag} already exists; the recorder never overwrites a bag")
+    values = {
+        "robot": args.robot,
+        "play": args.play,
+        "frames": str(args.frames),
+        "bag": str(Path(args.bag).resolve()),
+        "cameras": str(args.cameras).lower(),
+        "seed": str(args.seed),
+    }
+    return run_graph(load_graph("collect"), values)

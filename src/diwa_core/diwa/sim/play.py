@@ -10,11 +10,13 @@ labelled afterwards by the oracle over windows of at most 64 frames, as in CALVI
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from tqdm import tqdm
 
+from diwa.agent import Observation
 from diwa.data.annotate import annotate_windows
 from diwa.data.dataset import Dataset
 from diwa.data.recorder import EpisodeRecorder
@@ -62,75 +64,70 @@ class PlayConfig:
             raise ValueError("idle_prob + free_motion_prob must not exceed 1")
 
 
-class PlayGenerator:
-    """Runs play activities in an environment and records every frame."""
+class PlayAgent:
+    """Chooses play activities and their actions from observations alone.
 
-    def __init__(self, env: PlayTableEnv, config: PlayConfig, recorder: EpisodeRecorder) -> None:
-        self.env = env
+    It is what a teleoperator does, minus the recording: the offline generator below steps a
+    simulator with it, and the ROS scripted-play node drives the mock robot with it over topics.
+    Each activity is a generator that receives the latest observation and yields actions.
+    """
+
+    def __init__(self, config: PlayConfig) -> None:
         self.config = config
-        self.recorder = recorder
         self.rng = np.random.default_rng([config.seed, 1])
         self.expert = ScriptedExpert(config.noise_std, seed=config.seed)
         self.wanderer = WaypointFollower(config.noise_std, np.random.default_rng([config.seed, 2]))
-        self.obs: dict[str, np.ndarray] = {}
         self.attempts: dict[str, int] = dict.fromkeys(SKILLS, 0)
+        self._activity: Generator[np.ndarray, Observation, None] | None = None
 
-    def run(self, progress: bool = True) -> Dataset:
-        """Record `config.frames` frames of play and label them; returns the dataset."""
-        config = self.config
-        with tqdm(total=config.frames, desc="play", unit="frame", disable=not progress) as bar:
-            first = True
-            while self.recorder.size < config.frames:
-                self.obs, _ = self.env.reset(seed=config.seed if first else None)
-                first = False
-                end = min(config.frames, self.recorder.size + config.episode_frames)
-                while self.recorder.size < end:
-                    before = self.recorder.size
-                    self._activity(end)
-                    bar.update(self.recorder.size - before)
-                self.recorder.end_episode()
-        recorder = self.recorder
-        annotations = annotate_windows(
-            recorder.robot_obs[: recorder.size],
-            recorder.scene_obs[: recorder.size],
-            recorder.episodes,
-            progress=progress,
-        )
-        provenance = {"source": "scripted_play", "play": asdict(config), "attempts": self.attempts}
-        return recorder.dataset(annotations, provenance)
+    def act(self, obs: Observation) -> np.ndarray:
+        """The next action; starts a new activity when the current one is over."""
+        while True:
+            if self._activity is None:
+                self._activity = self._choose(obs)
+                action = next(self._activity, None)
+            else:
+                action = self._send(obs)
+            if action is not None:
+                return action
+            self._activity = None
 
-    def _activity(self, end: int) -> None:
+    def interrupt(self) -> None:
+        """Drop the current activity (the scene was reset under it)."""
+        self._activity = None
+
+    def _send(self, obs: Observation) -> np.ndarray | None:
+        try:
+            return self._activity.send(obs)
+        except StopIteration:
+            return None
+
+    def _choose(self, obs: Observation) -> Generator[np.ndarray, Observation, None]:
         draw = self.rng.random()
         if draw < self.config.idle_prob:
-            self._idle(int(self.rng.integers(5, 26)), end)
-        elif draw < self.config.idle_prob + self.config.free_motion_prob:
-            self._free_motion(end)
-        else:
-            self._attempt(end)
+            return self._idle(int(self.rng.integers(5, 26)), obs)
+        if draw < self.config.idle_prob + self.config.free_motion_prob:
+            return self._free_motion(obs)
+        return self._attempt(obs)
 
-    def _step(self, action: np.ndarray) -> None:
-        obs, _, _, _, info = self.env.step(action)
-        self.recorder.add(self.obs, info["abs_action"], info["rel_action"])
-        self.obs = obs
+    def _idle(self, steps: int, obs: Observation) -> Generator[np.ndarray, Observation, None]:
+        gripper = float(obs["robot_obs"][GRIPPER_ACTION])
+        for _ in range(steps):
+            yield np.array([0, 0, 0, 0, 0, 0, gripper], dtype=np.float32)
 
-    def _idle(self, steps: int, end: int) -> None:
-        gripper = float(self.obs["robot_obs"][GRIPPER_ACTION])
-        for _ in range(min(steps, end - self.recorder.size)):
-            self._step(np.array([0, 0, 0, 0, 0, 0, gripper], dtype=np.float32))
-
-    def _free_motion(self, end: int) -> None:
+    def _free_motion(self, obs: Observation) -> Generator[np.ndarray, Observation, None]:
         pos = self.rng.uniform(FREE_MOTION_LOW, FREE_MOTION_HIGH)
         euler = HOME_EULER + np.array([0.0, 0.0, self.rng.uniform(-0.3, 0.3)])
         gripper = float(self.rng.choice([-1.0, OPEN]))
         waypoint = Waypoint(pos, euler, gripper, speed=float(self.rng.uniform(0.4, 1.0)), patience=2)
-        self.wanderer.start([waypoint], self.obs)
+        self.wanderer.start([waypoint], obs)
         for _ in range(60):
-            if self.wanderer.done or self.recorder.size >= end:
+            if self.wanderer.done:
                 return
-            self._step(self.wanderer.act(self.obs))
+            obs = yield self.wanderer.act(obs)
 
-    def _attempt(self, end: int) -> None:
-        achievable = achievable_skills(self.obs["scene_obs"])
+    def _attempt(self, obs: Observation) -> Generator[np.ndarray, Observation, None]:
+        achievable = achievable_skills(obs["scene_obs"])
         if self.rng.random() < self.config.off_script_prob:
             skill = SKILLS[int(self.rng.integers(len(SKILLS)))]
         else:
@@ -144,11 +141,48 @@ class PlayGenerator:
         limit = self.config.max_attempt_steps
         if self.rng.random() < self.config.abort_prob:
             limit = int(self.rng.integers(5, 30))
-        self.expert.reset(skill, self.obs)
+        self.expert.reset(skill, obs)
         for _ in range(limit):
-            if self.expert.done or self.recorder.size >= end:
+            if self.expert.done:
                 return
-            self._step(self.expert.act(self.obs))
+            obs = yield self.expert.act(obs)
+
+
+class PlayGenerator:
+    """Steps a simulator with a PlayAgent and records every frame."""
+
+    def __init__(self, env: PlayTableEnv, config: PlayConfig, recorder: EpisodeRecorder) -> None:
+        self.env = env
+        self.config = config
+        self.recorder = recorder
+        self.agent = PlayAgent(config)
+
+    def run(self, progress: bool = True) -> Dataset:
+        """Record `config.frames` frames of play and label them; returns the dataset."""
+        config = self.config
+        with tqdm(total=config.frames, desc="play", unit="frame", disable=not progress) as bar:
+            first = True
+            while self.recorder.size < config.frames:
+                obs, _ = self.env.reset(seed=config.seed if first else None)
+                self.agent.interrupt()
+                first = False
+                end = min(config.frames, self.recorder.size + config.episode_frames)
+                while self.recorder.size < end:
+                    action = self.agent.act(obs)
+                    next_obs, _, _, _, info = self.env.step(action)
+                    self.recorder.add(obs, info["abs_action"], info["rel_action"])
+                    obs = next_obs
+                    bar.update(1)
+                self.recorder.end_episode()
+        recorder = self.recorder
+        annotations = annotate_windows(
+            recorder.robot_obs[: recorder.size],
+            recorder.scene_obs[: recorder.size],
+            recorder.episodes,
+            progress=progress,
+        )
+        provenance = {"source": "scripted_play", "play": asdict(config), "attempts": self.agent.attempts}
+        return recorder.dataset(annotations, provenance)
 
 
 def generate_play(env: PlayTableEnv, config: PlayConfig, recorder: EpisodeRecorder, progress: bool = True) -> Dataset:

@@ -1,0 +1,90 @@
+"""Teleoperation for play-data collection: keyboard in a terminal, or sensor_msgs/Joy (gamepad,
+3D mouse), publishing the same command stream as scripted play and the policy node."""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import termios
+import threading
+import time
+import tty
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import Joy
+
+from diwa_world_model.play_driver import PlayDriver, declare_driver_parameters
+from diwa_world_model.teleop_mapping import HELP, JoyMapping, JoyTeleop, KeyboardTeleop
+
+
+class TeleopNode(Node):
+    def __init__(self) -> None:
+        super().__init__("teleop")
+        declare_driver_parameters(self)
+        self.declare_parameter("input", "keyboard")  # keyboard | joy
+        self.declare_parameter("speed", 0.5)
+        self.declare_parameter("joy_axes", list(JoyMapping.axes))
+        self.declare_parameter("joy_signs", list(JoyMapping.signs))
+        self.declare_parameter("joy_gripper_button", JoyMapping.gripper_button)
+        self.declare_parameter("joy_deadzone", JoyMapping.deadzone)
+        self.driver = PlayDriver(self)
+        self.input = str(self.get_parameter("input").value)
+        self.keyboard = KeyboardTeleop(speed=float(self.get_parameter("speed").value))
+        mapping = JoyMapping(
+            axes=tuple(int(a) for a in self.get_parameter("joy_axes").value),
+            signs=tuple(float(s) for s in self.get_parameter("joy_signs").value),
+            gripper_button=int(self.get_parameter("joy_gripper_button").value),
+            deadzone=float(self.get_parameter("joy_deadzone").value),
+        )
+        self.joy = JoyTeleop(mapping)
+        if self.input == "joy":
+            self.create_subscription(Joy, "/joy", lambda msg: self.joy.update(list(msg.axes), list(msg.buttons)), 10)
+        elif self.input == "keyboard":
+            if not sys.stdin.isatty():
+                raise RuntimeError("input:=keyboard needs a terminal; run the node in one, or use input:=joy")
+            threading.Thread(target=self._read_keys, daemon=True).start()
+            print(HELP, flush=True)
+        else:
+            raise ValueError(f"unknown input {self.input!r}; expected keyboard or joy")
+        self.create_timer(1.0 / self.driver.rate_hz, self.on_tick)
+
+    def _read_keys(self) -> None:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)
+            while rclpy.ok(context=self.context):
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if ready:
+                    self.keyboard.press(os.read(fd, 1).decode(errors="ignore"), time.monotonic())
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    def on_tick(self) -> None:
+        obs = self.driver.observation()
+        if obs is None:
+            self.driver.hold()
+            return
+        action = self.keyboard.action(time.monotonic()) if self.input == "keyboard" else self.joy.action()
+        self.driver.send_action(action, obs["robot_obs"][:3])
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = TeleopNode()
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
