@@ -15,8 +15,11 @@ COPY requirements/ requirements/
 RUN pip3 install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0" \
     && pip3 install -r requirements/python.txt -c <(echo "torch==2.13.0")
 COPY . .
-RUN rosdep update --rosdistro jazzy \
+# rosdep installs with apt: fetch the package lists removed above. --base-paths src keeps the
+# test-only tests/standin_interfaces out of the image.
+RUN apt-get update && rosdep update --rosdistro jazzy \
     && rosdep install --from-paths src --ignore-src -y --skip-keys "python3-pybullet-pip python3-gymnasium-pip python3-torch-pip python3-safetensors-pip python3-rosbags-pip python3-tensorboard-pip" \
+    && rm -rf /var/lib/apt/lists/* \
     && pip3 install --no-deps -e src/diwa_core \
     && . /opt/ros/jazzy/setup.sh && colcon build --base-paths src --symlink-install
 

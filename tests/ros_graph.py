@@ -6,6 +6,7 @@ other's nodes; nodes are started from the colcon install space exactly as `ros2 
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -24,9 +25,14 @@ from rclpy.node import Node
 REPO = Path(__file__).resolve().parents[1]
 
 
+_modules_seen = itertools.count()
+
+
 def unique_domain_id() -> int:
-    # 0..101 is safe for Fast DDS port ranges on Linux; avoid 0, the default everyone else uses.
-    return 1 + os.getpid() % 100
+    """A domain for the calling test module: distinct for up to 10 modules of one pytest process and
+    for 10 concurrent processes. Fast DDS ports fit domains 0..101 on Linux; 0, the default that
+    other ROS programs use, is avoided."""
+    return 1 + (os.getpid() % 10) * 10 + next(_modules_seen) % 10
 
 
 def ros_args(params: dict[str, object]) -> list[str]:

@@ -29,12 +29,16 @@ class ServoTopics:
     planning_frame: str = "world"
 
 
+class BackendError(RuntimeError):
+    """The robot stack refused or did not answer, so the skill must not start."""
+
+
 class RobotBackend(ABC):
     """What the policy node needs from a robot: start, stream, hold, stop."""
 
     @abstractmethod
     def activate(self) -> None:
-        """Prepare to stream (called before a skill starts)."""
+        """Prepare to stream (called before a skill starts); raises BackendError if the robot is not ready."""
 
     @abstractmethod
     def send(self, command: FilteredCommand) -> None:

@@ -24,7 +24,8 @@ from visualization_msgs.msg import MarkerArray
 
 from diwa_msgs.action import ExecuteSkill
 from diwa_msgs.msg import PolicyStatus, SceneState
-from diwa_policy_node.backends import MockRobotBackend, RobotBackend, ServoTopics
+from diwa_policy_node.backends import BackendError, MockRobotBackend, RobotBackend, ServoTopics
+from diwa_policy_node.estop import EStop
 from diwa_policy_node.markers import chunk_markers
 from diwa_policy_node.observation_cache import ObservationCache, ObservationUnavailableError
 from diwa_policy_node.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
@@ -84,8 +85,10 @@ class PolicyNode(Node):
         self.observations = ObservationCache()
         self.stats = RunStats()
         self.busy = threading.Lock()
+        self.streaming = False  # the backend is activated and receiving commands
 
         group = ReentrantCallbackGroup()
+        self.estop = EStop(self, self.safety, self.backend.hold, self.busy.locked, group)
         self.create_subscription(
             SceneState, str(value("scene_state_topic")), self.on_scene_state, 10, callback_group=group
         )
@@ -133,7 +136,7 @@ class PolicyNode(Node):
 
     def on_goal(self, _goal) -> GoalResponse:
         # One skill at a time: a second goal would fight the first for the arm.
-        return GoalResponse.REJECT if self.busy.locked() else GoalResponse.ACCEPT
+        return GoalResponse.REJECT if self.busy.locked() or self.safety.estopped else GoalResponse.ACCEPT
 
     # --- the control loop -----------------------------------------------------------------------
     def execute(self, goal_handle) -> ExecuteSkill.Result:
@@ -145,8 +148,10 @@ class PolicyNode(Node):
                 self._publish_status()
 
     def _finish(self, goal_handle, outcome: str, success: bool, steps: int, message: str) -> ExecuteSkill.Result:
-        self.backend.hold()
-        self.backend.deactivate()
+        if self.streaming:
+            self.backend.hold()
+            self.backend.deactivate()
+            self.streaming = False
         result = ExecuteSkill.Result(success=success, steps=steps, message=message)
         getattr(goal_handle, outcome)()
         # rclpy fixes a log call site's severity on first use, hence two call sites.
@@ -165,11 +170,18 @@ class PolicyNode(Node):
             return self._finish(goal_handle, "abort", False, 0, f"refused: {err}")
         max_steps = int(goal.max_steps) or self.default_max_steps
         period = 1.0 / self.rate_hz
-        self.backend.activate()
+        if not goal.dry_run:  # a dry run commands nothing: no planned move, no unpaused Servo
+            try:
+                self.backend.activate()
+            except BackendError as err:
+                self.backend.hold()
+                return self._finish(goal_handle, "abort", False, 0, f"refused: robot not ready: {err}")
+            self.streaming = True
         started = next_tick = time.monotonic()
         for step in range(max_steps):
+            if self.safety.estopped:
+                return self._finish(goal_handle, "abort", False, step, "e-stopped")
             if goal_handle.is_cancel_requested:
-                self.backend.hold()
                 return self._finish(goal_handle, "canceled", False, step, "cancelled")
             try:
                 obs = self._observation()
@@ -188,7 +200,8 @@ class PolicyNode(Node):
             if not goal.dry_run:
                 self.backend.send(filtered)
             self._feedback(goal_handle, step + 1, episode, obs)
-            next_tick += period
+            # After a stall, skip the missed periods instead of catching up back to back.
+            next_tick = max(next_tick + period, time.monotonic())
             time.sleep(max(0.0, next_tick - time.monotonic()))
             self.stats.rate_hz = (step + 1) / max(time.monotonic() - started, 1e-6)
         obs = self._observation_or_none()
