@@ -1,0 +1,155 @@
+"""Typed configuration of a diffusion policy, loaded from the YAML profiles in `diwa/configs/`.
+
+The whole config is stored beside every checkpoint, so a policy can always be rebuilt exactly as it
+was trained; loading is strict (unknown or missing keys raise) so a typo in a YAML file is caught
+before hours of training rather than silently replaced by a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROFILES: tuple[str, ...] = ("quick", "paper")
+SAMPLERS: tuple[str, ...] = ("ddpm", "ddim")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Residual-MLP widths. All widths are equal and their count odd: one input layer, then
+    residual blocks of two layers each."""
+
+    widths: tuple[int, ...]
+    time_dim: int = 16
+    critic_widths: tuple[int, ...] = (256, 256, 256)
+
+    def __post_init__(self) -> None:
+        for name in ("widths", "critic_widths"):
+            widths = getattr(self, name)
+            if len(widths) % 2 != 1 or len(set(widths)) != 1 or widths[0] <= 0:
+                raise ValueError(f"network.{name} must be an odd number of equal positive widths, got {list(widths)}")
+        if self.time_dim <= 0 or self.time_dim % 2:
+            raise ValueError(f"network.time_dim must be a positive even number, got {self.time_dim}")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """The denoising chain and the Gaussian of each of its steps (FACTS §1-2 give the values)."""
+
+    steps: int = 20
+    horizon: int = 4
+    action_dim: int = 7
+    sampler: str = "ddpm"
+    ddim_steps: int = 5
+    ddim_eta: float = 1.0
+    min_sampling_std: float = 0.1
+    min_logprob_std: float = 0.1
+    eval_min_std: float = 1e-3
+    noise_clip: float = 3.0
+    x0_clip: float = 1.0
+    final_action_clip: float = 1.0
+    logprob_min: float = -5.0
+    logprob_max: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"diffusion.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        if self.steps < 1 or self.horizon < 1 or self.action_dim < 1:
+            raise ValueError("diffusion.steps, horizon and action_dim must be positive")
+        if not 1 <= self.ddim_steps <= self.steps:
+            raise ValueError(f"diffusion.ddim_steps must lie in 1..{self.steps}, got {self.ddim_steps}")
+        if self.ddim_eta < 0 or min(self.min_sampling_std, self.min_logprob_std, self.eval_min_std) < 0:
+            raise ValueError("diffusion.ddim_eta and the std floors must be non-negative")
+        if min(self.noise_clip, self.x0_clip, self.final_action_clip) <= 0:
+            raise ValueError("diffusion clip values must be positive")
+        if self.logprob_min >= self.logprob_max:
+            raise ValueError("diffusion.logprob_min must be below logprob_max")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Behaviour-cloning hyperparameters (DiWA pretraining: AdamW, cosine lr 1e-4 -> 1e-5, EMA)."""
+
+    epochs: int
+    batch_size: int = 256
+    lr: float = 1e-4
+    final_lr: float = 1e-5
+    weight_decay: float = 1e-6
+    ema_decay: float = 0.995
+    val_fraction: float = 0.1
+    val_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.val_every < 1:
+            raise ValueError("train.epochs, batch_size and val_every must be positive")
+        if not 0 < self.final_lr <= self.lr:
+            raise ValueError("train.final_lr must lie in (0, lr]")
+        if not 0 <= self.ema_decay < 1 or not 0 <= self.val_fraction < 1:
+            raise ValueError("train.ema_decay and train.val_fraction must lie in [0, 1)")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    profile: str
+    network: NetworkConfig
+    diffusion: DiffusionConfig
+    train: TrainConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PolicyConfig:
+        return _build(cls, data, "policy")
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Construct dataclass `cls` from plain data, refusing unknown and missing keys."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, f"{where}.{name}")
+        elif typing.get_origin(hint) is tuple:
+            values[name] = tuple(int(v) for v in value)
+        elif hint is float:
+            values[name] = float(value)
+        elif hint is int:
+            if isinstance(value, bool) or int(value) != value:
+                raise ValueError(f"{where}.{name} must be an integer, got {value!r}")
+            values[name] = int(value)
+        else:
+            values[name] = value
+    try:
+        return cls(**values)
+    except TypeError as err:
+        raise ValueError(f"{where}: {err}") from err
+
+
+def load_policy_config(profile_or_path: str | Path) -> PolicyConfig:
+    """Load a named profile ('quick', 'paper') shipped in diwa/configs, or a YAML file by path."""
+    if str(profile_or_path) in PROFILES:
+        text = resources.files("diwa").joinpath("configs", f"policy_{profile_or_path}.yaml").read_text()
+    else:
+        path = Path(profile_or_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no policy profile {str(profile_or_path)!r}: not one of {PROFILES} nor a file")
+        text = path.read_text()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"policy config {profile_or_path}: invalid YAML ({err})") from err
+    return PolicyConfig.from_dict(data)

@@ -1,0 +1,207 @@
+"""The denoising chain as an MDP: every denoising step is a Gaussian policy N(mu, sigma).
+
+This is the file to read for the log-probability that PPO over the denoising chain (DPPO, DiWA)
+optimises. Steps are addressed by their *position* in the chain: position 0 is the noisiest step
+and maps chain[0] = x_K (pure noise) to chain[1]; the last position maps to chain[-1], the action
+chunk. A fine-tuner
+
+  (a) runs the first positions with a frozen base network and the last `finetuned_steps` with a
+      trainable copy (`sample(..., finetuned=copy, finetuned_steps=10)`),
+  (b) keeps the chain that `sample(..., return_chain=True)` returns, and
+  (c) recomputes `log_prob(copy, chain[:, i], chain[:, i + 1], i, cond)` for stored transitions
+      under the network being trained.
+
+All chunks live in normalised action space ([-1, 1] per dimension); see normalizer.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from diwa.policy.config import DiffusionConfig
+from diwa.policy.schedule import DDPMSchedule
+
+_LOG_SQRT_2PI = 0.5 * float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class StepGaussian:
+    """The distribution of the next chunk at one denoising step, and the clean chunk it aims at."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    x0: torch.Tensor
+
+
+@dataclass(frozen=True)
+class ChainSample:
+    """Result of running the chain. `actions` is chain[:, -1] (normalised, clipped to the final clip).
+
+    With return_chain: `chain` (B, n+1, H, A) from x_K to the action chunk, `means` (B, n, H, A) the
+    Gaussian mean of every step and `stds` (n,) the std actually used to sample each step.
+    """
+
+    actions: torch.Tensor
+    chain: torch.Tensor | None = None
+    means: torch.Tensor | None = None
+    stds: torch.Tensor | None = None
+
+
+class DenoisingMDP:
+    """Per-step Gaussians, sampling and log-probabilities of a DDPM or DDIM denoising chain.
+
+    Every step has the form  x0_hat = clip(a * x - b * eps),  mean = c1 * x0_hat + c2 * x, so DDPM
+    and DDIM share one code path and differ only in the per-position coefficient table:
+
+    - DDPM (timestep t): a = 1/sqrt(abar_t), b = sqrt(1/abar_t - 1); (c1, c2) are the posterior mean
+      coefficients of q(x_{t-1} | x_t, x0); the std is the clipped posterior std.
+    - DDIM: the predicted x0 is clipped, eps is re-derived from it, and
+      mean = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma^2) eps, which expands to the same
+      form; the std is the eta-based sigma.
+    """
+
+    def __init__(self, config: DiffusionConfig) -> None:
+        self.config = config
+        schedule = DDPMSchedule.cosine(config.steps)
+        self.schedule = schedule
+        if config.sampler == "ddpm":
+            timesteps = np.arange(config.steps)[::-1].copy()
+            a = schedule.sqrt_recip_alphas_cumprod[timesteps]
+            b = schedule.sqrt_recipm1_alphas_cumprod[timesteps]
+            c1 = schedule.posterior_mean_coef1[timesteps]
+            c2 = schedule.posterior_mean_coef2[timesteps]
+            std = schedule.posterior_std_clipped[timesteps]
+        else:
+            ddim = schedule.ddim(config.ddim_steps, config.ddim_eta)
+            timesteps = ddim.timesteps
+            abar, abar_prev, std = ddim.alphas_cumprod, ddim.alphas_cumprod_prev, ddim.sigmas
+            a = 1.0 / np.sqrt(abar)
+            b = np.sqrt(1.0 / abar - 1.0)
+            direction = np.sqrt(np.maximum(1.0 - abar_prev - std**2, 0.0))
+            c2 = direction / np.sqrt(1.0 - abar)
+            c1 = np.sqrt(abar_prev) - c2 * np.sqrt(abar)
+        self.timesteps = torch.as_tensor(timesteps, dtype=torch.long)
+        # (n, 4): a, b, c1, c2 per position, gathered in one indexing op per step.
+        self._coefficients = torch.as_tensor(np.stack([a, b, c1, c2], axis=1), dtype=torch.float32)
+        self.step_stds = torch.as_tensor(std, dtype=torch.float32)
+        self._sampling_stds = self.step_stds.clamp(min=config.min_sampling_std)
+        self._logprob_stds = self.step_stds.clamp(min=config.min_logprob_std)
+        self._eval_stds = self._evaluation_stds()
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.timesteps.shape[0])
+
+    def _evaluation_stds(self) -> torch.Tensor:
+        """DiWA's evaluation (FACTS §1 'std 0 at the last step', as in DPPO): DDPM keeps sampling
+        the earlier steps with their own posterior std (floored at eval_min_std) and takes the mean
+        at the last step; DDIM takes the mean at every step. DDPM evaluation is therefore still
+        random (seeded), and only its last step is noise-free."""
+        if self.config.sampler == "ddim":
+            return torch.zeros_like(self.step_stds)
+        stds = self.step_stds.clamp(min=self.config.eval_min_std)
+        stds[-1] = 0.0
+        return stds
+
+    def sampling_stds(self, deterministic: bool) -> torch.Tensor:
+        """The std each position samples with: exploration floor, or DiWA's evaluation setting."""
+        return self._eval_stds if deterministic else self._sampling_stds
+
+    def step_gaussian(
+        self, network: nn.Module, x: torch.Tensor, position: int | torch.Tensor, cond: torch.Tensor
+    ) -> StepGaussian:
+        """The Gaussian of chain[position + 1] given x = chain[position]; `position` is an int or a
+        (B,) tensor of positions (a minibatch of stored transitions from different steps).
+
+        `std` is the step's own (unfloored) std; samplers and log_prob apply their floors to it.
+        """
+        batch = x.shape[0]
+        if isinstance(position, int):
+            if not 0 <= position < self.num_steps:
+                raise ValueError(f"denoising position {position} outside 0..{self.num_steps - 1}")
+            a, b, c1, c2 = self._coefficients[position]
+            t = self.timesteps[position].expand(batch)
+            std = self.step_stds[position]
+        else:
+            if position.shape != (batch,):
+                raise ValueError(f"positions must have shape ({batch},), got {tuple(position.shape)}")
+            coefficients = self._coefficients[position][:, :, None, None]
+            a, b, c1, c2 = coefficients.unbind(1)
+            t = self.timesteps[position]
+            std = self.step_stds[position][:, None, None]
+        eps = network(x, t, cond)
+        clip = self.config.x0_clip
+        x0 = (a * x - b * eps).clamp(-clip, clip)
+        return StepGaussian(mean=c1 * x0 + c2 * x, std=std, x0=x0)
+
+    def log_prob(
+        self,
+        network: nn.Module,
+        x: torch.Tensor,
+        x_next: torch.Tensor,
+        position: int | torch.Tensor,
+        cond: torch.Tensor,
+    ) -> torch.Tensor:
+        """log N(x_next; mu(x, position, cond), max(std, min_logprob_std)), clamped per element to
+        [logprob_min, logprob_max] and summed over the chunk: shape (B,). Differentiable w.r.t.
+        the network's parameters."""
+        gaussian = self.step_gaussian(network, x, position, cond)
+        std = self._logprob_stds[position]
+        if not isinstance(position, int):
+            std = std[:, None, None]
+        z = (x_next - gaussian.mean) / std
+        per_element = -0.5 * z**2 - torch.log(std) - _LOG_SQRT_2PI
+        per_element = per_element.clamp(self.config.logprob_min, self.config.logprob_max)
+        return per_element.sum(dim=(-2, -1))
+
+    def sample(
+        self,
+        network: nn.Module,
+        cond: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        deterministic: bool = False,
+        return_chain: bool = False,
+        finetuned: nn.Module | None = None,
+        finetuned_steps: int = 0,
+    ) -> ChainSample:
+        """Run the chain from x_K ~ N(0, I) (unclipped) for a batch of conditioning vectors.
+
+        Each step draws noise clipped to [-noise_clip, noise_clip]; the last step's output is
+        clipped to [-final_action_clip, final_action_clip]. The last `finetuned_steps` positions use
+        `finetuned` instead of `network`. No gradients are tracked.
+        """
+        if not 0 <= finetuned_steps <= self.num_steps or (finetuned_steps > 0 and finetuned is None):
+            raise ValueError(f"finetuned_steps must lie in 0..{self.num_steps} and needs a finetuned network")
+        config = self.config
+        batch = cond.shape[0]
+        shape = (batch, config.horizon, config.action_dim)
+        stds = self.sampling_stds(deterministic)
+        first_finetuned = self.num_steps - finetuned_steps
+        with torch.no_grad():
+            x = torch.randn(shape, generator=generator)
+            chain = [x] if return_chain else []
+            means = []
+            for position in range(self.num_steps):
+                step_network = finetuned if position >= first_finetuned and finetuned is not None else network
+                mean = self.step_gaussian(step_network, x, position, cond).mean
+                std = stds[position]
+                if std > 0:
+                    noise = torch.randn(shape, generator=generator).clamp_(-config.noise_clip, config.noise_clip)
+                    x = mean + std * noise
+                else:
+                    x = mean
+                if position == self.num_steps - 1:
+                    x = x.clamp(-config.final_action_clip, config.final_action_clip)
+                if return_chain:
+                    chain.append(x)
+                    means.append(mean)
+        if not return_chain:
+            return ChainSample(actions=x)
+        return ChainSample(
+            actions=x, chain=torch.stack(chain, dim=1), means=torch.stack(means, dim=1), stds=stds.clone()
+        )
