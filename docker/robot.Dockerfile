@@ -27,7 +27,7 @@ COPY requirements/ requirements/
 RUN pip3 install "torch==2.13.0" && pip3 install -r requirements/python.txt -c <(echo "torch==2.13.0")
 COPY . .
 # --base-paths src: tests/standin_interfaces must never shadow the real moveit_msgs and franka_msgs.
-RUN apt-get update && rosdep install --from-paths src --ignore-src -y --skip-keys "python3-pybullet-pip python3-gymnasium-pip python3-torch-pip python3-safetensors-pip python3-rosbags-pip python3-tensorboard-pip" \
+RUN apt-get update && rosdep install --from-paths src --ignore-src -y --skip-keys "python3-pybullet-pip python3-gymnasium-pip python3-torch-pip python3-safetensors-pip python3-rosbags-pip python3-mcap-pip python3-tensorboard-pip" \
     && rm -rf /var/lib/apt/lists/* \
     && pip3 install --no-deps -e src/diwa_core \
     && . /franka_ws/install/setup.sh && colcon build --base-paths src --symlink-install

@@ -18,7 +18,7 @@ COPY . .
 # rosdep installs with apt: fetch the package lists removed above. --base-paths src keeps the
 # test-only tests/standin_interfaces out of the image.
 RUN apt-get update && rosdep update --rosdistro jazzy \
-    && rosdep install --from-paths src --ignore-src -y --skip-keys "python3-pybullet-pip python3-gymnasium-pip python3-torch-pip python3-safetensors-pip python3-rosbags-pip python3-tensorboard-pip" \
+    && rosdep install --from-paths src --ignore-src -y --skip-keys "python3-pybullet-pip python3-gymnasium-pip python3-torch-pip python3-safetensors-pip python3-rosbags-pip python3-mcap-pip python3-tensorboard-pip" \
     && rm -rf /var/lib/apt/lists/* \
     && pip3 install --no-deps -e src/diwa_core \
     && . /opt/ros/jazzy/setup.sh && colcon build --base-paths src --symlink-install

@@ -130,6 +130,9 @@ class MockRobotNode(Node):
         return response
 
     def on_tick(self) -> None:
+        # The state is stamped with the tick's start: a command that arrives while the step runs
+        # belongs to the next tick, and recordings must be able to tell (diwa data from-bag).
+        stamp = self.get_clock().now().to_msg()
         with self.lock:
             fresh = self.last_twist is not None and time.monotonic() - self.last_twist_time <= self.command_timeout_s
             if fresh and not self.paused:
@@ -139,13 +142,13 @@ class MockRobotNode(Node):
             self.obs, _, _, _, _ = self.env.step(action)
             self.steps += 1
             self.tick.notify_all()
-        self.publish_state()
+        self.publish_state(stamp)
 
     # --- state out ----------------------------------------------------------------------------
-    def publish_state(self) -> None:
+    def publish_state(self, stamp=None) -> None:
         with self.lock:
             obs = {k: np.array(v) for k, v in self.obs.items()}
-        stamp = self.get_clock().now().to_msg()
+        stamp = stamp or self.get_clock().now().to_msg()
         robot_obs, scene_obs = obs["robot_obs"].astype(float), obs["scene_obs"].astype(float)
 
         joints = JointState()

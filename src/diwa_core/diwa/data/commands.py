@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from diwa.data.bag_commands import add_from_bag
 from diwa.data.convert import LAYOUTS, convert, detect_layout, write_layout
 from diwa.data.dataset import Dataset
 from diwa.data.recorder import EpisodeRecorder
@@ -41,18 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conv.add_argument("--to", choices=LAYOUTS, default=None, help="output layout (default: the other one)")
     conv.set_defaults(run=_run_convert)
 
+    add_from_bag(commands)
+
 
 def _data_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """The sub-commands of `diwa data`: other modules add to the same group (argparse refuses a
-    second parser of one name), so join the group if it exists already."""
-    parser = subparsers.choices.get("data")
-    if parser is None:
-        parser = subparsers.add_parser("data", help="datasets: play, demonstrations, layouts, recordings")
-        return parser.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError("the `diwa data` command exists but has no sub-command group to join")
+    parser = subparsers.add_parser("data", help="datasets: play, demonstrations, layouts, recordings")
+    return parser.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
 
 
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:

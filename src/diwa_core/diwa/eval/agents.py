@@ -13,11 +13,14 @@ SCRIPTED = "scripted"
 
 def load_agent(spec: str, skill: str, seed: int) -> Agent:
     """ "scripted" gives the scripted expert (with its demonstration noise); anything else is a
-    diffusion-policy checkpoint path."""
+    diffusion-policy checkpoint, or a directory of checkpoints named by skill (DIR/<skill>), so one
+    `--policy` can evaluate every skill."""
     check_skill(skill)
     if spec == SCRIPTED:
         return ScriptedExpert(noise_std=DEFAULT_NOISE, seed=seed)
     path = Path(spec)
+    if (path / skill).is_dir():
+        path = path / skill
     if not path.exists():
         raise FileNotFoundError(f"policy checkpoint {spec} does not exist (use '{SCRIPTED}' for the scripted expert)")
     # Imported here: the policy package pulls in torch, which scripted evaluation does not need.

@@ -1,0 +1,322 @@
+"""Recorded play (rosbag2 MCAP bags) -> the consolidated training dataset.
+
+What each dataset field is made of:
+  robot_obs, scene_obs   one frame per SceneState message, in recording order (the recorder numbers
+                         frames the same way, so annotation windows keep their meaning)
+  rel_actions[k]         what moved the robot from frame k to frame k+1: the newest twist command
+                         received by frame k+1's time, if it was still fresh (the mock robot ignores
+                         commands older than its command timeout and holds still), turned back into a
+                         CALVIN action by robot_contract.twist_to_action; the gripper channel is
+                         robot_obs[k+1][14], the gripper action the robot applied
+  actions[k]             the absolute action: frame k+1's TCP pose (xyz, euler) and gripper action
+  images                 the camera image whose header stamp is nearest the frame's (the mock robot
+                         stamps a tick's state and images alike), within half a control period
+  episodes               split where the frame stream pauses longer than max_gap_s, and per bag
+  annotations            the Annotation messages' frame windows, shifted by the frames of earlier bags
+
+The last frame of an episode has no successor; its actions hold the pose and the gripper.
+A command is timed by when the recorder received it. A frame is timed by its header stamp, which
+says when the robot took the step (and, stamped at the start of its tick, when it sampled the
+command): a command that arrives while the robot is still computing a step (rendering cameras
+takes a good part of a control period) belongs to the next step, which the frame's receive time
+cannot tell. Where the stamps run on another clock than the recorder (simulated time, say), the
+frames' receive times are used instead; the provenance says which. A storage file cut off by a
+killed recorder converts up to the cut; frames at the end of a bag whose images were not recorded
+are dropped; the provenance lists both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diwa.data.bag_reader import BagError, BagReader
+from diwa.data.dataset import Annotation, Dataset
+from diwa.robot_contract import CONTROL_RATE_HZ, Twist, twist_to_action
+
+SCENE_STATE_TYPE = "diwa_msgs/msg/SceneState"
+TWIST_TYPE = "geometry_msgs/msg/TwistStamped"
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+ANNOTATION_TYPE = "diwa_msgs/msg/Annotation"
+# Stamps this close to the recorder's receive times are taken to run on the recorder's clock.
+CLOCK_AGREEMENT_S = 0.5
+
+
+@dataclass(frozen=True)
+class BagTopics:
+    """Where the recorder put each stream (the defaults of config/recorder.yaml)."""
+
+    scene_state: str = "/mock_robot/scene_state"
+    twist: str = "/servo_node/delta_twist_cmds"
+    annotations: str = "/diwa/annotations"
+    images: dict[str, str] = field(
+        default_factory=lambda: {"rgb_static": "/camera/static/image_raw", "rgb_gripper": "/camera/gripper/image_raw"}
+    )
+
+
+@dataclass(frozen=True)
+class ConversionConfig:
+    rate_hz: float = CONTROL_RATE_HZ
+    command_timeout_s: float = 0.2  # the mock robot's: older commands are not applied
+    max_gap_s: float = 0.5  # a longer pause between frames starts a new episode
+    images: bool = True
+    topics: BagTopics = field(default_factory=BagTopics)
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.rate_hz) and self.rate_hz > 0):
+            raise ValueError(f"rate must be a positive number of Hz, got {self.rate_hz}")
+        if not self.command_timeout_s > 0:
+            raise ValueError(f"command timeout must be positive, got {self.command_timeout_s}")
+        if not self.max_gap_s > 1.0 / self.rate_hz:
+            raise ValueError(f"max gap {self.max_gap_s} s must exceed one control period ({1.0 / self.rate_hz:.4f} s)")
+        streams = [self.topics.scene_state, self.topics.twist, self.topics.annotations, *self.topics.images.values()]
+        if len(set(streams)) != len(streams):
+            raise ValueError(f"one topic for two streams in {self.topics}")
+
+
+@dataclass
+class _Streams:
+    """One bag's messages, reduced to arrays."""
+
+    frame_log_ns: list[int] = field(default_factory=list)
+    frame_stamp_ns: list[int] = field(default_factory=list)
+    robot_obs: list[np.ndarray] = field(default_factory=list)
+    scene_obs: list[np.ndarray] = field(default_factory=list)
+    twist_log_ns: list[int] = field(default_factory=list)
+    twists: list[np.ndarray] = field(default_factory=list)
+    images: dict[str, tuple[list[int], list[np.ndarray]]] = field(default_factory=dict)
+    annotations: list[Annotation] = field(default_factory=list)
+
+
+@dataclass
+class _BagPart:
+    """One bag converted: arrays of its frames plus what was dropped on the way."""
+
+    robot_obs: np.ndarray
+    scene_obs: np.ndarray
+    actions: np.ndarray
+    rel_actions: np.ndarray
+    episodes: list[tuple[int, int]]
+    annotations: list[Annotation]
+    images: dict[str, np.ndarray]
+    report: dict[str, Any]
+
+
+def bags_to_dataset(bags: Sequence[str | Path], config: ConversionConfig | None = None) -> Dataset:
+    """Convert bags, in the given order, into one dataset (each bag starts a new episode)."""
+    config = config or ConversionConfig()
+    if not bags:
+        raise ValueError("no bag given")
+    parts = [_convert_bag(Path(bag), config) for bag in bags]
+    image_keys = {tuple(sorted(p.images)) for p in parts}
+    if len(image_keys) > 1:
+        raise BagError(f"the bags do not all hold the same camera streams ({sorted(image_keys)}); convert them apart")
+    offset = 0
+    episodes: list[tuple[int, int]] = []
+    annotations: list[Annotation] = []
+    for part in parts:
+        episodes += [(s + offset, e + offset) for s, e in part.episodes]
+        annotations += [Annotation(a.start + offset, a.end + offset, a.task) for a in part.annotations]
+        offset += len(part.robot_obs)
+    images: dict[str, np.ndarray] = {}
+    for key in parts[0].images:
+        shapes = {p.images[key].shape[1:] for p in parts}
+        if len(shapes) > 1:
+            raise BagError(f"{key} images differ in size between bags: {sorted(shapes)}")
+        images[key] = np.concatenate([p.images[key] for p in parts])
+    return Dataset(
+        robot_obs=np.concatenate([p.robot_obs for p in parts]).astype(np.float32),
+        scene_obs=np.concatenate([p.scene_obs for p in parts]).astype(np.float32),
+        actions=np.concatenate([p.actions for p in parts]).astype(np.float32),
+        rel_actions=np.concatenate([p.rel_actions for p in parts]).astype(np.float32),
+        episodes=episodes,
+        annotations=annotations,
+        images=images,
+        provenance={
+            "source": "rosbag2",
+            "rate_hz": config.rate_hz,
+            "command_timeout_s": config.command_timeout_s,
+            "max_gap_s": config.max_gap_s,
+            "bags": [p.report for p in parts],
+        },
+    )
+
+
+def _convert_bag(path: Path, config: ConversionConfig) -> _BagPart:
+    reader = BagReader(path)
+    streams = _read_streams(reader, config)
+    report: dict[str, Any] = {
+        "bag": str(path.resolve()),
+        "truncated_files": [r.path.name for r in reader.reports if r.truncated],
+        "messages": sum(r.messages for r in reader.reports),
+    }
+    topics = config.topics
+    if not streams.robot_obs:
+        raise BagError(
+            f"{path} holds no {SCENE_STATE_TYPE} frames on {topics.scene_state}; "
+            f"topics recorded: {sorted(reader.topic_types) or 'none'}"
+        )
+    if topics.twist not in reader.topic_types:
+        raise BagError(
+            f"{path} has no twist commands ({topics.twist}), so its actions cannot be recovered; "
+            f"topics recorded: {sorted(reader.topic_types)}"
+        )
+    robot_obs = np.stack(streams.robot_obs)
+    scene_obs = np.stack(streams.scene_obs)
+    frame_log_ns = np.asarray(streams.frame_log_ns, dtype=np.int64)
+    frame_stamp_ns = np.asarray(streams.frame_stamp_ns, dtype=np.int64)
+
+    episodes = _split_episodes(frame_stamp_ns, config.max_gap_s)
+    frame_clock_ns, report["frame_clock"] = _frame_clock(frame_stamp_ns, frame_log_ns)
+    rel_actions, actions, commanded = _actions(robot_obs, frame_clock_ns, episodes, streams, config)
+    # Frames at the end without images go; the last one kept still acts towards its real successor.
+    images, kept = _match_images(streams, frame_stamp_ns, config, path)
+    report["frames_recorded"] = len(robot_obs)
+    report["frames_dropped_without_images"] = len(robot_obs) - kept
+    report["frames_without_fresh_command"] = int(kept - commanded[:kept].sum())
+    robot_obs, scene_obs, rel_actions, actions = robot_obs[:kept], scene_obs[:kept], rel_actions[:kept], actions[:kept]
+    episodes = [(start, min(end, kept - 1)) for start, end in episodes if start < kept]
+    annotations = [a for a in streams.annotations if a.end < kept]
+    report["annotations_dropped"] = [list(a) for a in streams.annotations if a.end >= kept]
+    return _BagPart(robot_obs, scene_obs, actions, rel_actions, episodes, annotations, images, report)
+
+
+def _read_streams(reader: BagReader, config: ConversionConfig) -> _Streams:
+    topics = config.topics
+    image_topics = {topic: key for key, topic in topics.images.items()} if config.images else {}
+    expected = {topics.scene_state: SCENE_STATE_TYPE, topics.twist: TWIST_TYPE, topics.annotations: ANNOTATION_TYPE}
+    expected.update(dict.fromkeys(image_topics, IMAGE_TYPE))
+    streams = _Streams()
+    for item in reader.messages(topics=set(expected)):
+        if item.type_name != expected[item.topic]:
+            raise BagError(f"{reader.path}: topic {item.topic} holds {item.type_name}, expected {expected[item.topic]}")
+        msg = item.message
+        if item.topic == topics.scene_state:
+            streams.frame_log_ns.append(item.log_time_ns)
+            streams.frame_stamp_ns.append(_stamp_ns(msg.header.stamp) or item.log_time_ns)
+            streams.robot_obs.append(np.asarray(msg.robot_obs, dtype=np.float64))
+            streams.scene_obs.append(np.asarray(msg.scene_obs, dtype=np.float64))
+            if not (np.isfinite(streams.robot_obs[-1]).all() and np.isfinite(streams.scene_obs[-1]).all()):
+                raise BagError(f"{reader.path}: frame {len(streams.robot_obs) - 1} holds NaN or infinite values")
+        elif item.topic == topics.twist:
+            lin, ang = msg.twist.linear, msg.twist.angular
+            values = np.array([lin.x, lin.y, lin.z, ang.x, ang.y, ang.z])
+            if np.isfinite(values).all():  # the robot drops non-finite commands, so they moved nothing
+                streams.twist_log_ns.append(item.log_time_ns)
+                streams.twists.append(values)
+        elif item.topic == topics.annotations:
+            if not (0 <= msg.start_frame <= msg.end_frame) or not msg.task:
+                raise BagError(f"{reader.path}: malformed annotation {msg.start_frame}..{msg.end_frame} {msg.task!r}")
+            streams.annotations.append(Annotation(int(msg.start_frame), int(msg.end_frame), str(msg.task)))
+        else:
+            stamps, frames = streams.images.setdefault(image_topics[item.topic], ([], []))
+            stamps.append(_stamp_ns(msg.header.stamp) or item.log_time_ns)
+            frames.append(_image_to_rgb(msg, item.topic, reader.path))
+    return streams
+
+
+def _stamp_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def _image_to_rgb(msg: Any, topic: str, path: Path) -> np.ndarray:
+    """rgb8 / bgr8 sensor_msgs/Image -> (H, W, 3) uint8; other encodings are refused."""
+    if msg.encoding not in ("rgb8", "bgr8"):
+        raise BagError(f"{path}: {topic} has image encoding {msg.encoding!r}; expected rgb8 or bgr8")
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    data = np.asarray(msg.data, dtype=np.uint8)
+    if step < width * 3 or data.size < step * height:
+        raise BagError(f"{path}: {topic} image data too short: {data.size} bytes for {height}x{width}, step {step}")
+    rgb = data[: step * height].reshape(height, step)[:, : width * 3].reshape(height, width, 3)
+    return rgb[..., ::-1].copy() if msg.encoding == "bgr8" else rgb.copy()
+
+
+def _match_images(
+    streams: _Streams, frame_stamp_ns: np.ndarray, config: ConversionConfig, path: Path
+) -> tuple[dict[str, np.ndarray], int]:
+    """Per camera, the image nearest each frame in stamp; returns the images and the number of
+    leading frames that have one from every camera (a recording can stop between a tick's state
+    and its images). A frame without an image anywhere else is an error: images were lost."""
+    tolerance = 0.5e9 / config.rate_hz
+    kept = len(frame_stamp_ns)
+    chosen: dict[str, tuple[np.ndarray, list[np.ndarray]]] = {}
+    for key, (stamps_list, frames) in streams.images.items():
+        shapes = {f.shape for f in frames}
+        if len(shapes) > 1:
+            raise BagError(f"{path}: {key} images change size during the recording: {sorted(shapes)}")
+        stamps = np.asarray(stamps_list, dtype=np.int64)
+        order = np.argsort(stamps, kind="stable")
+        sorted_stamps = stamps[order]
+        right = np.clip(np.searchsorted(sorted_stamps, frame_stamp_ns), 0, len(stamps) - 1)
+        left = np.clip(right - 1, 0, len(stamps) - 1)
+        closer_left = np.abs(sorted_stamps[left] - frame_stamp_ns) <= np.abs(sorted_stamps[right] - frame_stamp_ns)
+        nearest = np.where(closer_left, left, right)
+        matched = np.abs(sorted_stamps[nearest] - frame_stamp_ns) <= tolerance
+        missing = np.flatnonzero(~matched)
+        if missing.size:
+            trailing = len(frame_stamp_ns) - missing[0]
+            if missing.size != trailing:
+                raise BagError(
+                    f"{path}: {missing.size} frames have no {key} image within {tolerance / 1e6:.1f} ms "
+                    f"(first: frame {missing[0]}); images were lost during the recording"
+                )
+            kept = min(kept, int(missing[0]))
+        chosen[key] = (order[nearest], frames)
+    if kept == 0 and chosen:
+        raise BagError(f"{path}: no frame has an image from every camera")
+    images = {key: np.stack([frames[i] for i in index[:kept]]) for key, (index, frames) in chosen.items()}
+    return images, kept
+
+
+def _frame_clock(frame_stamp_ns: np.ndarray, frame_log_ns: np.ndarray) -> tuple[np.ndarray, str]:
+    """Frame times to compare with command receive times: the header stamps when they run on the
+    recorder's clock (within CLOCK_AGREEMENT_S of the receive times), else the receive times."""
+    if np.median(np.abs(frame_log_ns - frame_stamp_ns)) <= CLOCK_AGREEMENT_S * 1e9:
+        return frame_stamp_ns, "header stamps"
+    return frame_log_ns, "receive times"
+
+
+def _split_episodes(frame_stamp_ns: np.ndarray, max_gap_s: float) -> list[tuple[int, int]]:
+    gaps = np.flatnonzero(np.diff(frame_stamp_ns) > max_gap_s * 1e9)
+    starts = [0, *(gaps + 1).tolist()]
+    ends = [*gaps.tolist(), len(frame_stamp_ns) - 1]
+    return list(zip(starts, ends, strict=True))
+
+
+def _actions(
+    robot_obs: np.ndarray,
+    frame_ns: np.ndarray,
+    episodes: list[tuple[int, int]],
+    streams: _Streams,
+    config: ConversionConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Relative and absolute action of every frame, and which frames had a fresh command."""
+    n = len(robot_obs)
+    order = np.argsort(np.asarray(streams.twist_log_ns, dtype=np.int64), kind="stable")
+    twist_ns = np.asarray(streams.twist_log_ns, dtype=np.int64)[order]
+    twists = np.asarray(streams.twists, dtype=np.float64).reshape(-1, 6)[order]
+    timeout_ns = config.command_timeout_s * 1e9
+    # The successor of each frame; an episode's last frame is its own successor (hold).
+    successor = np.arange(n) + 1
+    for _, end in episodes:
+        successor[end] = end
+    rel_actions = np.zeros((n, 7))
+    commanded = np.zeros(n, dtype=bool)
+    for k in range(n):
+        nxt = successor[k]
+        gripper_open = bool(robot_obs[nxt, 14] > 0)
+        rel_actions[k, 6] = 1.0 if gripper_open else -1.0
+        if nxt == k:
+            continue
+        newest = int(np.searchsorted(twist_ns, frame_ns[nxt], side="right")) - 1
+        if newest < 0 or frame_ns[nxt] - twist_ns[newest] > timeout_ns:
+            continue
+        twist = Twist(linear=twists[newest, :3], angular=twists[newest, 3:])
+        rel_actions[k] = twist_to_action(twist, gripper_open, config.rate_hz)
+        commanded[k] = True
+    actions = np.concatenate([robot_obs[successor, :6], rel_actions[:, 6:7]], axis=1)
+    return rel_actions, actions, commanded

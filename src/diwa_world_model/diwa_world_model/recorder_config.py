@@ -1,0 +1,124 @@
+"""The recorder's parameters as one typed, validated value (no ROS imports, so tests need no graph).
+
+Topics are given as "TOPIC:TYPE" strings because the recorder subscribes before any publisher
+exists (so that nothing published after start is missed) and so cannot discover the types.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diwa.data.bag_types import split_type_name
+from diwa.data.bag_writer import SplitPolicy
+
+SCENE_STATE_TYPE = "diwa_msgs/msg/SceneState"
+
+DEFAULT_TOPICS = (
+    "/joint_states:sensor_msgs/msg/JointState",
+    "/mock_robot/scene_state:diwa_msgs/msg/SceneState",
+    "/mock_robot/tcp_pose:geometry_msgs/msg/PoseStamped",
+    "/servo_node/delta_twist_cmds:geometry_msgs/msg/TwistStamped",
+)
+DEFAULT_CAMERA_TOPICS = (
+    "/camera/static/image_raw:sensor_msgs/msg/Image",
+    "/camera/gripper/image_raw:sensor_msgs/msg/Image",
+)
+
+# Every parameter with its default: the node declares exactly these (config/recorder.yaml sets them).
+PARAMETER_DEFAULTS: dict[str, Any] = {
+    "output": "",
+    "max_frames": 0,
+    "cameras": False,
+    "autostart": False,
+    "topics": list(DEFAULT_TOPICS),
+    "camera_topics": list(DEFAULT_CAMERA_TOPICS),
+    "frame_topic": "/mock_robot/scene_state",
+    "annotation_topic": "/diwa/annotations",
+    "qos_depth": 1000,
+    "max_file_size_mb": 0.0,
+    "max_file_duration_s": 0.0,
+    "sync_period_s": 1.0,
+}
+# Declared with dynamic typing and converted here: on the command line `-p max_file_size_mb:=100`
+# is an integer and `-p output:=2024` a number, which a statically typed parameter would refuse.
+FLEXIBLE_PARAMETERS = frozenset({"output", "max_file_size_mb", "max_file_duration_s", "sync_period_s"})
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    type_name: str
+
+
+def parse_topic(entry: str) -> TopicSpec:
+    """'/joint_states:sensor_msgs/msg/JointState' -> TopicSpec (topic names cannot contain ':')."""
+    name, sep, type_name = entry.partition(":")
+    name, type_name = name.strip(), type_name.strip()
+    if not sep or not name.startswith("/"):
+        raise ValueError(f"topic entry {entry!r} must read /TOPIC:PACKAGE/msg/TYPE (an absolute topic name)")
+    split_type_name(type_name)
+    return TopicSpec(name, type_name)
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    output: Path
+    max_frames: int
+    autostart: bool
+    topics: tuple[TopicSpec, ...]
+    frame_topic: str
+    annotation_topic: str
+    qos_depth: int
+    split: SplitPolicy
+    sync_period_s: float
+
+    @classmethod
+    def from_parameters(cls, values: Mapping[str, Any]) -> RecorderConfig:
+        unknown = sorted(set(values) - set(PARAMETER_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown recorder parameter(s) {unknown}")
+        v = {**PARAMETER_DEFAULTS, **values}
+        entries: Sequence[str] = list(v["topics"]) + (list(v["camera_topics"]) if v["cameras"] else [])
+        topics = tuple(parse_topic(str(e)) for e in entries)
+        names = [t.name for t in topics]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"topics listed twice: {duplicates}")
+        frame = next((t for t in topics if t.name == v["frame_topic"]), None)
+        if frame is None or frame.type_name != SCENE_STATE_TYPE:
+            raise ValueError(f"frame_topic {v['frame_topic']!r} must be one of the recorded {SCENE_STATE_TYPE} topics")
+        if v["annotation_topic"] in names:
+            raise ValueError(f"annotation_topic {v['annotation_topic']} is the recorder's own; do not subscribe to it")
+        if int(v["max_frames"]) < 0:
+            raise ValueError(f"max_frames must be >= 0 (0 = until stopped), got {v['max_frames']}")
+        if int(v["qos_depth"]) < 1:
+            raise ValueError(f"qos_depth must be >= 1, got {v['qos_depth']}")
+        sync_period_s = _number(v, "sync_period_s")
+        if not sync_period_s > 0:
+            raise ValueError(f"sync_period_s must be positive, got {sync_period_s}")
+        size_mb, duration_s = _number(v, "max_file_size_mb"), _number(v, "max_file_duration_s")
+        output = str(v["output"]) or f"play_{time.strftime('%Y%m%d_%H%M%S')}"
+        return cls(
+            output=Path(output).expanduser(),
+            max_frames=int(v["max_frames"]),
+            autostart=bool(v["autostart"]),
+            topics=topics,
+            frame_topic=str(v["frame_topic"]),
+            annotation_topic=str(v["annotation_topic"]),
+            qos_depth=int(v["qos_depth"]),
+            split=SplitPolicy(
+                max_file_size_bytes=round(size_mb * 1024 * 1024), max_file_duration_ns=round(duration_s * 1e9)
+            ),
+            sync_period_s=sync_period_s,
+        )
+
+
+def _number(values: Mapping[str, Any], name: str) -> float:
+    try:
+        return float(values[name])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a number, got {values[name]!r}") from err
