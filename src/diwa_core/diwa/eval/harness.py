@@ -124,24 +124,15 @@ def evaluate_skills(
     episodes: int,
     seed: int,
     max_steps: int = DEFAULT_MAX_STEPS,
-    env: gymnasium.Env | None = None,
     video_episodes: int = 0,
     progress: bool = True,
 ) -> list[SkillReport]:
-    """evaluate() for each skill, with a fresh agent per skill from make_agent(skill), in one simulator."""
-    own_env = env is None
-    if env is None:
-        from diwa.sim.make import make_env
-
-        env = make_env()
-    try:
-        return [
-            evaluate(make_agent(skill), skill, episodes, seed, max_steps, env, video_episodes, progress)
-            for skill in skills
-        ]
-    finally:
-        if own_env:
-            env.close()
+    """evaluate() for each skill, with a fresh agent and a fresh simulator per skill, so a skill's
+    result is the same whether or not other skills are evaluated in the same run."""
+    return [
+        evaluate(make_agent(skill), skill, episodes, seed, max_steps, None, video_episodes, progress)
+        for skill in skills
+    ]
 
 
 def summary(reports: Sequence[SkillReport]) -> dict[str, Any]:
