@@ -25,6 +25,11 @@ test: $(SETUP_DONE)
 	$(ENV) scripts/build.sh >/dev/null
 	$(ENV) python -m pytest $(PYTEST_ARGS)
 
+## demo: the whole DiWA loop through ROS on the simulator (SKILL=open_drawer by default, SKILLS=all for eight)
+demo: $(SETUP_DONE)
+	$(ENV) scripts/build.sh >/dev/null
+	$(ENV) python -m diwa_bringup.demo --skill $(SKILLS) --workdir artifacts/demo
+
 ## lint: ruff over every Python file of the workspace
 lint: $(SETUP_DONE)
 	$(ENV) ruff check . && ruff format --check .

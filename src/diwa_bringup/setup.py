@@ -22,4 +22,5 @@ setup(
     maintainer_email="maintainers@diwa-ros.dev",
     description="Launch files, parameters and RViz configuration for DiWA-ROS.",
     license="Apache-2.0",
+    entry_points={"console_scripts": ["demo = diwa_bringup.demo:main"]},
 )

@@ -143,8 +143,18 @@ class TrainingServer(Node):
     def train_world_model(self, goal_handle) -> TrainWorldModel.Result:
         goal = goal_handle.request
         result = TrainWorldModel.Result()
-        problem = self._check_paths(goal.datasets, "dataset") or (
-            None if goal.profile in ("", *PROFILES) else f"unknown profile {goal.profile!r}; expected one of {PROFILES}"
+        problem = (
+            self._check_paths(goal.datasets, "dataset")
+            or (
+                "give exactly one dataset (merge recordings with `diwa data from-bag A B ...`)"
+                if len(goal.datasets) > 1
+                else None
+            )
+            or (
+                None
+                if goal.profile in ("", *PROFILES)
+                else f"unknown profile {goal.profile!r}; expected one of {PROFILES}"
+            )
         )
         if problem:
             result.message = problem
@@ -152,9 +162,7 @@ class TrainingServer(Node):
             return result
         output = self._output(goal.output, "world_model")
         steps = int(goal.steps) or int(self.get_parameter("default_wm_steps").value)
-        command = ["train-wm", "--profile", goal.profile or "quick"]
-        for dataset in goal.datasets:
-            command += ["--data", dataset]
+        command = ["train-wm", "--profile", goal.profile or "quick", "--data", goal.datasets[0]]
         if steps:
             command += ["--steps", str(steps)]
 

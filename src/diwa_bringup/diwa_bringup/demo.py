@@ -1,0 +1,217 @@
+"""`make demo`: the DiWA loop end to end through ROS, on the simulator's mock robot.
+
+1. record play through the collect graph (mock robot + scripted play + recorder) into a bag,
+2. convert the bag into a dataset, 3. train the world model through the TrainWorldModel action,
+4. collect demonstrations and pretrain the policy by behaviour cloning, 5. train the skill's reward
+classifier, 6. fine-tune in imagination through the FineTune action, 7. evaluate the policy before
+and after through ExecuteSkill on the mock robot, from the same start states, and print the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import rclpy
+import yaml
+from ament_index_python.packages import get_package_share_directory
+from diwa.skills import SKILLS, check_skill
+from rclpy.action import ActionClient
+from rclpy.node import Node
+
+from diwa_msgs.action import ExecuteSkill, FineTune, TrainWorldModel
+from diwa_msgs.srv import ResetSim
+
+SERVER_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    play_frames: int
+    world_model_steps: int
+    demos: int
+    bc_epochs: int
+    finetune_iterations: int
+    eval_episodes: int
+    seed: int
+
+    @classmethod
+    def load(cls, path: Path) -> DemoConfig:
+        data = yaml.safe_load(path.read_text()) or {}
+        names = {f.name for f in fields(cls)}
+        if set(data) != names:
+            raise ValueError(f"{path}: expected keys {sorted(names)}, got {sorted(data)}")
+        return cls(**{k: int(v) for k, v in data.items()})
+
+
+def step(title: str) -> float:
+    print(f"\n==> [demo] {title}", flush=True)
+    return time.monotonic()
+
+
+def diwa(*args: str) -> None:
+    """Run a `diwa` command; its failure ends the demo with the command's own message."""
+    subprocess.run([sys.executable, "-m", "diwa.cli", *args], check=True)
+
+
+class DemoClient(Node):
+    def __init__(self) -> None:
+        super().__init__("diwa_demo")
+        self.train_wm = ActionClient(self, TrainWorldModel, "/train_world_model")
+        self.fine_tune = ActionClient(self, FineTune, "/fine_tune")
+        self.execute = ActionClient(self, ExecuteSkill, "/execute_skill")
+        self.reset = self.create_client(ResetSim, "/mock_robot/reset")
+
+    def wait_for_servers(self) -> None:
+        for client in (self.train_wm, self.fine_tune, self.execute):
+            if not client.wait_for_server(timeout_sec=SERVER_TIMEOUT_S):
+                raise RuntimeError(f"action server {client._action_name} did not come up")
+        if not self.reset.wait_for_service(timeout_sec=SERVER_TIMEOUT_S):
+            raise RuntimeError("the mock robot's reset service did not come up")
+
+    def _wait(self, future, timeout: float | None = None):
+        rclpy.spin_until_future_complete(self, future, timeout_sec=timeout)
+        if not future.done():
+            raise TimeoutError("no answer from the server")
+        return future.result()
+
+    def run_goal(self, client: ActionClient, goal, on_feedback=None):
+        handle = self._wait(client.send_goal_async(goal, feedback_callback=on_feedback), 30)
+        if not handle.accepted:
+            raise RuntimeError(f"{client._action_name} rejected the goal")
+        return self._wait(handle.get_result_async())
+
+    def reset_to(self, skill: str, seed: int) -> None:
+        response = self._wait(self.reset.call_async(ResetSim.Request(seed=seed, skill=skill)), 30)
+        if not response.success:
+            raise RuntimeError(f"reset failed: {response.message}")
+        time.sleep(0.3)  # fresh observations of the new state reach the policy node
+
+    def success_rate(self, skill: str, policy: Path, episodes: int, seed: int) -> float:
+        successes = 0
+        for episode in range(episodes):
+            self.reset_to(skill, seed * 100_000 + episode)
+            outcome = self.run_goal(self.execute, ExecuteSkill.Goal(skill=skill, policy=str(policy), max_steps=72))
+            successes += bool(outcome.result.success)
+        return successes / episodes
+
+
+def run_demo(skills: list[str], config: DemoConfig, workdir: Path) -> list[dict]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    started = step(f"record {config.play_frames} frames of scripted play through ROS (collect graph)")
+    bag, play = workdir / "play_bag", workdir / "play"
+    if not bag.exists():
+        diwa("collect", "--frames", str(config.play_frames), "--bag", str(bag), "--seed", str(config.seed))
+    if not play.exists():
+        diwa("data", "from-bag", str(bag), "--out", str(play))
+    timings["record_play_s"] = time.monotonic() - started
+
+    graph = subprocess.Popen([sys.executable, "-m", "diwa.cli", "launch", "finetune", f"workdir:={workdir}"])
+    rclpy.init()
+    client = DemoClient()
+    rows = []
+    try:
+        client.wait_for_servers()
+        started = step(f"train the world model ({config.world_model_steps} steps) through the TrainWorldModel action")
+        wm = workdir / "world_model"
+        if not wm.exists():
+            goal = TrainWorldModel.Goal(
+                datasets=[str(play)], output=str(wm), steps=config.world_model_steps, profile="quick"
+            )
+            last = [0.0]
+
+            def show(feedback) -> None:
+                if time.monotonic() - last[0] > 10:
+                    last[0] = time.monotonic()
+                    losses = dict(zip(feedback.feedback.loss_names, feedback.feedback.loss_values, strict=False))
+                    print(f"    step {feedback.feedback.step}: {json.dumps(losses)}", flush=True)
+
+            outcome = client.run_goal(client.train_wm, goal, show)
+            if not outcome.result.checkpoint:
+                raise RuntimeError(f"world-model training failed: {outcome.result.message}")
+        timings["world_model_s"] = time.monotonic() - started
+        for skill in skills:
+            rows.append(run_skill(client, skill, config, workdir, play, wm))
+    finally:
+        client.destroy_node()
+        rclpy.try_shutdown()
+        graph.send_signal(2)
+        graph.wait(timeout=60)
+    for row in rows:
+        row.update(timings)
+    return rows
+
+
+def run_skill(client: DemoClient, skill: str, config: DemoConfig, workdir: Path, play: Path, wm: Path) -> dict:
+    skill_dir = workdir / skill
+    started = step(f"{skill}: {config.demos} demonstrations and behaviour cloning")
+    demos, bc, reward, tuned = skill_dir / "demos", skill_dir / "bc", skill_dir / "reward", skill_dir / "finetuned"
+    if not demos.exists():
+        diwa("data", "collect-demos", "--skill", skill, "--episodes", str(config.demos), "--seed", str(config.seed),
+             "--out", str(demos), "--quiet")  # fmt: skip
+    if not bc.exists():
+        diwa("train-policy", "--skill", skill, "--demos", str(demos), "--out", str(bc),
+             "--epochs", str(config.bc_epochs), "--seed", str(config.seed), "--no-progress")  # fmt: skip
+    bc_s = time.monotonic() - started
+    started = step(f"{skill}: reward classifier on world-model features")
+    if not reward.exists():
+        diwa("train-reward", "--skill", skill, "--wm", str(wm), "--data", str(play), "--out", str(reward),
+             "--seed", str(config.seed))  # fmt: skip
+    reward_s = time.monotonic() - started
+    started = step(f"{skill}: fine-tune in imagination through the FineTune action ({config.finetune_iterations} it.)")
+    if not tuned.exists():
+        goal = FineTune.Goal(
+            skill=skill, world_model=str(wm), base_policy=str(bc), reward_model=str(reward),
+            iterations=config.finetune_iterations, output_path=str(tuned),
+        )  # fmt: skip
+
+        def show(feedback) -> None:
+            f = feedback.feedback
+            print(f"    iteration {f.iteration}: imagined success {f.imagined_success_rate:.2f}, "
+                  f"KL {f.approx_kl:.4f}, imagined steps {f.imagined_steps}", flush=True)  # fmt: skip
+
+        outcome = client.run_goal(client.fine_tune, goal, show)
+        if not outcome.result.checkpoint:
+            raise RuntimeError(f"fine-tuning failed: {outcome.result.message}")
+    finetune_s = time.monotonic() - started
+    started = step(f"{skill}: {config.eval_episodes} paired episodes per policy through ExecuteSkill on the mock robot")
+    before = client.success_rate(skill, bc, config.eval_episodes, config.seed)
+    after = client.success_rate(skill, tuned, config.eval_episodes, config.seed)
+    return {
+        "skill": skill, "bc_success": before, "finetuned_success": after, "eval_episodes": config.eval_episodes,
+        "bc_s": bc_s, "reward_s": reward_s, "finetune_s": finetune_s, "eval_s": time.monotonic() - started,
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skill", default="open_drawer", help="a skill, or 'all' for the eight")
+    parser.add_argument("--workdir", type=Path, default=Path("artifacts/demo"))
+    parser.add_argument("--config", type=Path, default=None, help="default: share/diwa_bringup/config/demo.yaml")
+    args = parser.parse_args(argv)
+    skills = list(SKILLS) if args.skill == "all" else [check_skill(args.skill)]
+    config_path = args.config or Path(get_package_share_directory("diwa_bringup")) / "config" / "demo.yaml"
+    config = DemoConfig.load(config_path)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    started = time.monotonic()
+    rows = run_demo(skills, config, args.workdir.resolve())
+    print(f"\n{'skill':<20} {'before (BC)':>12} {'after (DiWA)':>13}   episodes")
+    for row in rows:
+        print(
+            f"{row['skill']:<20} {row['bc_success']:>12.0%} {row['finetuned_success']:>13.0%}   {row['eval_episodes']}"
+        )
+    total = time.monotonic() - started
+    print(f"\nwall time {total / 60:.1f} min; details in {args.workdir / 'demo_results.json'}")
+    (args.workdir / "demo_results.json").write_text(json.dumps({"rows": rows, "wall_s": total}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
