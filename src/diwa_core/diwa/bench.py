@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCH_MODULES: tuple[str, ...] = ()
+BENCH_MODULES: tuple[str, ...] = ("diwa.policy.bench", "diwa.sim.bench")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

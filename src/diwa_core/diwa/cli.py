@@ -14,7 +14,13 @@ from collections.abc import Sequence
 
 from diwa import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("diwa.bench",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "diwa.bench",
+    "diwa.graph_runner",
+    "diwa.policy.cli",
+    "diwa.data.commands",
+    "diwa.eval.commands",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
