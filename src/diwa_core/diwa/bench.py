@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCH_MODULES: tuple[str, ...] = ("diwa.policy.bench", "diwa.sim.bench")
+BENCH_MODULES: tuple[str, ...] = ("diwa.policy.bench", "diwa.sim.bench", "diwa.world_model.bench", "diwa.rl.bench")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -20,6 +20,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "diwa.policy.cli",
     "diwa.data.commands",
     "diwa.eval.commands",
+    "diwa.world_model.cli",
+    "diwa.rl.cli",
+    "diwa.rl.report",
 )
 
 

@@ -1,0 +1,1 @@
+"""Reinforcement-learning fine-tuning of diffusion policies: DiWA in imagination, DPPO online."""

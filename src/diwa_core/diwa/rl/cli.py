@@ -1,0 +1,332 @@
+"""`diwa finetune` (DiWA: PPO in imagination) and `diwa finetune-online` (DPPO in the simulator)."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diwa.data.dataset import load_dataset
+from diwa.policy.checkpoint import load_policy
+from diwa.policy.encoder import FeatureEncoder
+from diwa.policy.network import Critic
+from diwa.policy.policy import DiffusionPolicy
+from diwa.rl.config import PROFILES, FinetuneConfig, load_finetune_config
+from diwa.rl.finetune import FineTuneRun, RunResult
+from diwa.rl.ppo import DenoisingPPO
+from diwa.skills import SKILLS, check_skill
+
+STOPPED_EXIT_CODE = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    offline = subparsers.add_parser(
+        "finetune",
+        help="fine-tune a skill's diffusion policy with PPO inside the world model (DiWA)",
+        description="PPO over the last denoising steps of a behaviour-cloned policy, with episodes imagined by "
+        "the world model and rewarded by the skill's classifier; no simulator step is used for learning. "
+        "Writes a policy checkpoint (loadable by `diwa eval --policy`), resumable training state, TensorBoard "
+        "scalars and, when evaluated, evaluation.json (paired simulator success before and after).",
+    )
+    offline.add_argument("--wm", required=True, type=Path, help="world-model checkpoint")
+    offline.add_argument("--reward", required=True, type=Path, help="the skill's reward-classifier checkpoint")
+    offline.add_argument(
+        "--starts",
+        type=Path,
+        help="dataset whose recorded attempts start the imagined episodes (default: the "
+        "demonstrations the policy was cloned from, as its checkpoint records)",
+    )
+    offline.add_argument("--guard", action="store_true", help="enable the model-error guard (ensemble disagreement)")
+    offline.add_argument(
+        "--guard-data", type=Path, help="play data to fit the guard on (default: the world model's training data)"
+    )
+    _common(offline)
+    offline.set_defaults(run=run_finetune)
+
+    online = subparsers.add_parser(
+        "finetune-online",
+        help="model-free DPPO baseline: the same PPO on simulator episodes, counting environment steps",
+        description="Fine-tune with the same PPO as `diwa finetune`, but on episodes in simulator instances "
+        "stepped in this process. Every simulator step used for learning is counted.",
+    )
+    online.add_argument("--wm", type=Path, help="world model (needed for a policy conditioned on its features)")
+    online.add_argument("--envs", type=int, help="parallel simulator episodes (default: the profile's rollouts)")
+    _common(online)
+    online.set_defaults(run=run_finetune_online)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--skill", required=True, help=f"one of: {', '.join(SKILLS)}")
+    parser.add_argument("--policy", required=True, type=Path, help="behaviour-cloned policy checkpoint")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--profile", default="quick", help=f"{' | '.join(PROFILES)} or a YAML file (default quick)")
+    parser.add_argument("--iterations", type=int, help="PPO iterations (default: the profile's)")
+    parser.add_argument(
+        "--eval-every", type=int, help="simulator evaluation every N iterations (0: only before and after)"
+    )
+    parser.add_argument("--eval-episodes", type=int, help="episodes per evaluation (0: no simulator evaluation)")
+    parser.add_argument("--eval-seed", type=int, default=0, help="seed of the evaluation episodes (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of fine-tuning (default 0)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--json", action="store_true", help="end with a JSON summary on the last line")
+
+
+def _config(args: argparse.Namespace) -> FinetuneConfig:
+    if args.threads < 1:
+        raise ValueError(f"--threads must be positive, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    config = load_finetune_config(args.profile)
+    changes = {"iterations": args.iterations, "eval_every": args.eval_every, "eval_episodes": args.eval_episodes}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return config.replace("run", **changes) if changes else config
+
+
+def policy_weights_sha(path: Path) -> str:
+    meta = path / "policy.json" if path.is_dir() else path
+    return str(json.loads(meta.read_text())["weights"]["sha256"])
+
+
+def trainable_copy(policy: DiffusionPolicy, steps: int) -> DiffusionPolicy:
+    """The policy whose last `steps` denoising steps PPO trains; an already fine-tuned policy with
+    the same split continues from its fine-tuned network."""
+    if policy.finetuned is None:
+        return policy.with_finetuned_copy(steps)
+    if policy.finetuned_steps != steps:
+        raise ValueError(
+            f"the policy is already fine-tuned on its last {policy.finetuned_steps} denoising steps; "
+            f"the profile fine-tunes {steps}"
+        )
+    return DiffusionPolicy(
+        policy.config,
+        policy.skill,
+        policy.encoder_spec,
+        policy.feature_normalizer,
+        policy.action_normalizer,
+        copy.deepcopy(policy.base),
+        copy.deepcopy(policy.finetuned).requires_grad_(True),
+        steps,
+        policy.provenance,
+    )
+
+
+def _ppo(policy: DiffusionPolicy, config: FinetuneConfig, seed: int) -> DenoisingPPO:
+    tuned = trainable_copy(policy, config.ppo.ft_denoising_steps)
+    torch.manual_seed(seed)  # the critic's initialisation
+    critic = Critic(policy.feature_dim, policy.config.network.critic_widths)
+    return DenoisingPPO(tuned, critic, config.ppo, seed)
+
+
+def _finish(result: RunResult, out: Path, counter: str, as_json: bool) -> int:
+    print(
+        f"{result.iterations} iterations, {result.steps:,} {counter.replace('_', ' ')} in {result.wall_s:.1f} s "
+        f"({result.steps / max(result.wall_s, 1e-9):,.0f}/s); simulator steps for evaluation only: "
+        f"{result.eval_env_steps:,}; policy saved to {out}"
+    )
+    if result.base_success is not None and result.final_success is not None:
+        print(f"simulator success: {result.base_success:.1%} before, {result.final_success:.1%} after")
+    if result.stopped:
+        print(f"stopped early: {result.stopped}")
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "out": str(out),
+                    "iterations": result.iterations,
+                    counter: result.steps,
+                    "eval_env_steps": result.eval_env_steps,
+                    "wall_s": result.wall_s,
+                    "base_success": result.base_success,
+                    "final_success": result.final_success,
+                    "stopped": result.stopped,
+                    "last": result.history[-1] if result.history else None,
+                }
+            )
+        )
+    return STOPPED_EXIT_CODE if result.stopped else 0
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from diwa.rl.conditioning import check_policy, imagined_reader
+    from diwa.rl.evaluation import SimulatorEvaluator
+    from diwa.rl.imagination import ImaginationEnv, StartStates, start_frames
+    from diwa.world_model.reward import load_reward_classifier
+    from diwa.world_model.store import load_world_model
+
+    skill = check_skill(args.skill)
+    config = _config(args)
+    model, info = load_world_model(args.wm)
+    policy = load_policy(args.policy)
+    check_policy(policy, skill, model, info)
+    reward, reward_meta = load_reward_classifier(args.reward, skill, world_model_sha256=info.weights_sha256)
+
+    starts_path = args.starts or (Path(policy.provenance["dataset"]) if "dataset" in policy.provenance else None)
+    if starts_path is None:
+        raise ValueError("the policy does not record its demonstrations; name a dataset of start states with --starts")
+    dataset = load_dataset(starts_path, images=model.uses_images)
+    starts_hash = dataset.content_hash()
+    recorded = policy.provenance.get("dataset_hash")
+    if args.starts is None and recorded is not None and recorded != starts_hash:
+        raise ValueError(f"{starts_path} changed since the policy was cloned from it (dataset hash differs)")
+    starts = StartStates.from_dataset(dataset, model, start_frames(dataset, skill, config.imagination.start_frames))
+
+    if args.guard:
+        config = config.replace("guard", enabled=True)
+    guard = _guard(args, config, model, info) if config.guard.enabled else None
+    env = ImaginationEnv(
+        model, reward, starts, imagined_reader(policy, model), config.rollout, config.imagination, args.seed, guard
+    )
+    print(
+        f"imagination: {len(env.starts)} start frames from {starts_path}"
+        + (f" ({env.starts_dropped} dropped: already done by the classifier)" if env.starts_dropped else "")
+        + (f"; guard threshold {guard.threshold:.4f}" if guard is not None else "")
+    )
+    latent = policy.encoder_spec.get("kind") == FeatureEncoder.kind
+    evaluator = (
+        SimulatorEvaluator(skill, config.run.eval_episodes, args.eval_seed, model if latent else None)
+        if config.run.eval_episodes > 0
+        else None
+    )
+    reward_sha = reward_meta["files"]["weights"]["sha256"]
+    identity = {
+        "method": "diwa-imagination",
+        "skill": skill,
+        "seed": args.seed,
+        "eval_seed": args.eval_seed,
+        "base_policy_sha256": policy_weights_sha(args.policy),
+        "world_model_sha256": info.weights_sha256,
+        "reward_sha256": reward_sha,
+        "starts_dataset_hash": starts_hash,
+        "guard_threshold": guard.threshold if guard is not None else None,
+    }
+    provenance = {
+        "base_checkpoint": str(args.policy.resolve()),
+        "base_weights_sha256": identity["base_policy_sha256"],
+        "world_model": {"path": str(info.path), "weights_sha256": info.weights_sha256},
+        "reward": {"path": str(Path(args.reward).resolve()), "weights_sha256": reward_sha},
+        "finetune": {
+            "method": "diwa-imagination",
+            "profile": config.profile,
+            "seed": args.seed,
+            "starts": str(Path(starts_path).resolve()),
+            "guard": config.guard.enabled,
+        },
+    }
+    try:
+        result = FineTuneRun(
+            out=args.out,
+            config=config,
+            ppo=_ppo(policy, config, args.seed),
+            env=env,
+            step_counter="imagined_steps",
+            identity=identity,
+            provenance=provenance,
+            base_policy=policy,
+            base_checkpoint=str(args.policy.resolve()),
+            evaluator=evaluator,
+            resume=args.resume,
+            show_progress=not args.no_progress,
+        ).run()
+    finally:
+        if evaluator is not None:
+            evaluator.close()
+    if guard is not None:
+        print(f"guard: {env.halts} imagined episodes halted for model disagreement")
+    return _finish(result, args.out, "imagined_steps", args.json)
+
+
+def _guard(args: argparse.Namespace, config: FinetuneConfig, model: Any, info: Any) -> Any:
+    """The run's guard: loaded from --out when it was fitted before (resume), else fitted now on
+    real play data and saved there."""
+    from diwa.rl.guard import fit_guard, load_guard, save_guard
+
+    if (args.out / "guard.json").is_file():
+        guard, _ = load_guard(args.out, info.weights_sha256, model.feat_dim, config.guard.halt_reward)
+        return guard
+    data = args.guard_data or info.provenance.get("dataset_path")
+    if data is None:
+        raise ValueError("the world model does not record its training data; name play data with --guard-data")
+    guard, metrics = fit_guard(
+        model, load_dataset(data, images=model.uses_images), config.guard, args.seed, progress=True
+    )
+    meta = {
+        "world_model": {"path": str(info.path), "weights_sha256": info.weights_sha256},
+        "data": str(Path(data).resolve()),
+        "seed": args.seed,
+        "metrics": metrics,
+    }
+    save_guard(guard, args.out, config.guard, meta)
+    print(f"guard fitted on {metrics['train_transitions']:,} transitions: " + json.dumps(metrics))
+    return guard
+
+
+def run_finetune_online(args: argparse.Namespace) -> int:
+    from diwa.rl.evaluation import SimulatorEvaluator
+    from diwa.rl.online import SimulatorChunkEnv
+    from diwa.world_model.store import load_world_model
+
+    skill = check_skill(args.skill)
+    config = _config(args)
+    if args.envs is not None:
+        if args.envs < 1:
+            raise ValueError(f"--envs must be positive, got {args.envs}")
+        config = config.replace("rollout", num_envs=args.envs)
+    policy = load_policy(args.policy)
+    if policy.skill != skill:
+        raise ValueError(f"the policy was trained for {policy.skill!r}, not {skill!r}")
+    model, info = load_world_model(args.wm) if args.wm is not None else (None, None)
+    if info is not None:
+        from diwa.rl.conditioning import check_policy
+
+        check_policy(policy, skill, model, info)
+    env = SimulatorChunkEnv(skill, policy, model, config.rollout, args.seed)
+    evaluator = (
+        SimulatorEvaluator(skill, config.run.eval_episodes, args.eval_seed, model)
+        if config.run.eval_episodes > 0
+        else None
+    )
+    identity = {
+        "method": "dppo-online",
+        "skill": skill,
+        "seed": args.seed,
+        "eval_seed": args.eval_seed,
+        "base_policy_sha256": policy_weights_sha(args.policy),
+        "world_model_sha256": info.weights_sha256 if info is not None else None,
+    }
+    provenance: dict[str, Any] = {
+        "base_checkpoint": str(args.policy.resolve()),
+        "base_weights_sha256": identity["base_policy_sha256"],
+        "finetune": {
+            "method": "dppo-online",
+            "profile": config.profile,
+            "seed": args.seed,
+            "envs": config.rollout.num_envs,
+        },
+    }
+    if info is not None:
+        provenance["world_model"] = {"path": str(info.path), "weights_sha256": info.weights_sha256}
+    try:
+        result = FineTuneRun(
+            out=args.out,
+            config=config,
+            ppo=_ppo(policy, config, args.seed),
+            env=env,
+            step_counter="env_steps",
+            identity=identity,
+            provenance=provenance,
+            base_policy=policy,
+            base_checkpoint=str(args.policy.resolve()),
+            evaluator=evaluator,
+            resume=args.resume,
+            show_progress=not args.no_progress,
+        ).run()
+    finally:
+        env.close()
+        if evaluator is not None:
+            evaluator.close()
+    return _finish(result, args.out, "env_steps", args.json)

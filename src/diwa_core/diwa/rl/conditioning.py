@@ -1,0 +1,169 @@
+"""What a policy is conditioned on, produced from imagined states and from real observations.
+
+DiWA's policy reads the world model's latent concat(h, z) (a checkpoint with the "features"
+encoder): in imagination that is the imagined state's features, and on a real episode the
+posterior that LatentTracker filters along the observations. A policy cloned on the simulator
+state (the "state" encoder: robot_obs + scene_obs) can be fine-tuned as well; in imagination it
+reads the state the world model decodes from its latent. The checkpoint's encoder spec decides,
+and the checks here refuse pairings that would silently produce garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diwa.agent import Observation
+from diwa.policy.agent import DiffusionAgent
+from diwa.policy.encoder import FeatureEncoder, StateEncoder
+from diwa.policy.policy import DiffusionPolicy
+from diwa.rl.imagination import PolicyReader
+from diwa.skills import check_skill
+from diwa.world_model.featurize import LatentTracker
+from diwa.world_model.model import WorldModel
+from diwa.world_model.rssm import RSSMState
+from diwa.world_model.store import WorldModelInfo
+
+STATE_KEYS = ("robot_obs", "scene_obs")
+
+
+def recorded_world_model(policy: DiffusionPolicy) -> dict[str, str] | None:
+    """{"path", "weights_sha256"} of the world model whose features a latent policy was trained
+    on: recorded by fine-tuning under provenance["world_model"], or by `diwa featurize` beside the
+    feature file that behaviour cloning read. None when neither is available."""
+    recorded = policy.provenance.get("world_model")
+    if isinstance(recorded, dict) and recorded.get("weights_sha256"):
+        return {k: str(v) for k, v in recorded.items()}
+    features = policy.provenance.get("features")
+    if features:
+        sidecar = Path(features).with_suffix(".json")
+        if sidecar.is_file():
+            model = json.loads(sidecar.read_text()).get("world_model", {})
+            if model.get("weights_sha256"):
+                return {k: str(v) for k, v in model.items()}
+    return None
+
+
+def check_policy(policy: DiffusionPolicy, skill: str, model: WorldModel, info: WorldModelInfo) -> None:
+    """Raise ValueError if `policy` cannot be fine-tuned for `skill` in this world model."""
+    check_skill(skill)
+    if policy.skill != skill:
+        raise ValueError(f"the policy was trained for {policy.skill!r}, not {skill!r}")
+    kind = policy.encoder_spec.get("kind")
+    if kind == FeatureEncoder.kind:
+        if policy.feature_dim != model.feat_dim:
+            raise ValueError(
+                f"the policy is conditioned on {policy.feature_dim}-d features but this world model produces "
+                f"{model.feat_dim}-d latents: it was trained on another world model's features"
+            )
+        recorded = recorded_world_model(policy)
+        trained_on = None if recorded is None else recorded["weights_sha256"]
+        if trained_on is None:
+            warnings.warn(
+                "the policy does not record which world model its features came from; only the feature size "
+                "could be checked",
+                stacklevel=2,
+            )
+        elif trained_on != info.weights_sha256:
+            raise ValueError(
+                f"the policy was trained on the features of world model {trained_on[:12]}, not of {info.path} "
+                f"({info.weights_sha256[:12]})"
+            )
+    elif kind == StateEncoder.kind:
+        missing = [k for k in STATE_KEYS if k not in model.codec.keys]
+        if missing:
+            raise ValueError(
+                f"the policy reads the simulator state but this world model does not reconstruct {missing}; "
+                "fine-tune a policy trained on its features instead"
+            )
+    else:
+        raise ValueError(f"cannot fine-tune a policy with encoder {kind!r} in imagination")
+
+
+def imagined_reader(policy: DiffusionPolicy, model: WorldModel) -> PolicyReader:
+    """The policy's conditioning features from imagined states."""
+    if policy.encoder_spec.get("kind") == FeatureEncoder.kind:
+        return RSSMState.features
+
+    def decoded_state(state: RSSMState) -> torch.Tensor:
+        decoded = model.decode(state.features())
+        return torch.cat([decoded[k] for k in STATE_KEYS], dim=-1)
+
+    return decoded_state
+
+
+class ObservationFeatures:
+    """The policy's conditioning features along one real episode (simulator or robot)."""
+
+    def __init__(self, policy: DiffusionPolicy, model: WorldModel | None, seed: int) -> None:
+        kind = policy.encoder_spec.get("kind")
+        if kind == FeatureEncoder.kind:
+            if model is None:
+                raise ValueError("a policy conditioned on world-model features needs its world model to run")
+            if model.feat_dim != policy.feature_dim:
+                raise ValueError(f"world model features are {model.feat_dim}-d, the policy reads {policy.feature_dim}")
+            self.tracker: LatentTracker | None = LatentTracker(model, seed)
+        elif kind == StateEncoder.kind:
+            self.tracker = None
+        else:
+            raise ValueError(f"no closed-loop features for a policy with encoder {kind!r}")
+        self.state_encoder = StateEncoder()
+
+    def reset(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        if self.tracker is None:
+            return self.state_encoder.observation_features(dict(obs))
+        return self.tracker.reset(obs)
+
+    def step(self, action: np.ndarray, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Features after `action` led to `obs` (the latent filter must see every step)."""
+        if self.tracker is None:
+            return self.state_encoder.observation_features(dict(obs))
+        return self.tracker.step(action, obs)
+
+
+class ClosedLoopAgent:
+    """A diwa.agent.Agent for any fine-tunable policy: features from ObservationFeatures, actions
+    from DiffusionAgent (which replans every chunk with the policy's base/fine-tuned split)."""
+
+    def __init__(self, policy: DiffusionPolicy, model: WorldModel | None, seed: int) -> None:
+        self.agent = DiffusionAgent(policy, seed=seed, deterministic=True)
+        self.features = ObservationFeatures(policy, model, seed)
+        self._last_action: np.ndarray | None = None
+        self._current: np.ndarray | None = None
+
+    def reset(self, skill: str, obs: Observation) -> None:
+        self._current = self.features.reset(obs)
+        self._last_action = None
+        self.agent.reset(skill, {**obs, "features": self._current})
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, skill: str, seed: int = 0) -> ClosedLoopAgent:
+        """Load a policy checkpoint and, for a latent policy, the world model its provenance
+        names (refused if that file no longer holds the weights the policy was trained with)."""
+        from diwa.policy.checkpoint import load_policy
+        from diwa.world_model.store import load_world_model
+
+        policy = load_policy(path)
+        if policy.skill != check_skill(skill):
+            raise ValueError(f"checkpoint {path} is a policy for {policy.skill!r}, not {skill!r}")
+        model = None
+        if policy.encoder_spec.get("kind") == FeatureEncoder.kind:
+            recorded = recorded_world_model(policy) or {}
+            if not recorded.get("path"):
+                raise ValueError(f"{path} is conditioned on world-model features but does not name its world model")
+            model, info = load_world_model(recorded["path"])
+            if info.weights_sha256 != recorded["weights_sha256"]:
+                raise ValueError(f"{recorded['path']} no longer holds the world model {path} was trained with")
+        return cls(policy, model, seed)
+
+    def act(self, obs: Observation) -> np.ndarray:
+        if self._last_action is not None:
+            self._current = self.features.step(self._last_action, obs)
+        action = self.agent.act({**obs, "features": self._current})
+        self._last_action = action
+        return action

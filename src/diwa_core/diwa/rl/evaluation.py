@@ -1,0 +1,61 @@
+"""Simulator evaluation during fine-tuning, and the `evaluation.json` the promotion gate reads.
+
+Evaluation runs the policy closed loop in the simulator with the shared harness (paired, seeded
+start states; deterministic policy; 72-step limit). Its simulator steps are counted separately from
+anything used for learning: DiWA's claim is that fine-tuning itself needs none.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from diwa.eval.harness import DEFAULT_MAX_STEPS, SkillReport, evaluate
+from diwa.policy.policy import DiffusionPolicy
+from diwa.rl.atomic import write_atomically
+from diwa.rl.conditioning import ClosedLoopAgent
+from diwa.world_model.model import WorldModel
+
+EVALUATION_FILE = "evaluation.json"
+
+
+class SimulatorEvaluator:
+    """Success rate of a policy on `episodes` seeded episodes of `skill`, in one simulator."""
+
+    def __init__(self, skill: str, episodes: int, seed: int, model: WorldModel | None) -> None:
+        from diwa.sim.make import make_env  # pybullet is only loaded when evaluation is asked for
+
+        if episodes < 1:
+            raise ValueError(f"evaluation needs at least one episode, got {episodes}")
+        self.skill, self.episodes, self.seed, self.model = skill, episodes, seed, model
+        self.env = make_env()
+
+    def __call__(self, policy: DiffusionPolicy) -> SkillReport:
+        agent = ClosedLoopAgent(policy, self.model, self.seed)
+        return evaluate(agent, self.skill, self.episodes, self.seed, DEFAULT_MAX_STEPS, env=self.env, progress=False)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def write_evaluation(
+    directory: Path, skill: str, final: SkillReport, base: SkillReport, base_checkpoint: str, extra: dict[str, Any]
+) -> Path:
+    """Write the paired before/after result beside a fine-tuned checkpoint (atomically)."""
+    if (final.seed, final.episodes) != (base.seed, base.episodes):
+        raise ValueError("base and fine-tuned evaluations must use the same seed and episodes to be paired")
+    document = {
+        "skill": skill,
+        "success_rate": final.success_rate,
+        "base_success_rate": base.success_rate,
+        "episodes": final.episodes,
+        "seed": final.seed,
+        "base_checkpoint": base_checkpoint,
+        "ci95": list(final.interval),
+        "base_ci95": list(base.interval),
+        **extra,
+    }
+    path = directory / EVALUATION_FILE
+    write_atomically(path, (json.dumps(document, indent=1) + "\n").encode())
+    return path

@@ -1,0 +1,173 @@
+"""The imagination environment: DiWA's batched episodes inside the world model.
+
+Each parallel episode starts from a recorded frame encoded by the world model (the posterior of a
+single observation), then every action chunk is stepped through the model's prior, one model step
+per action (4 per chunk). The skill's reward classifier scores only the last latent of the chunk,
+and a positive verdict ends the episode as a success; episodes are truncated at 72 primitive steps
+(18 chunks). Ended episodes restart at once from new recorded frames, so every call returns B
+transitions. Nothing here touches the simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from diwa.data.dataset import Dataset
+from diwa.rl.config import ImaginationConfig, RolloutConfig
+from diwa.rl.guard import ModelErrorGuard
+from diwa.rl.ppo import ChunkStep
+from diwa.world_model.config import IMAGE_KEYS
+from diwa.world_model.model import WorldModel
+from diwa.world_model.reward import RewardClassifier
+from diwa.world_model.rssm import RSSMState
+
+PolicyReader = Callable[[RSSMState], torch.Tensor]
+"""Turns imagined states into the features the policy is conditioned on (see conditioning.py)."""
+
+
+def start_frames(dataset: Dataset, skill: str, frames_per_start: int) -> np.ndarray:
+    """Frame indices where recorded attempts at `skill` begin: the first `frames_per_start` frames
+    of each annotation window of the skill (a demonstration dataset annotates whole episodes), or
+    of each episode when the dataset has no annotation of the skill."""
+    windows = [(a.start, a.end) for a in dataset.annotations if a.task == skill] or list(dataset.episodes)
+    if not windows:
+        raise ValueError("the start-state dataset has no episodes")
+    return np.unique(
+        np.concatenate([np.arange(start, min(start + frames_per_start, end + 1)) for start, end in windows])
+    )
+
+
+class StartStates:
+    """Recorded observations that imagined episodes start from, kept as tensors for encoding."""
+
+    def __init__(self, observations: dict[str, torch.Tensor]) -> None:
+        sizes = {len(v) for v in observations.values()}
+        if len(sizes) != 1 or 0 in sizes:
+            raise ValueError("start states need the same, positive number of frames for every observation key")
+        self.observations = observations
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset, model: WorldModel, frames: np.ndarray) -> StartStates:
+        arrays = {}
+        for key in model.observation_keys:
+            source = dataset.images.get(key) if key in IMAGE_KEYS else getattr(dataset, key)
+            if source is None:
+                raise ValueError(f"the start-state dataset lacks {key!r}, which this world model reads")
+            arrays[key] = np.asarray(source[frames])
+        return cls(model.to_tensors(arrays))
+
+    def __len__(self) -> int:
+        return len(next(iter(self.observations.values())))
+
+    def subset(self, keep: torch.Tensor) -> StartStates:
+        return StartStates({k: v[keep] for k, v in self.observations.items()})
+
+    def encode(self, model: WorldModel, index: torch.Tensor, generator: torch.Generator) -> RSSMState:
+        return model.encode_start({k: v[index] for k, v in self.observations.items()}, generator)
+
+
+class ImaginationEnv:
+    """B imagined episodes of one skill, stepped a chunk at a time (a ChunkEnv for ppo.py)."""
+
+    def __init__(
+        self,
+        model: WorldModel,
+        reward: RewardClassifier,
+        starts: StartStates,
+        reader: PolicyReader,
+        rollout: RolloutConfig,
+        imagination: ImaginationConfig,
+        seed: int,
+        guard: ModelErrorGuard | None = None,
+    ) -> None:
+        if reward.feat_dim != model.feat_dim:
+            raise ValueError(
+                f"the reward classifier reads {reward.feat_dim}-d features, the world model has {model.feat_dim}"
+            )
+        self.model = model.eval()
+        self.reward = reward.eval()
+        self.reader = reader
+        self.num_envs = rollout.num_envs
+        self.max_steps = rollout.max_episode_steps
+        self.temperature = imagination.temperature
+        self.guard = guard
+        self.generator = torch.Generator().manual_seed(seed)
+        self.starts, self.starts_dropped = self._without_finished(starts, seed)
+        self.state: RSSMState | None = None
+        self.steps = torch.zeros(self.num_envs, dtype=torch.long)
+        self.halts = 0
+
+    @torch.no_grad()
+    def _without_finished(self, starts: StartStates, seed: int) -> tuple[StartStates, int]:
+        """Drop start frames the classifier already calls done: an episode starting there pays
+        its reward for any action and teaches nothing."""
+        generator = torch.Generator().manual_seed(seed)
+        done = self.reward.reward(self.model.features(starts.encode(self.model, torch.arange(len(starts)), generator)))
+        keep = torch.nonzero(done <= 0).flatten()
+        if len(keep) == 0:
+            raise ValueError(f"the reward classifier calls all {len(starts)} start frames already done")
+        return starts.subset(keep), len(starts) - len(keep)
+
+    def _start(self, count: int) -> RSSMState:
+        index = torch.randint(len(self.starts), (count,), generator=self.generator)
+        return self.starts.encode(self.model, index, self.generator)
+
+    @torch.no_grad()
+    def reset(self) -> torch.Tensor:
+        self.state = self._start(self.num_envs)
+        self.steps.zero_()
+        return self.reader(self.state)
+
+    @torch.no_grad()
+    def step(self, chunks: torch.Tensor) -> ChunkStep:
+        if self.state is None:
+            raise RuntimeError("ImaginationEnv.step called before reset")
+        if chunks.ndim != 3 or chunks.shape[0] != self.num_envs:
+            raise ValueError(f"expected ({self.num_envs}, horizon, 7) chunks, got {tuple(chunks.shape)}")
+        state = self.state
+        disagreement = torch.zeros(self.num_envs)
+        for t in range(chunks.shape[1]):
+            if self.guard is not None:
+                disagreement = torch.maximum(disagreement, self.guard.disagreement(state.features(), chunks[:, t]))
+            state = self.model.step(state, chunks[:, t], self.generator, self.temperature)
+        self.steps += chunks.shape[1]
+        success = self.reward.reward(state.features()) > 0
+        reward = success.float()
+        halted = torch.zeros_like(success)
+        if self.guard is not None:
+            halted = disagreement > self.guard.threshold
+            success = success & ~halted
+            reward = torch.where(halted, torch.tensor(self.guard.halt_reward), reward)
+            self.halts += int(halted.sum())
+        terminated = success | halted
+        truncated = ~terminated & (self.steps >= self.max_steps)
+        final_features = self.reader(state)
+        ended = terminated | truncated
+        if ended.any():
+            index = torch.nonzero(ended).flatten()
+            fresh = self._start(len(index))
+            state = RSSMState(*(part.index_copy(0, index, new) for part, new in zip(state, fresh, strict=True)))
+            self.steps[index] = 0
+        self.state = state
+        features = self.reader(state) if ended.any() else final_features
+        return ChunkStep(
+            features=features,
+            final_features=final_features,
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            success=success,
+            steps=torch.full((self.num_envs,), chunks.shape[1], dtype=torch.long),
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Episodes restart at every iteration, so the random stream is all there is to resume."""
+        return {"generator": self.generator.get_state(), "halts": self.halts}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.halts = int(state["halts"])

@@ -1,0 +1,167 @@
+"""`diwa report`: the headline table, from fine-tuning output directories.
+
+For each skill it pairs a DiWA run (fine-tuned in imagination) with, optionally, a DPPO run (the
+same PPO online in the simulator) and writes `<out>/<name>.json`, `<name>.md` and `<name>.png`.
+Success rates come from the runs' own paired simulator evaluations (evaluation.json: same seeded
+episodes before and after). `dppo_env_steps_to_match` is the number of simulator steps the online
+run had used for learning at its first evaluation reaching DiWA's fine-tuned success, or null if
+it never did within its budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from diwa.rl.atomic import write_atomically
+from diwa.rl.evaluation import EVALUATION_FILE
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="collect fine-tuning results into docs/results/<name>.{json,md,png}",
+        description="Summarise DiWA fine-tuning runs (and optional DPPO baseline runs) per skill: BC and "
+        "fine-tuned simulator success, environment steps used for learning, imagined steps, wall-clock time, "
+        "and the simulator steps DPPO needed to match DiWA.",
+    )
+    parser.add_argument("--name", required=True, help="report name (file stem)")
+    parser.add_argument("--runs", required=True, nargs="+", type=Path, help="`diwa finetune` output directories")
+    parser.add_argument("--online", nargs="*", type=Path, default=[], help="`diwa finetune-online` output directories")
+    parser.add_argument("--out-dir", type=Path, default=Path("docs/results"), help="default docs/results")
+    parser.set_defaults(run=run_report)
+
+
+def _read_run(directory: Path) -> dict[str, Any]:
+    evaluation_path, policy_path = directory / EVALUATION_FILE, directory / "policy.json"
+    for path in (evaluation_path, policy_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory} is not an evaluated fine-tuning run ({path.name} missing)")
+    evaluation = json.loads(evaluation_path.read_text())
+    training = json.loads(policy_path.read_text()).get("training", {})
+    if "method" not in training:
+        raise ValueError(f"{policy_path} was not written by fine-tuning (no training method recorded)")
+    return {"dir": directory, "evaluation": evaluation, "training": training}
+
+
+def steps_to_match(online: dict[str, Any], target: float, seed: int, episodes: int) -> int | None:
+    """Simulator steps used for learning at the first evaluation of `online` reaching `target`;
+    only evaluations on the same seeded episodes count."""
+    if (online["evaluation"]["seed"], online["evaluation"]["episodes"]) != (seed, episodes):
+        raise ValueError(
+            f"{online['dir']} was evaluated on other episodes (seed {online['evaluation']['seed']}, "
+            f"{online['evaluation']['episodes']} episodes) than the DiWA run (seed {seed}, {episodes}): not comparable"
+        )
+    reached = [e["env_steps"] for e in online["training"].get("evaluations", []) if e["success_rate"] >= target]
+    return min(reached) if reached else None
+
+
+def skill_row(run: dict[str, Any], online: dict[str, Any] | None) -> dict[str, Any]:
+    evaluation, training = run["evaluation"], run["training"]
+    imagination = training["method"] == "diwa-imagination"
+    row: dict[str, Any] = {
+        "skill": evaluation["skill"],
+        "method": training["method"],
+        "bc_success": evaluation["base_success_rate"],
+        "finetuned_success": evaluation["success_rate"],
+        "eval_episodes": evaluation["episodes"],
+        "eval_seed": evaluation["seed"],
+        "finetune_env_steps": 0 if imagination else int(training["env_steps"]),
+        "imagined_steps": int(training.get("imagined_steps", 0)),
+        "iterations": training["iterations"],
+        "wall_s": training["wall_s"],
+        "eval_env_steps": evaluation.get("eval_env_steps"),
+        "dppo_env_steps_to_match": None,
+        "dppo_budget_env_steps": None,
+        "dppo_final_success": None,
+        "run": str(run["dir"]),
+    }
+    if online is not None:
+        row["dppo_env_steps_to_match"] = steps_to_match(
+            online, evaluation["success_rate"], evaluation["seed"], evaluation["episodes"]
+        )
+        row["dppo_budget_env_steps"] = int(online["training"]["env_steps"])
+        row["dppo_final_success"] = online["evaluation"]["success_rate"]
+    return row
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| skill | BC success | fine-tuned success | eval episodes | env steps (fine-tuning) | imagined steps "
+        "| wall s | DPPO env steps to match |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        match = r["dppo_env_steps_to_match"]
+        if match is None and r["dppo_budget_env_steps"] is not None:
+            match_text = f"not within {r['dppo_budget_env_steps']:,}"
+        else:
+            match_text = "-" if match is None else f"{match:,}"
+        lines.append(
+            f"| {r['skill']} | {r['bc_success']:.0%} | {r['finetuned_success']:.0%} | {r['eval_episodes']} "
+            f"| {r['finetune_env_steps']:,} | {r['imagined_steps']:,} | {r['wall_s']:.0f} | {match_text} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def chart_png(rows: list[dict[str, Any]], title: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(max(4.0, 1.4 * len(rows) + 2.0), 4.0))
+    positions = list(range(len(rows)))
+    series = [("BC", "bc_success", "#8c8c8c"), ("DiWA (imagination)", "finetuned_success", "#4c72b0")]
+    if any(r["dppo_final_success"] is not None for r in rows):
+        series.append(("DPPO (online, final)", "dppo_final_success", "#dd8452"))
+    width = 0.8 / len(series)
+    for k, (label, key, color) in enumerate(series):
+        values = [r[key] if r[key] is not None else 0.0 for r in rows]
+        axes.bar([p + (k - (len(series) - 1) / 2) * width for p in positions], values, width, label=label, color=color)
+    axes.set_xticks(positions, [r["skill"] for r in rows], rotation=30, ha="right")
+    axes.set_ylim(0.0, 1.05)
+    axes.set_ylabel("simulator success rate")
+    axes.set_title(title)
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def build_report(name: str, runs: list[Path], online: list[Path]) -> dict[str, Any]:
+    diwa_runs = [_read_run(d) for d in runs]
+    online_runs = {}
+    for directory in online:
+        run = _read_run(directory)
+        skill = run["evaluation"]["skill"]
+        if skill in online_runs:
+            raise ValueError(f"two online runs for {skill}: {online_runs[skill]['dir']} and {directory}")
+        online_runs[skill] = run
+    skills = [r["evaluation"]["skill"] for r in diwa_runs]
+    if len(set(skills)) != len(skills):
+        raise ValueError(f"more than one DiWA run per skill among {skills}")
+    rows = [skill_row(run, online_runs.get(run["evaluation"]["skill"])) for run in diwa_runs]
+    return {
+        "name": name,
+        "skills": rows,
+        "mean_bc_success": sum(r["bc_success"] for r in rows) / len(rows),
+        "mean_finetuned_success": sum(r["finetuned_success"] for r in rows) / len(rows),
+    }
+
+
+def run_report(args: argparse.Namespace) -> int:
+    report = build_report(args.name, args.runs, args.online)
+    out = args.out_dir
+    table = markdown_table(report["skills"])
+    write_atomically(out / f"{args.name}.json", (json.dumps(report, indent=1) + "\n").encode())
+    write_atomically(out / f"{args.name}.md", f"# {args.name}\n\n{table}".encode())
+    write_atomically(out / f"{args.name}.png", chart_png(report["skills"], args.name))
+    print(table, end="")
+    print(f"wrote {out / args.name}.{{json,md,png}}")
+    return 0

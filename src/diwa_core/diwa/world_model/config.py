@@ -1,0 +1,221 @@
+"""Typed configuration of the world model, loaded from `diwa/configs/world_model_<profile>.yaml`.
+
+The whole config is stored in every checkpoint so a model is always rebuilt exactly as trained.
+Loading is strict: an unknown or missing key raises, so a typo in a YAML file fails at once
+instead of silently training a different model for hours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+PROFILES: tuple[str, ...] = ("quick", "paper")
+OBSERVATIONS: tuple[str, ...] = ("state", "image")
+STATE_KEYS: tuple[str, ...] = ("robot_obs", "scene_obs")
+IMAGE_KEYS: tuple[str, ...] = ("rgb_static", "rgb_gripper")
+
+
+@dataclass(frozen=True)
+class RSSMConfig:
+    """Sizes of the recurrent state-space model. Features fed to the policy are
+    concat(deter, stoch_vars * stoch_classes)."""
+
+    deter: int
+    stoch_vars: int
+    stoch_classes: int
+    hidden: int
+    unimix: float = 0.0
+    learned_start: bool = False
+
+    def __post_init__(self) -> None:
+        if min(self.deter, self.stoch_vars, self.stoch_classes, self.hidden) < 1:
+            raise ValueError("rssm sizes must be positive")
+        if not 0.0 <= self.unimix < 1.0:
+            raise ValueError(f"rssm.unimix must lie in [0, 1), got {self.unimix}")
+
+    @property
+    def stoch(self) -> int:
+        return self.stoch_vars * self.stoch_classes
+
+    @property
+    def feat_dim(self) -> int:
+        return self.deter + self.stoch
+
+
+@dataclass(frozen=True)
+class ObservationConfig:
+    """What the model sees and reconstructs.
+
+    `state`: robot_obs + scene_obs vectors through MLPs (quick profile). `image`: the two cameras
+    through CNNs plus the vectors in `state_keys` concatenated to the embedding (paper profile).
+    The vectors in `state_keys` are always reconstructed so prediction error can be measured in
+    observation units.
+    """
+
+    kind: str
+    state_keys: tuple[str, ...]
+    mlp_layers: int = 2
+    mlp_units: int = 256
+    image_size: int = 64
+    cnn_depth: int = 48
+    encoder_kernels: tuple[int, ...] = (4, 4, 4, 4)
+    decoder_kernels: tuple[int, ...] = (5, 5, 6, 6)
+
+    def __post_init__(self) -> None:
+        if self.kind not in OBSERVATIONS:
+            raise ValueError(f"observation.kind must be one of {OBSERVATIONS}, got {self.kind!r}")
+        if not self.state_keys or set(self.state_keys) - set(STATE_KEYS):
+            raise ValueError(f"observation.state_keys must be a non-empty subset of {STATE_KEYS}")
+        if self.mlp_layers < 1 or self.mlp_units < 1 or self.cnn_depth < 1:
+            raise ValueError("observation.mlp_layers, mlp_units and cnn_depth must be positive")
+        if self.kind == "image" and (self.image_size, self.encoder_kernels, self.decoder_kernels) != (
+            64,
+            (4, 4, 4, 4),
+            (5, 5, 6, 6),
+        ):
+            # The deconvolution stack maps 1x1 to exactly 64x64 only with these kernels.
+            raise ValueError("image observations need image_size 64, encoder kernels [4,4,4,4], decoder [5,5,6,6]")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """DreamerV2 loss: reconstruction (0.5 x squared error summed over dimensions) plus
+    kl_weight x balanced KL between posterior and prior."""
+
+    kl_balance: float = 0.8
+    kl_weight: float = 0.3
+    image_weight: float = 1.0
+    state_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.kl_balance <= 1.0:
+            raise ValueError(f"loss.kl_balance must lie in [0, 1], got {self.kl_balance}")
+        if min(self.kl_weight, self.image_weight, self.state_weight) < 0:
+            raise ValueError("loss weights must be non-negative")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of the world model on random windows of play (DiWA: 50 x 50, AdamW 3e-4)."""
+
+    steps: int
+    batch_size: int
+    seq_len: int
+    lr: float = 3e-4
+    weight_decay: float = 0.05
+    eps: float = 1e-5
+    grad_clip: float = 100.0
+    val_fraction: float = 0.1
+    val_batches: int = 4
+    log_every: int = 50
+    eval_every: int = 500
+    checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        if min(self.steps, self.batch_size, self.val_batches, self.log_every, self.eval_every) < 1:
+            raise ValueError("train.steps, batch_size, val_batches, log_every and eval_every must be positive")
+        if self.seq_len < 2:
+            raise ValueError(f"train.seq_len must be at least 2 (one transition), got {self.seq_len}")
+        if self.checkpoint_every < 1:
+            raise ValueError("train.checkpoint_every must be positive")
+        if self.lr <= 0 or self.weight_decay < 0 or self.eps <= 0 or self.grad_clip <= 0:
+            raise ValueError("train.lr, eps and grad_clip must be positive and weight_decay non-negative")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"train.val_fraction must lie in (0, 1), got {self.val_fraction}")
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    profile: str
+    rssm: RSSMConfig
+    observation: ObservationConfig
+    loss: LossConfig
+    train: TrainConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> WorldModelConfig:
+        return build_dataclass(cls, data, "world_model")
+
+    def with_train(self, **changes: Any) -> WorldModelConfig:
+        """A copy with some training settings changed (command-line overrides such as --steps)."""
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))
+
+
+T = TypeVar("T")
+
+
+def build_dataclass(cls: type[T], data: Any, where: str) -> T:
+    """Construct dataclass `cls` from plain YAML/JSON data, refusing unknown and missing keys."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = build_dataclass(hint, value, f"{where}.{name}")  # type: ignore[arg-type]
+        elif typing.get_origin(hint) is tuple:
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"{where}.{name} must be a list, got {value!r}")
+            item_type = typing.get_args(hint)[0]
+            values[name] = tuple(item_type(v) for v in value)
+        elif hint is bool:
+            if not isinstance(value, bool):
+                raise ValueError(f"{where}.{name} must be true or false, got {value!r}")
+            values[name] = value
+        elif hint is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{where}.{name} must be a number, got {value!r}")
+            values[name] = float(value)
+        elif hint is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{where}.{name} must be an integer, got {value!r}")
+            values[name] = value
+        else:
+            values[name] = value
+    try:
+        return cls(**values)
+    except TypeError as err:
+        raise ValueError(f"{where}: {err}") from err
+
+
+def _parse_yaml(text: str, where: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"{where}: invalid YAML ({err})") from err
+
+
+def packaged_yaml(filename: str) -> Any:
+    """Plain data of a YAML file shipped in diwa/configs."""
+    return _parse_yaml(resources.files("diwa").joinpath("configs", filename).read_text(), filename)
+
+
+def yaml_file(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no config file {path}")
+    return _parse_yaml(path.read_text(), str(path))
+
+
+def load_world_model_config(profile_or_path: str | Path) -> WorldModelConfig:
+    """Load a shipped profile ('quick', 'paper') or a YAML file by path."""
+    if str(profile_or_path) in PROFILES:
+        return WorldModelConfig.from_dict(packaged_yaml(f"world_model_{profile_or_path}.yaml"))
+    if not Path(profile_or_path).is_file():
+        raise FileNotFoundError(f"no world-model profile {str(profile_or_path)!r}: not one of {PROFILES} nor a file")
+    return WorldModelConfig.from_dict(yaml_file(profile_or_path))

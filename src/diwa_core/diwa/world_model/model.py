@@ -1,0 +1,199 @@
+"""The world model: observation encoders and decoders around an RSSM.
+
+This is the one object the rest of DiWA talks to: filter observed sequences into posterior
+states, imagine forward with the prior, read features for the policy, critic and reward
+classifier, and decode features back into observations to check the model against reality.
+Observations are the raw CALVIN arrays (`robot_obs`, `scene_obs`, uint8 camera images); all
+normalisation happens inside, with statistics stored in the model's buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from diwa.world_model.config import IMAGE_KEYS, WorldModelConfig
+from diwa.world_model.networks import ConvDecoder, ConvEncoder, mlp
+from diwa.world_model.observation import StateCodec, prepare_image
+from diwa.world_model.rssm import RSSM, RSSMState, balanced_kl
+
+ACTION_DIM = 7
+ArrayLike = np.ndarray | Tensor
+
+
+def check_actions(name: str, actions: Tensor) -> None:
+    if actions.shape[-1:] != (ACTION_DIM,):
+        raise ValueError(f"{name} must have last dimension {ACTION_DIM}, got shape {tuple(actions.shape)}")
+    if not torch.isfinite(actions).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+class WorldModel(nn.Module):
+    def __init__(self, config: WorldModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        obs = config.observation
+        feat_dim = config.rssm.feat_dim
+        self.codec = StateCodec(obs.state_keys)
+        if obs.kind == "state":
+            self.state_encoder = mlp(self.codec.rep_dim, obs.mlp_units, obs.mlp_layers, obs.mlp_units)
+            embed_dim = obs.mlp_units
+        else:
+            self.image_encoders = nn.ModuleDict(
+                {k: ConvEncoder(obs.cnn_depth, obs.encoder_kernels) for k in IMAGE_KEYS}
+            )
+            self.image_decoders = nn.ModuleDict(
+                {k: ConvDecoder(feat_dim, obs.cnn_depth, obs.decoder_kernels) for k in IMAGE_KEYS}
+            )
+            # DiWA concatenates the (normalised) proprioception to the image embeddings.
+            embed_dim = sum(e.out_dim for e in self.image_encoders.values()) + self.codec.rep_dim
+        self.state_decoder = mlp(feat_dim, obs.mlp_units, obs.mlp_layers, self.codec.rep_dim)
+        self.rssm = RSSM(config.rssm, embed_dim, ACTION_DIM)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def feat_dim(self) -> int:
+        return self.config.rssm.feat_dim
+
+    @property
+    def uses_images(self) -> bool:
+        return self.config.observation.kind == "image"
+
+    @property
+    def observation_keys(self) -> tuple[str, ...]:
+        """The observation entries the model reads (and a dataset must provide)."""
+        return self.config.observation.state_keys + (IMAGE_KEYS if self.uses_images else ())
+
+    def to_tensors(self, obs: Mapping[str, ArrayLike]) -> dict[str, Tensor]:
+        """The entries the model reads, as tensors on its device (images stay uint8)."""
+        missing = [k for k in self.observation_keys if k not in obs]
+        if missing:
+            raise ValueError(f"observation lacks {missing}; this world model reads {list(self.observation_keys)}")
+        out = {}
+        for key in self.observation_keys:
+            value = obs[key]
+            # np.array copies, so read-only memory maps of a dataset are fine to pass in.
+            out[key] = (value if isinstance(value, Tensor) else torch.from_numpy(np.array(value))).to(self.device)
+        return out
+
+    def embed(self, obs: Mapping[str, Tensor]) -> Tensor:
+        """(..., E) embedding of raw observations with any leading dimensions."""
+        state = self.codec.encode(self.codec.concat(dict(obs)))
+        if not self.uses_images:
+            return self.state_encoder(state)
+        size = self.config.observation.image_size
+        parts = [enc(prepare_image(k, obs[k], size)) for k, enc in self.image_encoders.items()]
+        return torch.cat([*parts, state], dim=-1)
+
+    def observe(
+        self,
+        obs: Mapping[str, Tensor],
+        prev_actions: Tensor,
+        state: RSSMState | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[RSSMState, RSSMState]:
+        """Filter a (B, T) sequence of observations into posterior states (and the matching priors).
+
+        prev_actions[:, t] is the relative action that led into observation t: zeros at the start
+        of an episode, dataset rel_actions[t - 1] otherwise. Without `state` the sequence starts
+        an episode (see RSSM.start_prior).
+        """
+        check_actions("prev_actions", prev_actions)
+        embeds = self.embed(obs)
+        if embeds.ndim != 3 or prev_actions.shape[:2] != embeds.shape[:2]:
+            raise ValueError(
+                f"observe needs (B, T, ...) observations and (B, T, 7) actions, got embeddings "
+                f"{tuple(embeds.shape)} and actions {tuple(prev_actions.shape)}"
+            )
+        return self.rssm.observe(embeds, prev_actions.float(), state, generator)
+
+    def encode_start(self, obs: Mapping[str, ArrayLike], generator: torch.Generator | None = None) -> RSSMState:
+        """Posterior states (B) for a batch of single observations (B, ...), as arrays or tensors: a
+        sequence of length 1 starting an episode, as every training window begins. Imagination
+        starts here."""
+        seq = {k: v.unsqueeze(1) for k, v in self.to_tensors(obs).items()}
+        batch = next(iter(seq.values())).shape[0]
+        zeros = torch.zeros(batch, 1, ACTION_DIM, device=self.device)
+        posts, _ = self.observe(seq, zeros, None, generator)
+        return posts.index((slice(None), 0))
+
+    def step(
+        self,
+        state: RSSMState,
+        action: Tensor,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+    ) -> RSSMState:
+        """One batched prior step (B) -> (B): the imagination environment's transition."""
+        check_actions("action", action)
+        return self.rssm.img_step(state, action.float(), generator, temperature)
+
+    def imagine(
+        self,
+        start: RSSMState,
+        actions: Tensor,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+    ) -> RSSMState:
+        """Prior states (B, T) after each of the (B, T, 7) actions from start states (B)."""
+        check_actions("actions", actions)
+        if actions.ndim != 3 or actions.shape[0] != start.deter.shape[0]:
+            raise ValueError(
+                f"imagine needs (B, T, 7) actions for {start.deter.shape[0]} states, got {tuple(actions.shape)}"
+            )
+        return self.rssm.imagine(start, actions.float(), generator, temperature)
+
+    @staticmethod
+    def features(state: RSSMState) -> Tensor:
+        return state.features()
+
+    def decode(self, features: Tensor) -> dict[str, Tensor]:
+        """Predicted observations: raw CALVIN vectors for each state key and, for image models,
+        (..., 64, 64, 3) float images in [0, 1]."""
+        if features.shape[-1:] != (self.feat_dim,):
+            raise ValueError(f"features must have last dimension {self.feat_dim}, got {tuple(features.shape)}")
+        out = self.codec.split(self.codec.decode(self.state_decoder(features)))
+        if self.uses_images:
+            for key, dec in self.image_decoders.items():
+                out[key] = (dec(features) + 0.5).clamp(0.0, 1.0).movedim(-3, -1)
+        return out
+
+    def loss(
+        self,
+        obs: Mapping[str, Tensor],
+        prev_actions: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """DreamerV2 objective on a (B, T) batch: reconstruction + kl_weight x balanced KL."""
+        cfg = self.config.loss
+        posts, priors = self.observe(obs, prev_actions, None, generator)
+        feats = posts.features()
+        target = self.codec.encode(self.codec.concat(dict(obs)))
+        state_recon = 0.5 * (self.state_decoder(feats) - target).square().sum(-1)
+        kl_loss, kl_value = balanced_kl(posts.logits, priors.logits, cfg.kl_balance)
+        total = cfg.state_weight * state_recon + cfg.kl_weight * kl_loss
+        metrics = {"state_recon": state_recon.mean(), "kl": kl_value.mean()}
+        if self.uses_images:
+            size = self.config.observation.image_size
+            image_recon = sum(
+                0.5 * (dec(feats) - prepare_image(k, obs[k], size)).square().sum((-3, -2, -1))
+                for k, dec in self.image_decoders.items()
+            )
+            total = total + cfg.image_weight * image_recon
+            metrics["image_recon"] = image_recon.mean()
+        total = total.mean()
+        metrics["loss"] = total
+        metrics["prior_entropy"] = _entropy(priors.logits).mean()
+        metrics["post_entropy"] = _entropy(posts.logits).mean()
+        return total, {k: v.detach() for k, v in metrics.items()}
+
+
+def _entropy(logits: Tensor) -> Tensor:
+    log_probs = torch.log_softmax(logits, dim=-1)
+    return -(log_probs.exp() * log_probs).sum((-2, -1))

@@ -1,0 +1,194 @@
+"""World-model training on play data: random windows, AdamW, TensorBoard, resumable checkpoints.
+
+Resuming restores weights, optimizer moments, the step, and the states of both random
+generators (window sampling and latent sampling), so an interrupted run continued with
+--resume ends with the same weights as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from diwa.data.dataset import Dataset
+from diwa.world_model.checkpoint import CheckpointError, data_provenance, resolve_checkpoint
+from diwa.world_model.config import WorldModelConfig
+from diwa.world_model.model import WorldModel
+from diwa.world_model.sequences import SequenceSampler, split_segments
+from diwa.world_model.store import load_world_model, load_world_model_train_state, save_world_model
+
+SEGMENT_FRAMES = 2000
+"""Held-out unit (see sequences.py): long enough for the 72-step open-loop evaluation."""
+
+
+@dataclass
+class TrainResult:
+    step: int
+    train: dict[str, float]
+    val: dict[str, float]
+    samples_per_s: float
+    wall_s: float
+    checkpoint: Path
+
+
+def to_device(
+    obs: dict[str, np.ndarray], prev_actions: np.ndarray, device: torch.device
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    return {k: torch.from_numpy(v).to(device) for k, v in obs.items()}, torch.from_numpy(prev_actions).to(device)
+
+
+class WorldModelTrainer:
+    def __init__(
+        self,
+        dataset: Dataset,
+        out: str | os.PathLike[str],
+        config: WorldModelConfig,
+        seed: int,
+        *,
+        data_path: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+        device: str | torch.device = "cpu",
+        progress: bool = True,
+    ) -> None:
+        self.out = Path(out)
+        self.config = config
+        self.seed = seed
+        self.progress = progress
+        self.device = torch.device(device)
+        self.provenance = data_provenance(dataset, data_path)
+        train_ranges, val_ranges = split_segments(dataset.episodes, SEGMENT_FRAMES, config.train.val_fraction, seed)
+        self.provenance["split"] = {"segment_frames": SEGMENT_FRAMES, "train": train_ranges, "val": val_ranges}
+        exists = (self.out / "world_model.json").is_file()
+        if exists and not resume:
+            raise ValueError(
+                f"{self.out} already holds a world model; pass --resume to continue it or choose another --out"
+            )
+        if resume and not exists:
+            raise FileNotFoundError(f"nothing to resume: no world model checkpoint in {self.out}")
+
+        torch.manual_seed(seed)
+        self.model = WorldModel(config)
+        keys = self.model.observation_keys
+        self.train_sampler = SequenceSampler(dataset, train_ranges, config.train.seq_len, keys)
+        self.val_sampler = SequenceSampler(dataset, val_ranges, config.train.seq_len, keys)
+        self.model.to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay, eps=config.train.eps
+        )
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.step = 0
+        if resume:
+            self._restore()
+        else:
+            frames = np.concatenate([np.arange(s, e + 1) for s, e in train_ranges])
+            self.model.codec.fit({k: np.asarray(getattr(dataset, k))[frames] for k in config.observation.state_keys})
+        self._val_batches = self._fixed_val_batches()
+
+    def _fixed_val_batches(self) -> list[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+        """The same held-out windows at every evaluation, so validation curves are comparable."""
+        rng = np.random.default_rng(self.seed + 2)
+        return [
+            to_device(*self.val_sampler.sample(rng, self.config.train.batch_size), self.device)
+            for _ in range(self.config.train.val_batches)
+        ]
+
+    def _restore(self) -> None:
+        model, info = load_world_model(self.out, self.device)
+        if info.provenance.get("dataset_hash") != self.provenance["dataset_hash"]:
+            raise CheckpointError(f"{self.out} was trained on different data (dataset hash differs); cannot resume")
+        if info.seed != self.seed:
+            raise CheckpointError(f"{self.out} was trained with seed {info.seed}, not {self.seed}; cannot resume")
+        if info.config.with_train(steps=self.config.train.steps) != self.config:
+            raise CheckpointError(f"{self.out} was trained with a different config; resume needs the same one")
+        self.model.load_state_dict(model.state_dict())
+        state = load_world_model_train_state(self.out)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["numpy_rng"]
+        self.generator.set_state(state["torch_rng"])
+        self.step = int(state["step"])
+
+    def _train_state(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": self.generator.get_state(),
+            "step": self.step,
+        }
+
+    def save(self) -> Path:
+        return save_world_model(
+            self.model,
+            self.out,
+            step=self.step,
+            seed=self.seed,
+            provenance=self.provenance,
+            train_state=self._train_state(),
+        )
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        self.model.eval()
+        generator = torch.Generator(device=self.device).manual_seed(self.seed + 3)
+        totals: dict[str, float] = {}
+        for obs, prev in self._val_batches:
+            _, metrics = self.model.loss(obs, prev, generator)
+            for k, v in metrics.items():
+                totals[k] = totals.get(k, 0.0) + float(v) / len(self._val_batches)
+        self.model.train()
+        return totals
+
+    def train_step(self) -> dict[str, float]:
+        obs, prev = to_device(*self.train_sampler.sample(self.rng, self.config.train.batch_size), self.device)
+        loss, metrics = self.model.loss(obs, prev, self.generator)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"world-model loss became {float(loss)} at step {self.step}; lower the learning rate"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        return {**{k: float(v) for k, v in metrics.items()}, "grad_norm": float(grad_norm)}
+
+    def train(self) -> TrainResult:
+        cfg = self.config.train
+        self.model.train()
+        writer = SummaryWriter(str(self.out / "tensorboard"), purge_step=self.step)
+        samples = cfg.batch_size * cfg.seq_len
+        started = time.perf_counter()
+        first_step = self.step
+        metrics: dict[str, float] = {}
+        val: dict[str, float] = {}
+        checkpoint = self.out / "world_model.json"
+        with tqdm(total=cfg.steps, initial=self.step, desc="world model", disable=not self.progress) as bar:
+            while self.step < cfg.steps:
+                metrics = self.train_step()
+                bar.update(1)
+                if self.step % cfg.log_every == 0:
+                    rate = samples * (self.step - first_step) / max(time.perf_counter() - started, 1e-9)
+                    for k, v in metrics.items():
+                        writer.add_scalar(f"train/{k}", v, self.step)
+                    writer.add_scalar("train/samples_per_s", rate, self.step)
+                    bar.set_postfix(loss=f"{metrics['loss']:.2f}", kl=f"{metrics['kl']:.2f}")
+                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                    val = self.validate()
+                    for k, v in val.items():
+                        writer.add_scalar(f"val/{k}", v, self.step)
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    checkpoint = self.save()
+        writer.close()
+        if not val:
+            val = self.validate()
+        wall = time.perf_counter() - started
+        rate = samples * (self.step - first_step) / max(wall, 1e-9)
+        return TrainResult(self.step, metrics, val, rate, wall, resolve_checkpoint(checkpoint, "world_model"))

@@ -1,0 +1,64 @@
+"""The DPPO baseline's simulator environment: counted steps, truncation, PPO running on it."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diwa.rl.online import EpisodeFeatures, SimulatorChunkEnv
+from diwa.world_model.featurize import LatentTracker
+
+sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
+import rl_tiny
+
+
+@pytest.fixture
+def env():
+    config = rl_tiny.config().replace("rollout", num_envs=2, chunks_per_iteration=3, max_episode_steps=8)
+    model = rl_tiny.world_model()
+    simulator = SimulatorChunkEnv(rl_tiny.SKILL, rl_tiny.policy(model.feat_dim), model, config.rollout, seed=0)
+    yield simulator, config
+    simulator.close()
+
+
+def test_simulator_episodes_are_counted_and_truncated(env):
+    simulator, _ = env
+    first = simulator.reset()
+    assert first.shape == (2, rl_tiny.world_model().feat_dim)
+    hold = torch.zeros(2, 4, 7)
+    step = simulator.step(hold)
+    assert step.steps.tolist() == [4, 4] and not (step.terminated.any() or step.truncated.any())
+    step = simulator.step(hold)
+    assert step.truncated.all() and not step.success.any(), "8 steps is this config's limit"
+    assert simulator.steps.tolist() == [0, 0]
+
+
+def test_the_same_ppo_runs_on_the_simulator_and_resumes_its_streams(env):
+    simulator, config = env
+    state = simulator.state_dict()
+    first = simulator.reset()
+    ppo = rl_tiny.ppo(rl_tiny.policy(first.shape[1]), config)
+    stats = ppo.iterate(simulator, config.rollout.chunks_per_iteration)
+    assert stats["primitive_steps"] == 2 * 3 * 4 and stats["episodes"] >= 2
+    assert not torch.equal(simulator.reset(), first), "later episodes start elsewhere"
+    simulator.load_state_dict(state)
+    assert torch.equal(simulator.reset(), first), "restored streams replay the same starts and latents"
+
+
+def test_batched_filtering_of_one_episode_is_the_latent_tracker():
+    model = rl_tiny.world_model()
+    batched = EpisodeFeatures(rl_tiny.policy(model.feat_dim), model, num_envs=1, seed=4)
+    tracker = LatentTracker(model, seed=4)
+    rng = np.random.default_rng(0)
+    observations = [
+        {"robot_obs": rng.normal(size=15).astype(np.float32), "scene_obs": rng.normal(size=24).astype(np.float32)}
+        for _ in range(5)
+    ]
+    actions = rng.uniform(-1, 1, size=(5, 7)).astype(np.float32)
+    batched.update([0], observations[:1], None)
+    expected = tracker.reset(observations[0])
+    np.testing.assert_array_equal(batched.features[0].numpy(), expected)
+    for action, obs in zip(actions[1:], observations[1:], strict=True):
+        batched.update([0], [obs], action[None])
+        np.testing.assert_array_equal(batched.features[0].numpy(), tracker.step(action, obs))

@@ -1,0 +1,122 @@
+"""The PPO math against hand computations: surrogate loss, clip schedule, GAE, reward scaling."""
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from diwa.rl.cached_condition import CachedConditionDenoiser
+from diwa.rl.ppo import (
+    RunningRewardScaler,
+    clip_schedule,
+    clipped_surrogate,
+    denoising_discounts,
+    generalized_advantages,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
+import rl_tiny
+
+
+def test_clipped_surrogate_matches_a_hand_computed_case():
+    # Ratios 1.5, 0.5 and 1.005 against advantages +1, -1 and +2, clips 0.2, 0.2 and 0.01.
+    new = torch.tensor([math.log(1.5), math.log(0.5), math.log(1.005)], requires_grad=True)
+    old = torch.zeros(3)
+    advantages = torch.tensor([1.0, -1.0, 2.0])
+    clip = torch.tensor([0.2, 0.2, 0.01])
+    loss, kl, clipped = clipped_surrogate(new, old, advantages, clip)
+    # 1: max(-1.5, -1.2) = -1.2 (clipped: no credit beyond 1 + 0.2)
+    # 2: max(0.5, 0.8) = 0.8 (clipped: the pessimistic bound of a bad action)
+    # 3: ratio inside [0.99, 1.01]: -2 * 1.005 = -2.01
+    assert loss.item() == pytest.approx((-1.2 + 0.8 - 2.01) / 3, abs=1e-6)
+    expected_kl = ((0.5 - math.log(1.5)) + (-0.5 - math.log(0.5)) + (0.005 - math.log(1.005))) / 3
+    assert kl.item() == pytest.approx(expected_kl, abs=1e-6)
+    assert clipped.item() == pytest.approx(2 / 3)
+    loss.backward()
+    # Clipped terms pass no gradient; the third has d/dlogp (-A r / 3) = -2 * 1.005 / 3.
+    assert new.grad.tolist() == pytest.approx([0.0, 0.0, -2 * 1.005 / 3], abs=1e-6)
+
+
+def test_clip_rises_exponentially_from_the_noisiest_to_the_last_step():
+    clips = clip_schedule(10, 0.001, 0.01, 3.0)
+    assert clips[0].item() == pytest.approx(0.001)
+    assert clips[-1].item() == pytest.approx(0.01)
+    i = 4
+    expected = 0.001 + 0.009 * (math.exp(3.0 * i / 9) - 1) / (math.exp(3.0) - 1)
+    assert clips[i].item() == pytest.approx(expected, rel=1e-6)
+    assert torch.all(clips[1:] > clips[:-1])
+    assert clip_schedule(1, 0.001, 0.01, 3.0).tolist() == pytest.approx([0.01])
+
+
+def test_denoising_discount_weights_earlier_steps_less():
+    assert denoising_discounts(3, 0.99).tolist() == pytest.approx([0.99**2, 0.99, 1.0])
+
+
+def direct_advantages(rewards, values, next_values, terminated, done, gamma, lam):
+    """A_t = sum_l (gamma lam)^l delta_{t+l}, summed until the episode of step t ends."""
+    steps, batch = rewards.shape
+    out = torch.zeros(steps, batch)
+    for b in range(batch):
+        for t in range(steps):
+            total, factor = 0.0, 1.0
+            for u in range(t, steps):
+                delta = rewards[u, b] + gamma * next_values[u, b] * (0.0 if terminated[u, b] else 1.0) - values[u, b]
+                total += factor * delta
+                if done[u, b]:
+                    break
+                factor *= gamma * lam
+            out[t, b] = total
+    return out
+
+
+def test_gae_matches_the_direct_sum_with_terminations_and_truncations():
+    generator = torch.Generator().manual_seed(0)
+    steps, batch = 9, 3
+    rewards = torch.rand(steps, batch, generator=generator)
+    values = torch.rand(steps, batch, generator=generator)
+    next_values = torch.rand(steps, batch, generator=generator)
+    terminated = torch.rand(steps, batch, generator=generator) < 0.2
+    truncated = ~terminated & (torch.rand(steps, batch, generator=generator) < 0.2)
+    done = terminated | truncated
+    assert terminated.any() and truncated.any()
+    got = generalized_advantages(rewards, values, next_values, terminated, done, 0.9, 0.8)
+    expected = direct_advantages(rewards, values, next_values, terminated, done, 0.9, 0.8)
+    torch.testing.assert_close(got, expected)
+
+
+def test_reward_scaler_divides_by_the_std_of_the_discounted_return():
+    scaler = RunningRewardScaler(gamma=0.5)
+    rewards = torch.tensor([[1.0], [0.0], [1.0]])
+    scaled = scaler(rewards, torch.zeros(3, 1, dtype=torch.bool))
+    returns = torch.tensor([1.0, 0.5, 1.25])  # 1; 0.5 * 1 + 0; 0.5 * 0.5 + 1
+    std = returns.var(unbiased=False).sqrt()
+    torch.testing.assert_close(scaled, rewards / std)
+    # An episode end resets the return: the same rewards after a done give returns 1, 0, 1.
+    fresh = RunningRewardScaler(gamma=0.5)
+    fresh(rewards, torch.tensor([[False], [True], [False]]))
+    assert fresh.var == pytest.approx(torch.tensor([1.0, 0.5, 1.0]).var(unbiased=False).item())
+
+
+def test_cached_condition_denoiser_computes_what_the_network_computes():
+    network = rl_tiny.policy(24).base.requires_grad_(True)
+    generator = torch.Generator().manual_seed(1)
+    cond = torch.randn(5, 24, generator=generator)
+    x = torch.randn(5, 4, 7, generator=generator)
+    cached = CachedConditionDenoiser(network, cond)
+    with torch.no_grad():
+        for t in (torch.full((5,), 3), torch.tensor([0, 1, 2, 3, 4])):
+            torch.testing.assert_close(cached(x, t, cached.cond), network(x, t, cond), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="conditioning batch"):
+        cached(x, t, cond.clone())
+
+    # Rows sharing a state, as in a PPO minibatch: same outputs and same weight gradients.
+    rows = torch.tensor([0, 2, 2, 4, 0])
+    t = torch.tensor([1, 3, 5, 3, 1])
+    network(x, t, cond[rows]).square().sum().backward()
+    expected = {name: p.grad.clone() for name, p in network.named_parameters()}
+    network.zero_grad()
+    shared = CachedConditionDenoiser(network, cond, rows)
+    shared(x, t, shared.cond).square().sum().backward()
+    for name, parameter in network.named_parameters():
+        torch.testing.assert_close(parameter.grad, expected[name], rtol=1e-4, atol=1e-5)

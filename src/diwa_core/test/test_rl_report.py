@@ -1,0 +1,91 @@
+"""`diwa report`: fields per skill, DPPO steps to match DiWA, files written."""
+
+import json
+from pathlib import Path
+
+import pytest
+from diwa.cli import main
+from diwa.rl.report import build_report
+
+
+def fake_run(directory: Path, skill: str, base: float, final: float, training: dict, seed: int = 0) -> Path:
+    directory.mkdir(parents=True)
+    evaluation = {
+        "skill": skill,
+        "success_rate": final,
+        "base_success_rate": base,
+        "episodes": 100,
+        "seed": seed,
+        "base_checkpoint": "bc",
+        "eval_env_steps": 9000,
+    }
+    (directory / "evaluation.json").write_text(json.dumps(evaluation))
+    (directory / "policy.json").write_text(json.dumps({"training": training}))
+    return directory
+
+
+def diwa_run(directory: Path, skill: str, base: float, final: float) -> Path:
+    training = {
+        "method": "diwa-imagination",
+        "iterations": 50,
+        "imagined_steps": 360_000,
+        "wall_s": 120.5,
+        "evaluations": [],
+    }
+    return fake_run(directory, skill, base, final, training)
+
+
+def dppo_run(directory: Path, skill: str, curve: list[tuple[int, float]], seed: int = 0) -> Path:
+    evaluations = [
+        {"iteration": i, "label": "periodic", "success_rate": s, "episodes": 100, "env_steps": steps}
+        for i, (steps, s) in enumerate(curve)
+    ]
+    training = {
+        "method": "dppo-online",
+        "iterations": len(curve),
+        "env_steps": curve[-1][0],
+        "wall_s": 900.0,
+        "evaluations": evaluations,
+    }
+    return fake_run(directory, skill, curve[0][1], curve[-1][1], training, seed=seed)
+
+
+def test_report_rows_and_steps_to_match(tmp_path):
+    runs = [diwa_run(tmp_path / "a", "open_drawer", 0.5, 0.8), diwa_run(tmp_path / "b", "turn_on_led", 0.6, 0.9)]
+    online = [
+        dppo_run(tmp_path / "c", "open_drawer", [(0, 0.5), (7200, 0.7), (14400, 0.82), (21600, 0.85)]),
+        dppo_run(tmp_path / "d", "turn_on_led", [(0, 0.6), (7200, 0.8)]),
+    ]
+    report = build_report("t", runs, online)
+    drawer, led = report["skills"]
+    assert drawer["skill"] == "open_drawer" and drawer["bc_success"] == 0.5 and drawer["finetuned_success"] == 0.8
+    assert drawer["finetune_env_steps"] == 0 and drawer["imagined_steps"] == 360_000 and drawer["wall_s"] == 120.5
+    assert drawer["eval_episodes"] == 100
+    assert drawer["dppo_env_steps_to_match"] == 14400, "first evaluation at or above DiWA's 0.8"
+    assert led["dppo_env_steps_to_match"] is None and led["dppo_budget_env_steps"] == 7200
+    assert report["mean_finetuned_success"] == pytest.approx(0.85)
+
+
+def test_dppo_evaluated_on_other_episodes_is_not_compared(tmp_path):
+    runs = [diwa_run(tmp_path / "a", "open_drawer", 0.5, 0.8)]
+    online = [dppo_run(tmp_path / "c", "open_drawer", [(0, 0.5), (7200, 0.9)], seed=1)]
+    with pytest.raises(ValueError, match="not comparable"):
+        build_report("t", runs, online)
+
+
+def test_report_command_writes_json_markdown_and_chart(tmp_path, capsys):
+    run = diwa_run(tmp_path / "a", "open_drawer", 0.5, 0.8)
+    out = tmp_path / "results"
+    assert main(["report", "--name", "quick", "--runs", str(run), "--out-dir", str(out)]) == 0
+    document = json.loads((out / "quick.json").read_text())
+    assert [row["skill"] for row in document["skills"]] == ["open_drawer"]
+    assert document["skills"][0]["dppo_env_steps_to_match"] is None
+    assert "| open_drawer | 50% | 80% |" in (out / "quick.md").read_text()
+    assert (out / "quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "open_drawer" in capsys.readouterr().out
+
+
+def test_report_refuses_a_directory_that_is_not_an_evaluated_run(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["report", "--name", "x", "--runs", str(tmp_path / "empty"), "--out-dir", str(tmp_path)]) == 2
+    assert "evaluation.json missing" in capsys.readouterr().err
