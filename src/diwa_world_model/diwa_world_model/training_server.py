@@ -88,6 +88,8 @@ class TrainingServer(Node):
         self.declare_parameter("workdir", "artifacts")
         self.declare_parameter("default_wm_steps", 0)
         self.declare_parameter("default_iterations", 0)
+        self.declare_parameter("finetune_profile", "quick")
+        self.declare_parameter("finetune_eval_episodes", 50)
         self.workdir = Path(str(self.get_parameter("workdir").value)).resolve()
         self.busy = False
         group = ReentrantCallbackGroup()
@@ -162,7 +164,7 @@ class TrainingServer(Node):
             return result
         output = self._output(goal.output, "world_model")
         steps = int(goal.steps) or int(self.get_parameter("default_wm_steps").value)
-        command = ["train-wm", "--profile", goal.profile or "quick", "--data", goal.datasets[0]]
+        command = ["train-wm", "--profile", goal.profile or "quick", "--data", goal.datasets[0], "--no-progress"]
         if steps:
             command += ["--steps", str(steps)]
 
@@ -196,7 +198,9 @@ class TrainingServer(Node):
         output = self._output(goal.output_path, f"finetuned_{goal.skill}")
         iterations = int(goal.iterations) or int(self.get_parameter("default_iterations").value)
         command = ["finetune", "--skill", goal.skill, "--wm", goal.world_model, "--policy", goal.base_policy]
-        command += ["--reward", goal.reward_model]
+        command += ["--reward", goal.reward_model, "--profile", str(self.get_parameter("finetune_profile").value)]
+        # The simulator evaluation before and after is what the promotion gate reads (evaluation.json).
+        command += ["--eval-episodes", str(int(self.get_parameter("finetune_eval_episodes").value)), "--no-progress"]
         if iterations:
             command += ["--iterations", str(iterations)]
         rates: list[float] = []

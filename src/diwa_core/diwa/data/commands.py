@@ -13,6 +13,7 @@ from diwa.data.bag_commands import add_from_bag
 from diwa.data.convert import LAYOUTS, convert, detect_layout, write_layout
 from diwa.data.dataset import Dataset
 from diwa.data.recorder import EpisodeRecorder
+from diwa.sim.play import PlayConfig
 from diwa.skills import SKILLS
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     play = commands.add_parser("collect-play", help="record scripted play in the simulator")
     play.add_argument("--frames", type=int, required=True, help="number of frames to record")
-    play.add_argument("--episode-frames", type=int, default=1000, help="frames between scene re-randomisations")
+    play.add_argument(
+        "--episode-frames", type=int, default=PlayConfig.episode_frames, help="frames between scene re-randomisations"
+    )
     _add_output_arguments(play)
     play.set_defaults(run=_run_collect_play)
 
@@ -91,7 +94,7 @@ def _scratch_dir(out: str) -> Path:
 
 
 def _run_collect_play(args: argparse.Namespace) -> int:
-    from diwa.sim.play import PlayConfig, generate_play
+    from diwa.sim.play import generate_play
 
     started = time.perf_counter()
     config = PlayConfig(frames=args.frames, seed=args.seed, episode_frames=args.episode_frames)

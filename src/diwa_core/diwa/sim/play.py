@@ -46,7 +46,9 @@ class PlayConfig:
 
     frames: int
     seed: int = 0
-    episode_frames: int = 1000
+    # 250 frames per scene layout: a world model trained on fewer, longer layouts does not generalise
+    # to new layouts (held-out loss 45 vs 0.16 with 1000-frame episodes on 50k frames).
+    episode_frames: int = 250
     noise_std: float = DEFAULT_NOISE
     idle_prob: float = 0.1
     free_motion_prob: float = 0.2

@@ -18,6 +18,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from diwa import progress
 from diwa.data.dataset import Dataset
 from diwa.world_model.checkpoint import CheckpointError, data_provenance, resolve_checkpoint
 from diwa.world_model.config import WorldModelConfig
@@ -179,6 +180,7 @@ class WorldModelTrainer:
                     for k, v in metrics.items():
                         writer.add_scalar(f"train/{k}", v, self.step)
                     writer.add_scalar("train/samples_per_s", rate, self.step)
+                    progress.report("train_wm", step=self.step, **metrics)
                     bar.set_postfix(loss=f"{metrics['loss']:.2f}", kl=f"{metrics['kl']:.2f}")
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                     val = self.validate()
@@ -191,4 +193,5 @@ class WorldModelTrainer:
             val = self.validate()
         wall = time.perf_counter() - started
         rate = samples * (self.step - first_step) / max(wall, 1e-9)
+        progress.report("train_wm_metrics", **{f"val_{k}": v for k, v in val.items()})
         return TrainResult(self.step, metrics, val, rate, wall, resolve_checkpoint(checkpoint, "world_model"))

@@ -1,0 +1,103 @@
+"""FineTune and TrainWorldModel action servers over real DDS: progress feedback, success, and a cancel
+that leaves no half-written checkpoint (the training runs in a child process of the server)."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from rclpy.action import ActionClient
+
+from diwa_msgs.action import FineTune, TrainWorldModel
+from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
+
+pytestmark = pytest.mark.ros
+DOMAIN = unique_domain_id()
+
+
+def _rl_tiny():
+    """Tiny checkpoints shared with diwa_core's fine-tuning tests."""
+    path = Path(__file__).resolve().parents[1] / "src" / "diwa_core" / "test" / "rl_tiny.py"
+    spec = importlib.util.spec_from_file_location("rl_tiny", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("training")
+    rl_tiny = _rl_tiny()
+    paths = rl_tiny.save_pipeline(root / "inputs")
+    profile = root / "tiny_finetune.yaml"
+    profile.write_text(yaml.safe_dump(rl_tiny.config(iterations=2).to_dict()))
+    params = {"workdir": str(root / "work"), "finetune_profile": str(profile), "finetune_eval_episodes": 0}
+    with node_processes([("diwa_world_model", "training_server", params)], root, DOMAIN) as processes:
+        client = RosTestClient(DOMAIN)
+        try:
+            fine_tune = ActionClient(client.node, FineTune, "/fine_tune")
+            train_wm = ActionClient(client.node, TrainWorldModel, "/train_world_model")
+            assert fine_tune.wait_for_server(timeout_sec=60), processes[0].output()
+            yield {"paths": paths, "fine_tune": fine_tune, "train_wm": train_wm, "root": root, "skill": rl_tiny.SKILL}
+        finally:
+            client.close()
+
+
+def run(action: ActionClient, goal, feedback: list, cancel_after_feedback: bool = False, timeout: float = 180):
+    future = action.send_goal_async(goal, feedback_callback=feedback.append)
+    wait_for(future.done, 30, "goal response")
+    handle = future.result()
+    assert handle.accepted
+    if cancel_after_feedback:
+        wait_for(lambda: len(feedback) > 0, timeout, "the first progress feedback")
+        cancel = handle.cancel_goal_async()
+        wait_for(cancel.done, 10, "cancel response")
+    result = handle.get_result_async()
+    wait_for(result.done, timeout, "the result")
+    return result.result()
+
+
+def leftovers(directory: Path) -> list[Path]:
+    return [p for p in directory.iterdir() if ".partial." in p.name]
+
+
+def test_fine_tune_reports_progress_and_writes_the_checkpoint(server):
+    paths, out = server["paths"], server["root"] / "tuned"
+    goal = FineTune.Goal(
+        skill=server["skill"], world_model=str(paths["wm"]), base_policy=str(paths["policy"]),
+        reward_model=str(paths["reward"]), iterations=3, output_path=str(out),
+    )  # fmt: skip
+    feedback: list = []
+    outcome = run(server["fine_tune"], goal, feedback)
+    assert outcome.status == 4, outcome.result.message  # succeeded
+    assert outcome.result.checkpoint == str(out) and (out / "policy.json").is_file()
+    iterations = [f.feedback.iteration for f in feedback]
+    assert iterations == sorted(iterations) and iterations[-1] == 3
+    assert feedback[-1].feedback.imagined_steps > 0
+    assert leftovers(out.parent) == []
+
+
+def test_cancelled_fine_tune_leaves_no_checkpoint(server):
+    paths, out = server["paths"], server["root"] / "cancelled"
+    goal = FineTune.Goal(
+        skill=server["skill"], world_model=str(paths["wm"]), base_policy=str(paths["policy"]),
+        reward_model=str(paths["reward"]), iterations=100_000, output_path=str(out),
+    )  # fmt: skip
+    feedback: list = []
+    started = time.monotonic()
+    outcome = run(server["fine_tune"], goal, feedback, cancel_after_feedback=True)
+    assert outcome.status == 5  # canceled
+    assert time.monotonic() - started < 120
+    assert not out.exists() and leftovers(out.parent) == []
+
+
+def test_bad_goals_are_refused_with_a_reason(server):
+    paths = server["paths"]
+    outcome = run(server["fine_tune"], FineTune.Goal(skill="juggle", world_model=str(paths["wm"])), [])
+    assert outcome.status == 6 and "known skills" in outcome.result.message
+    goal = TrainWorldModel.Goal(datasets=[str(server["root"] / "missing")], profile="quick")
+    outcome = run(server["train_wm"], goal, [])
+    assert outcome.status == 6 and "not found" in outcome.result.message
