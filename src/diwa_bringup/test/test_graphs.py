@@ -22,3 +22,9 @@ def test_every_graph_has_a_launch_file():
     graphs = {p.stem for p in (BRINGUP / "graphs").glob("*.yaml")}
     launches = {p.name.removesuffix(".launch.py") for p in (BRINGUP / "launch").glob("*.launch.py")}
     assert graphs <= launches
+
+
+def test_rviz_configuration_shows_the_topics_the_nodes_publish():
+    config = yaml.safe_load((BRINGUP / "rviz" / "diwa.rviz").read_text())
+    topics = {d["Topic"]["Value"] for d in config["Visualization Manager"]["Displays"] if "Topic" in d}
+    assert {"/policy_node/predicted_path", "/mock_robot/tcp_pose", "/camera/static/image_raw"} <= topics
