@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diwa.robot_contract import GRIPPER_CLOSED_WIDTH_M, GRIPPER_OPEN_WIDTH_M, action_to_twist
 from diwa.skills import SKILLS
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
@@ -27,6 +25,7 @@ from diwa_msgs.msg import PolicyStatus, SceneState
 from diwa_policy_node.backends import BackendError, MockRobotBackend, RobotBackend, ServoTopics
 from diwa_policy_node.estop import EStop
 from diwa_policy_node.markers import chunk_markers
+from diwa_policy_node.node_main import run_node
 from diwa_policy_node.observation_cache import ObservationCache, ObservationUnavailableError
 from diwa_policy_node.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
 from diwa_policy_node.skill_runner import SkillRunner
@@ -273,20 +272,8 @@ class PolicyNode(Node):
         self.diag_pub.publish(msg)
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = PolicyNode()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node.context.ok():  # on Ctrl-C rclpy has already shut the context down
-            node.backend.hold()
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main() -> None:
+    run_node(PolicyNode, threads=4, on_exit=lambda node: node.backend.hold())
 
 
 if __name__ == "__main__":

@@ -5,12 +5,11 @@ so play data is recorded exactly as a teleoperator's would be (the recorder cann
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from diwa.sim.play import PlayAgent, PlayConfig
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from diwa_msgs.srv import ResetSim
+from diwa_policy_node.node_main import run_node
 from diwa_world_model.play_driver import PlayDriver, declare_driver_parameters
 
 
@@ -49,18 +48,8 @@ class ScriptedPlayNode(Node):
             self.pending_reset = self.reset_client.call_async(request)
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = ScriptedPlayNode()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main() -> None:
+    run_node(ScriptedPlayNode, threads=2)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ import time
 import tty
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Joy
 
+from diwa_policy_node.node_main import run_node
 from diwa_world_model.play_driver import PlayDriver, declare_driver_parameters
 from diwa_world_model.teleop_mapping import HELP, JoyMapping, JoyTeleop, KeyboardTeleop
 
@@ -72,18 +72,8 @@ class TeleopNode(Node):
         self.driver.send_action(action, obs["robot_obs"][:3])
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = TeleopNode()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main() -> None:
+    run_node(TeleopNode, threads=2)
 
 
 if __name__ == "__main__":

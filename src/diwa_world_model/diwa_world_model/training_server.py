@@ -20,16 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from action_msgs.msg import GoalStatus
 from diwa.progress import ENV_VAR, ProgressFollower
 from diwa.skills import SKILLS
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from diwa_msgs.action import FineTune, TrainWorldModel
+from diwa_policy_node.node_main import run_node
 
 POLL_PERIOD_S = 0.2
 CANCEL_GRACE_S = 20.0
@@ -234,18 +233,8 @@ class TrainingServer(Node):
         return f"{what} not found: {', '.join(missing)}" if missing else None
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = TrainingServer()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main() -> None:
+    run_node(TrainingServer, threads=4)
 
 
 if __name__ == "__main__":
