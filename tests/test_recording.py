@@ -177,7 +177,13 @@ def test_recording_at_30_hz_loses_nothing_and_the_bag_opens_everywhere(client: R
     assert {name: t["message_count"] for name, t in listed.items()} == recorded
     assert json.loads(metadata["custom_data"]["diwa.received"]) == {
         topic: robot.published.get(topic, 0)
-        for topic in ("/joint_states", "/mock_robot/scene_state", "/mock_robot/tcp_pose", *STREAMS)
+        for topic in (
+            "/joint_states",
+            "/mock_robot/scene_state",
+            "/mock_robot/resets",
+            "/mock_robot/tcp_pose",
+            *STREAMS,
+        )
     }
     assert metadata["custom_data"]["diwa.frames"] == str(ticks)
     # The stored type hashes are the ones ROS itself computes for these types.

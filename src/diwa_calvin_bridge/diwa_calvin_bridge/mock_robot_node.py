@@ -33,6 +33,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 
 from diwa_calvin_bridge.image_conversion import rgb_to_image_msg
@@ -93,6 +94,8 @@ class MockRobotNode(Node):
         self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
         self.pose_pub = self.create_publisher(PoseStamped, "~/tcp_pose", 10)
         self.scene_pub = self.create_publisher(SceneState, "~/scene_state", 10)
+        # Every reset is announced: recordings split episodes there (the state jumps without an action).
+        self.reset_pub = self.create_publisher(Header, "~/resets", 10)
         self.static_pub = self.create_publisher(Image, "/camera/static/image_raw", 10) if self.cameras else None
         self.wrist_pub = self.create_publisher(Image, "/camera/gripper/image_raw", 10) if self.cameras else None
         self.create_subscription(TwistStamped, str(param("twist_topic").value), self.on_twist, 10, callback_group=group)
@@ -130,10 +133,10 @@ class MockRobotNode(Node):
         return response
 
     def on_tick(self) -> None:
-        # The state is stamped with the tick's start: a command that arrives while the step runs
+        # The state is stamped with the step's start: a command that arrives while the step runs
         # belongs to the next tick, and recordings must be able to tell (diwa data from-bag).
-        stamp = self.get_clock().now().to_msg()
         with self.lock:
+            stamp = self.get_clock().now().to_msg()
             fresh = self.last_twist is not None and time.monotonic() - self.last_twist_time <= self.command_timeout_s
             if fresh and not self.paused:
                 action = twist_to_action(self.last_twist, self.gripper_open, self.rate_hz)
@@ -188,6 +191,7 @@ class MockRobotNode(Node):
                 options = None
             with self.lock:
                 self.obs, _ = self.env.reset(seed=int(request.seed), options=options)
+                self.reset_pub.publish(Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id))
                 self.gripper_open = bool(self.obs["robot_obs"][14] > 0)
                 self.last_twist = None
                 obs = self.obs

@@ -286,3 +286,13 @@ def test_the_cli_writes_a_dataset_and_refuses_to_overwrite(tmp_path: Path, capsy
     assert main(["data", "from-bag", str(bag), "--out", str(out)]) == 2
     assert "exists" in capsys.readouterr().err
     assert main(["data", "from-bag", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_resets_and_pauses_start_new_episodes():
+    from diwa.data.rosbag import _split_episodes
+
+    stamps = np.arange(10, dtype=np.int64) * 33_000_000
+    stamps[7:] += 2_000_000_000  # a 2 s pause before frame 7
+    resets = np.array([stamps[3] + 1_000_000])  # announced while frame 3 was the latest
+    assert _split_episodes(stamps, 0.5, resets) == [(0, 3), (4, 6), (7, 9)]
+    assert _split_episodes(stamps, 0.5, np.zeros(0, dtype=np.int64)) == [(0, 6), (7, 9)]

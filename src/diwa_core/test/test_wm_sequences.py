@@ -47,3 +47,11 @@ def test_sampler_reports_data_too_short_or_missing() -> None:
         SequenceSampler(dataset, [(0, 19), (20, 39)], 30, ("robot_obs",))
     with pytest.raises(ValueError, match="lacks"):
         SequenceSampler(dataset, [(0, 19)], 5, ("robot_obs", "rgb_static"))
+
+
+def test_episodes_shorter_than_a_window_are_left_out_of_both_sets():
+    train, val = split_segments(
+        [(0, 3), (4, 9), (10, 309)], segment_frames=100, val_fraction=0.3, seed=0, min_frames=32
+    )
+    assert all(e - s + 1 >= 32 for s, e in train + val)
+    assert sum(e - s + 1 for s, e in train + val) == 300

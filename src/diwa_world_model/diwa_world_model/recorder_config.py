@@ -20,6 +20,7 @@ SCENE_STATE_TYPE = "diwa_msgs/msg/SceneState"
 DEFAULT_TOPICS = (
     "/joint_states:sensor_msgs/msg/JointState",
     "/mock_robot/scene_state:diwa_msgs/msg/SceneState",
+    "/mock_robot/resets:std_msgs/msg/Header",
     "/mock_robot/tcp_pose:geometry_msgs/msg/PoseStamped",
     "/servo_node/delta_twist_cmds:geometry_msgs/msg/TwistStamped",
 )

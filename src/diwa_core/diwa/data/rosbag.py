@@ -42,6 +42,7 @@ SCENE_STATE_TYPE = "diwa_msgs/msg/SceneState"
 TWIST_TYPE = "geometry_msgs/msg/TwistStamped"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 ANNOTATION_TYPE = "diwa_msgs/msg/Annotation"
+RESET_TYPE = "std_msgs/msg/Header"
 # Stamps this close to the recorder's receive times are taken to run on the recorder's clock.
 CLOCK_AGREEMENT_S = 0.5
 
@@ -53,6 +54,7 @@ class BagTopics:
     scene_state: str = "/mock_robot/scene_state"
     twist: str = "/servo_node/delta_twist_cmds"
     annotations: str = "/diwa/annotations"
+    resets: str = "/mock_robot/resets"  # the robot was reset (teleported): a new episode starts
     images: dict[str, str] = field(
         default_factory=lambda: {"rgb_static": "/camera/static/image_raw", "rgb_gripper": "/camera/gripper/image_raw"}
     )
@@ -90,6 +92,7 @@ class _Streams:
     twists: list[np.ndarray] = field(default_factory=list)
     images: dict[str, tuple[list[int], list[np.ndarray]]] = field(default_factory=dict)
     annotations: list[Annotation] = field(default_factory=list)
+    reset_stamp_ns: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -170,7 +173,7 @@ def _convert_bag(path: Path, config: ConversionConfig) -> _BagPart:
     frame_log_ns = np.asarray(streams.frame_log_ns, dtype=np.int64)
     frame_stamp_ns = np.asarray(streams.frame_stamp_ns, dtype=np.int64)
 
-    episodes = _split_episodes(frame_stamp_ns, config.max_gap_s)
+    episodes = _split_episodes(frame_stamp_ns, config.max_gap_s, np.asarray(streams.reset_stamp_ns, dtype=np.int64))
     frame_clock_ns, report["frame_clock"] = _frame_clock(frame_stamp_ns, frame_log_ns)
     rel_actions, actions, commanded = _actions(robot_obs, frame_clock_ns, episodes, streams, config)
     # Frames at the end without images go; the last one kept still acts towards its real successor.
@@ -188,7 +191,12 @@ def _convert_bag(path: Path, config: ConversionConfig) -> _BagPart:
 def _read_streams(reader: BagReader, config: ConversionConfig) -> _Streams:
     topics = config.topics
     image_topics = {topic: key for key, topic in topics.images.items()} if config.images else {}
-    expected = {topics.scene_state: SCENE_STATE_TYPE, topics.twist: TWIST_TYPE, topics.annotations: ANNOTATION_TYPE}
+    expected = {
+        topics.scene_state: SCENE_STATE_TYPE,
+        topics.twist: TWIST_TYPE,
+        topics.annotations: ANNOTATION_TYPE,
+        topics.resets: RESET_TYPE,
+    }
     expected.update(dict.fromkeys(image_topics, IMAGE_TYPE))
     streams = _Streams()
     for item in reader.messages(topics=set(expected)):
@@ -208,6 +216,8 @@ def _read_streams(reader: BagReader, config: ConversionConfig) -> _Streams:
             if np.isfinite(values).all():  # the robot drops non-finite commands, so they moved nothing
                 streams.twist_log_ns.append(item.log_time_ns)
                 streams.twists.append(values)
+        elif item.topic == topics.resets:
+            streams.reset_stamp_ns.append(_stamp_ns(msg.stamp) or item.log_time_ns)
         elif item.topic == topics.annotations:
             if not (0 <= msg.start_frame <= msg.end_frame) or not msg.task:
                 raise BagError(f"{reader.path}: malformed annotation {msg.start_frame}..{msg.end_frame} {msg.task!r}")
@@ -280,11 +290,13 @@ def _frame_clock(frame_stamp_ns: np.ndarray, frame_log_ns: np.ndarray) -> tuple[
     return frame_log_ns, "receive times"
 
 
-def _split_episodes(frame_stamp_ns: np.ndarray, max_gap_s: float) -> list[tuple[int, int]]:
-    gaps = np.flatnonzero(np.diff(frame_stamp_ns) > max_gap_s * 1e9)
-    starts = [0, *(gaps + 1).tolist()]
-    ends = [*gaps.tolist(), len(frame_stamp_ns) - 1]
-    return list(zip(starts, ends, strict=True))
+def _split_episodes(frame_stamp_ns: np.ndarray, max_gap_s: float, reset_stamp_ns: np.ndarray) -> list[tuple[int, int]]:
+    """Episodes end at pauses in the frame stream and at robot resets (the first frame stamped
+    after a reset starts a new episode: the state jumped, and no action explains the jump)."""
+    boundaries = set((np.flatnonzero(np.diff(frame_stamp_ns) > max_gap_s * 1e9) + 1).tolist())
+    boundaries |= set(np.searchsorted(frame_stamp_ns, reset_stamp_ns, side="right").tolist())
+    starts = sorted(b for b in boundaries if 0 < b < len(frame_stamp_ns))
+    return list(zip([0, *starts], [*(b - 1 for b in starts), len(frame_stamp_ns) - 1], strict=True))
 
 
 def _actions(

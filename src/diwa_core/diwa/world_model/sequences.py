@@ -20,14 +20,18 @@ Range = tuple[int, int]
 
 
 def split_segments(
-    episodes: list[tuple[int, int]], segment_frames: int, val_fraction: float, seed: int
+    episodes: list[tuple[int, int]], segment_frames: int, val_fraction: float, seed: int, min_frames: int = 1
 ) -> tuple[list[Range], list[Range]]:
-    """(train, validation) segments, each list sorted by start frame."""
+    """(train, validation) segments, each list sorted by start frame. Episodes shorter than
+    `min_frames` (a training window) are left out: recordings cut by pauses produce such scraps, and
+    a validation set made of them would hold no window at all."""
     if segment_frames < 1:
         raise ValueError(f"segment_frames must be positive, got {segment_frames}")
     segments: list[Range] = []
     for start, end in episodes:
         length = end - start + 1
+        if length < min_frames:
+            continue
         pieces = math.ceil(length / segment_frames)
         bounds = np.linspace(start, end + 1, pieces + 1).round().astype(int)
         segments += [(int(a), int(b) - 1) for a, b in itertools.pairwise(bounds)]

@@ -65,7 +65,9 @@ class WorldModelTrainer:
         self.progress = progress
         self.device = torch.device(device)
         self.provenance = data_provenance(dataset, data_path)
-        train_ranges, val_ranges = split_segments(dataset.episodes, SEGMENT_FRAMES, config.train.val_fraction, seed)
+        train_ranges, val_ranges = split_segments(
+            dataset.episodes, SEGMENT_FRAMES, config.train.val_fraction, seed, min_frames=config.train.seq_len
+        )
         self.provenance["split"] = {"segment_frames": SEGMENT_FRAMES, "train": train_ranges, "val": val_ranges}
         exists = (self.out / "world_model.json").is_file()
         if exists and not resume:
