@@ -24,6 +24,8 @@ def load_agent(spec: str, skill: str, seed: int) -> Agent:
     if not path.exists():
         raise FileNotFoundError(f"policy checkpoint {spec} does not exist (use '{SCRIPTED}' for the scripted expert)")
     # Imported here: the policy package pulls in torch, which scripted evaluation does not need.
-    from diwa.policy.agent import DiffusionAgent
+    # The closed-loop agent runs state policies directly and filters the world model's latent along
+    # the episode for latent (DiWA) policies.
+    from diwa.rl.conditioning import ClosedLoopAgent
 
-    return DiffusionAgent.from_checkpoint(path, skill=skill, seed=seed)
+    return ClosedLoopAgent.from_checkpoint(path, skill, seed)

@@ -167,3 +167,12 @@ class ClosedLoopAgent:
         action = self.agent.act({**obs, "features": self._current})
         self._last_action = action
         return action
+
+    @property
+    def last_chunk(self) -> np.ndarray | None:
+        """The most recent predicted chunk (horizon x 7), for the ROS node's feedback and markers."""
+        return self.agent.last_chunk
+
+    @property
+    def last_inference_ms(self) -> float | None:
+        return self.agent.last_inference_ms
