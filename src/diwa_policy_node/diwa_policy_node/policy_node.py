@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diwa.robot_contract import GRIPPER_CLOSED_WIDTH_M, GRIPPER_OPEN_WIDTH_M, action_to_twist
-from diwa.skills import SKILLS
+from diwa.skills import SKILLS, check_skill
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -164,6 +164,8 @@ class PolicyNode(Node):
         goal = goal_handle.request
         self.stats = RunStats(skill=goal.skill, state=PolicyStatus.RUNNING)
         try:
+            # The goal itself is judged first: a bad skill name is refused whatever the robot's state.
+            check_skill(goal.skill)
             episode = self.runner.start(goal.skill, goal.policy, self._observation())
         except (ValueError, FileNotFoundError, ObservationUnavailableError) as err:
             return self._finish(goal_handle, "abort", False, 0, f"refused: {err}")
