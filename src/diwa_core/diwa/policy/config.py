@@ -8,13 +8,14 @@ before hours of training rather than silently replaced by a default.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from diwa.typed_config import build_dataclass
 
 PROFILES: tuple[str, ...] = ("quick", "paper")
 SAMPLERS: tuple[str, ...] = ("ddpm", "ddim")
@@ -106,37 +107,7 @@ class PolicyConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PolicyConfig:
-        return _build(cls, data, "policy")
-
-
-def _build(cls: type, data: Any, where: str) -> Any:
-    """Construct dataclass `cls` from plain data, refusing unknown and missing keys."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
-    values: dict[str, Any] = {}
-    for name, value in data.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, f"{where}.{name}")
-        elif typing.get_origin(hint) is tuple:
-            values[name] = tuple(int(v) for v in value)
-        elif hint is float:
-            values[name] = float(value)
-        elif hint is int:
-            if isinstance(value, bool) or int(value) != value:
-                raise ValueError(f"{where}.{name} must be an integer, got {value!r}")
-            values[name] = int(value)
-        else:
-            values[name] = value
-    try:
-        return cls(**values)
-    except TypeError as err:
-        raise ValueError(f"{where}: {err}") from err
+        return build_dataclass(cls, data, "policy")
 
 
 def load_policy_config(profile_or_path: str | Path) -> PolicyConfig:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diwa.world_model.config import build_dataclass, packaged_yaml, yaml_file
+from diwa.typed_config import build_dataclass
+from diwa.world_model.config import packaged_yaml, yaml_file
 
 PROFILES: tuple[str, ...] = ("quick", "paper")
 

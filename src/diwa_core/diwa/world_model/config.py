@@ -8,13 +8,14 @@ instead of silently training a different model for hours.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
+
+from diwa.typed_config import build_dataclass
 
 PROFILES: tuple[str, ...] = ("quick", "paper")
 OBSERVATIONS: tuple[str, ...] = ("state", "image")
@@ -149,48 +150,6 @@ class WorldModelConfig:
     def with_train(self, **changes: Any) -> WorldModelConfig:
         """A copy with some training settings changed (command-line overrides such as --steps)."""
         return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))
-
-
-T = TypeVar("T")
-
-
-def build_dataclass(cls: type[T], data: Any, where: str) -> T:
-    """Construct dataclass `cls` from plain YAML/JSON data, refusing unknown and missing keys."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
-    values: dict[str, Any] = {}
-    for name, value in data.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            values[name] = build_dataclass(hint, value, f"{where}.{name}")  # type: ignore[arg-type]
-        elif typing.get_origin(hint) is tuple:
-            if not isinstance(value, list | tuple):
-                raise ValueError(f"{where}.{name} must be a list, got {value!r}")
-            item_type = typing.get_args(hint)[0]
-            values[name] = tuple(item_type(v) for v in value)
-        elif hint is bool:
-            if not isinstance(value, bool):
-                raise ValueError(f"{where}.{name} must be true or false, got {value!r}")
-            values[name] = value
-        elif hint is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{where}.{name} must be a number, got {value!r}")
-            values[name] = float(value)
-        elif hint is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{where}.{name} must be an integer, got {value!r}")
-            values[name] = value
-        else:
-            values[name] = value
-    try:
-        return cls(**values)
-    except TypeError as err:
-        raise ValueError(f"{where}: {err}") from err
 
 
 def _parse_yaml(text: str, where: str) -> Any:

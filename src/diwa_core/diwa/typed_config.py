@@ -1,0 +1,53 @@
+"""Typed configuration: dataclasses built from plain YAML/JSON data, strictly.
+
+Unknown and missing keys and values of the wrong type are errors rather than silent defaults, so a
+typo in a YAML file cannot quietly change a training run. Every config of the package (policy,
+world model, reward, fine-tuning) is built through this one function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def build_dataclass(cls: type[T], data: Any, where: str) -> T:
+    """Construct dataclass `cls` from plain YAML/JSON data, refusing unknown and missing keys."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = build_dataclass(hint, value, f"{where}.{name}")  # type: ignore[arg-type]
+        elif typing.get_origin(hint) is tuple:
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"{where}.{name} must be a list, got {value!r}")
+            item_type = typing.get_args(hint)[0]
+            values[name] = tuple(item_type(v) for v in value)
+        elif hint is bool:
+            if not isinstance(value, bool):
+                raise ValueError(f"{where}.{name} must be true or false, got {value!r}")
+            values[name] = value
+        elif hint is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{where}.{name} must be a number, got {value!r}")
+            values[name] = float(value)
+        elif hint is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{where}.{name} must be an integer, got {value!r}")
+            values[name] = value
+        else:
+            values[name] = value
+    try:
+        return cls(**values)
+    except TypeError as err:
+        raise ValueError(f"{where}: {err}") from err
