@@ -66,6 +66,30 @@ def test_expert_completes_each_skill(env: PlayTableEnv, skill: str) -> None:
         assert completed_tasks(robot, scene, obs["robot_obs"], obs["scene_obs"], tasks=[skill]) == [skill]
 
 
+def test_a_near_miss_makes_the_motion_without_its_effect(env: PlayTableEnv) -> None:
+    """Fingers 5 cm above the handle pull through air: the drawer stays shut; the miss moves the
+    hand, not the plan's shape (same number of actions toward a displaced goal)."""
+    robot, scene = sample_start_state("open_drawer", skill_seed(2, "open_drawer", 0))
+    outcomes = {}
+    for name, miss in (("aimed", None), ("missed", np.array([0.0, 0.0, 0.05]))):
+        obs, _ = env.reset(options={"robot_obs": robot, "scene_obs": scene})
+        expert = ScriptedExpert(noise_std=0.0)
+        expert.reset("open_drawer", obs, miss)
+        lowest = 1.0
+        for _ in range(90):
+            if expert.done:
+                break
+            obs, _, _, _, info = env.step(expert.act(obs))
+            lowest = min(lowest, float(obs["robot_obs"][2]))
+        outcomes[name] = ("open_drawer" in info["completed_tasks"], lowest)
+    assert outcomes["aimed"][0] and not outcomes["missed"][0]
+    assert outcomes["missed"][1] > outcomes["aimed"][1] + 0.03
+    with pytest.raises(ValueError, match="miss"):
+        ScriptedExpert().reset("open_drawer", obs, np.array([0.0, np.nan, 0.0]))
+    with pytest.raises(ValueError, match="near_miss_m"):
+        PlayConfig(frames=10, near_miss_m=(0.05, 0.01))
+
+
 def test_expert_rejects_bad_noise() -> None:
     with pytest.raises(ValueError, match="noise_std"):
         ScriptedExpert(noise_std=float("nan"))

@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     play.add_argument(
         "--episode-frames", type=int, default=PlayConfig.episode_frames, help="frames between scene re-randomisations"
     )
+    play.add_argument(
+        "--near-miss-prob",
+        type=float,
+        default=PlayConfig.near_miss_prob,
+        help="fraction of skill attempts performed a few centimetres beside their target",
+    )
     _add_output_arguments(play)
     play.set_defaults(run=_run_collect_play)
 
@@ -97,7 +103,12 @@ def _run_collect_play(args: argparse.Namespace) -> int:
     from diwa.sim.play import generate_play
 
     started = time.perf_counter()
-    config = PlayConfig(frames=args.frames, seed=args.seed, episode_frames=args.episode_frames)
+    config = PlayConfig(
+        frames=args.frames,
+        seed=args.seed,
+        episode_frames=args.episode_frames,
+        near_miss_prob=args.near_miss_prob,
+    )
     scratch = _scratch_dir(args.out)
     try:
         env = _make_env(args)

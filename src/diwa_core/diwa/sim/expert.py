@@ -9,7 +9,7 @@ action makes demonstrations varied; the seeded rng makes them reproducible.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -232,9 +232,17 @@ class ScriptedExpert:
         """True once the last waypoint has been reached (the play generator then moves on)."""
         return self.follower.done
 
-    def reset(self, skill: str, obs: Observation) -> None:
+    def reset(self, skill: str, obs: Observation, miss: np.ndarray | None = None) -> None:
+        """Start `skill` from the state in `obs`. `miss` (3-d, metres) displaces every waypoint:
+        the same motion performed beside its target, as a teleoperator who misjudges the handle."""
         self.skill = check_skill(skill)
-        self.follower.start(plan_skill(skill, obs), obs)
+        plan = plan_skill(skill, obs)
+        if miss is not None:
+            offset = np.asarray(miss, dtype=float)
+            if offset.shape != (3,) or not np.isfinite(offset).all():
+                raise ValueError(f"miss must be a finite 3-vector, got {miss!r}")
+            plan = [replace(waypoint, pos=waypoint.pos + offset) for waypoint in plan]
+        self.follower.start(plan, obs)
 
     def act(self, obs: Observation) -> np.ndarray:
         return self.follower.act(obs)
