@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "diwa.eval.commands",
     "diwa.world_model.cli",
     "diwa.rl.cli",
+    "diwa.rl.fidelity",
     "diwa.rl.report",
 )
 

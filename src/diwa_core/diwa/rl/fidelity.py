@@ -1,0 +1,245 @@
+"""`diwa eval-fidelity`: does imagination agree with the simulator about which episodes succeed?
+
+Fine-tuning in imagination can only improve a skill if the world model and the reward classifier
+tell a successful attempt from a failed one. This measures exactly that, per skill: an agent (the
+scripted expert or a policy) runs closed-loop in the simulator from the evaluation harness's seeded
+start states for the full step limit; its actions are then replayed open-loop in the world model
+from the encoded first observation, and the classifier judges the last latent of every chunk as
+the imagination environment does. The simulator oracle's verdict (success at any step) is compared
+with the imagined one (success at any chunk end). Imagination samples the prior, so each episode
+is imagined several times and agreement is averaged over episodes x samples; the confusion table
+counts every sample. A good world model agrees on an agent's failures as well as its successes,
+which is why a policy that often fails (behaviour cloning) is the harder test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from diwa.action_semantics import CommandedTarget
+from diwa.agent import Agent
+from diwa.eval.agents import load_agent
+from diwa.eval.commands import parse_skills
+from diwa.eval.harness import DEFAULT_MAX_STEPS
+from diwa.sim.obs_layout import TCP_POS
+from diwa.sim.start_states import sample_start_state, skill_seed
+from diwa.world_model.config import IMAGE_KEYS
+from diwa.world_model.model import WorldModel
+from diwa.world_model.reward import RewardClassifier, load_reward_classifier
+from diwa.world_model.store import load_world_model
+
+CHUNK_STEPS = 4
+"""World-model steps per action chunk; the classifier scores each chunk's last latent (DiWA)."""
+TARGET_AGREEMENT = 0.9
+
+
+@dataclass(frozen=True)
+class FidelityEpisode:
+    index: int
+    real_success: bool
+    real_step: int | None  # first step at which the oracle reported the skill
+    imagined_success: list[bool]  # one verdict per imagined sample
+    imagined_step: list[int | None]  # first chunk-end step judged a success, per sample
+
+
+@dataclass
+class SkillFidelity:
+    skill: str
+    agent: str
+    episodes: list[FidelityEpisode]
+
+    def summary(self) -> dict[str, Any]:
+        real = np.array([e.real_success for e in self.episodes])
+        imagined = np.array([e.imagined_success for e in self.episodes])  # (episodes, samples)
+        agree = imagined == real[:, None]
+        table = [[int(((imagined == i) & (real[:, None] == r)).sum()) for i in (False, True)] for r in (False, True)]
+        return {
+            "skill": self.skill,
+            "agent": self.agent,
+            "episodes": len(self.episodes),
+            "samples_per_episode": int(imagined.shape[1]),
+            "real_success_rate": float(real.mean()),
+            "imagined_success_rate": float(imagined.mean()),
+            "agreement": float(agree.mean()),
+            "agreement_first_sample": float(agree[:, 0].mean()),
+            "false_imagined_success": table[0][1],
+            "missed_real_success": table[1][0],
+            "table_real_x_imagined": table,
+            "meets_target": bool(agree.mean() >= TARGET_AGREEMENT),
+        }
+
+
+def run_in_simulator(
+    env: Any, agent: Agent, skill: str, robot: np.ndarray, scene: np.ndarray, max_steps: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, int | None]:
+    """Run `agent` for `max_steps` steps (not stopping at success, as imagination replays them all).
+    Returns the first observation, the (max_steps, 7) actions and the first successful step."""
+    obs, _ = env.reset(options={"robot_obs": robot, "scene_obs": scene})
+    first = {k: np.array(v) for k, v in obs.items()}
+    agent.reset(skill, obs)
+    actions, success_step = [], None
+    for step in range(1, max_steps + 1):
+        action = np.asarray(agent.act(obs), dtype=np.float32)
+        actions.append(action)
+        obs, _, _, _, info = env.step(action)
+        if success_step is None and skill in info["completed_tasks"]:
+            success_step = step
+    return first, np.stack(actions), success_step
+
+
+@torch.no_grad()
+def imagine_verdicts(
+    model: WorldModel,
+    classifier: RewardClassifier,
+    first: dict[str, np.ndarray],
+    actions: np.ndarray,
+    samples: int,
+    generator: torch.Generator,
+) -> list[int | None]:
+    """Replay `actions` from the encoded first observation `samples` times, as the simulator would
+    have executed them (CommandedTarget); per sample, the first chunk-end step the classifier judges
+    a success (None if it never does)."""
+    start = model.encode_start(
+        {k: np.repeat(first[k][None], samples, axis=0) for k in model.observation_keys}, generator
+    )
+    chunks = -(-len(actions) // CHUNK_STEPS)
+    padded = np.concatenate([actions, np.repeat(actions[-1:], chunks * CHUNK_STEPS - len(actions), axis=0)])
+    raw = torch.from_numpy(padded).to(model.device)[None].expand(samples, -1, -1)
+    tcp = torch.as_tensor(first["robot_obs"][TCP_POS], dtype=torch.float32, device=model.device)
+    sequence = CommandedTarget(tcp[None].expand(samples, -1).clone()).effective(raw)
+    states = model.imagine(start, sequence, generator)
+    chunk_ends = states.features()[:, CHUNK_STEPS - 1 :: CHUNK_STEPS]
+    done = (classifier.reward(chunk_ends) > 0).cpu().numpy()  # (samples, chunks)
+    return [int(np.argmax(row)) * CHUNK_STEPS + CHUNK_STEPS if row.any() else None for row in done]
+
+
+def measure_skill(
+    model: WorldModel,
+    classifier: RewardClassifier,
+    agent: Agent,
+    agent_name: str,
+    skill: str,
+    episodes: int,
+    seed: int,
+    samples: int,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    progress: bool = True,
+) -> SkillFidelity:
+    """Fidelity of one skill over `episodes` harness start states (seeded like `diwa eval`)."""
+    from diwa.sim.make import make_env
+
+    cameras = tuple(name.removeprefix("rgb_") for name in IMAGE_KEYS if name in model.observation_keys)
+    env = make_env(cameras=cameras, static_size=64, gripper_size=64) if cameras else make_env()
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    result = SkillFidelity(skill, agent_name, [])
+    try:
+        for index in tqdm(range(episodes), desc=f"fidelity {skill}", unit="ep", disable=not progress):
+            robot, scene = sample_start_state(skill, skill_seed(seed, skill, index))
+            first, actions, real_step = run_in_simulator(env, agent, skill, robot, scene, max_steps)
+            imagined = imagine_verdicts(model, classifier, first, actions, samples, generator)
+            result.episodes.append(
+                FidelityEpisode(index, real_step is not None, real_step, [s is not None for s in imagined], imagined)
+            )
+    finally:
+        env.close()
+    return result
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval-fidelity",
+        help="agreement between imagined and simulated success, per skill",
+        description="Run an agent in the simulator, replay its actions in the world model, and compare the "
+        "reward classifier's verdict with the oracle's.",
+    )
+    parser.add_argument("--wm", type=Path, required=True, help="world-model checkpoint")
+    parser.add_argument("--reward", type=Path, required=True, help="directory of reward classifiers (one per skill)")
+    parser.add_argument("--agent", default="scripted", help="'scripted' or a policy checkpoint / DIR with DIR/<skill>")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--skill", help="one skill")
+    which.add_argument("--skills", help="'all' or a comma-separated list of skills")
+    parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--samples", type=int, default=5, help="imagined rollouts per episode")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="directory for fidelity.json (per episode) and fidelity.png")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.set_defaults(run=run_eval_fidelity)
+
+
+def run_eval_fidelity(args: argparse.Namespace) -> int:
+    if min(args.episodes, args.samples) < 1:
+        raise ValueError(f"--episodes and --samples must be positive, got {args.episodes} and {args.samples}")
+    skills = parse_skills(args)
+    started = time.perf_counter()
+    model, info = load_world_model(args.wm)
+    model.eval()
+    results = []
+    for skill in skills:
+        classifier, _ = load_reward_classifier(args.reward, skill, info.weights_sha256)
+        agent = load_agent(args.agent, skill, args.seed)
+        results.append(
+            measure_skill(model, classifier.eval(), agent, args.agent, skill, args.episodes, args.seed, args.samples)
+        )
+    summaries = [r.summary() for r in results]
+    document = {
+        "world_model": {"path": str(args.wm), "weights_sha256": info.weights_sha256},
+        "reward": str(args.reward),
+        "agent": args.agent,
+        "seed": args.seed,
+        "max_steps": DEFAULT_MAX_STEPS,
+        "target_agreement": TARGET_AGREEMENT,
+        "skills": summaries,
+        "wall_s": time.perf_counter() - started,
+    }
+    print(f"{'skill':<20} {'real':>6} {'imagined':>9} {'agreement':>10} {'false+':>7} {'missed':>7}")
+    for row in summaries:
+        print(
+            f"{row['skill']:<20} {row['real_success_rate']:>6.2f} {row['imagined_success_rate']:>9.2f} "
+            f"{row['agreement']:>10.3f} {row['false_imagined_success']:>7} {row['missed_real_success']:>7}"
+        )
+    if args.out:
+        from diwa.eval.report import write_json
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_json(
+            {**document, "episodes": {r.skill: [asdict(e) for e in r.episodes] for r in results}},
+            args.out / "fidelity.json",
+        )
+        plot_agreement(summaries, args.out / "fidelity.png", f"imagination fidelity: {args.agent}")
+    if args.json:
+        print(json.dumps(document))
+    return 0
+
+
+def plot_agreement(summaries: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Bars of agreement per skill beside the real and imagined success rates, with the target line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    positions = np.arange(len(summaries))
+    figure, axes = plt.subplots(figsize=(max(5.0, 1.2 * len(summaries) + 2.0), 4.0))
+    for offset, key, label in (
+        (-0.27, "agreement", "agreement"),
+        (0.0, "real_success_rate", "success (simulator)"),
+        (0.27, "imagined_success_rate", "success (imagined)"),
+    ):
+        axes.bar(positions + offset, [row[key] for row in summaries], width=0.27, label=label)
+    axes.axhline(TARGET_AGREEMENT, color="black", linestyle="--", linewidth=1, label="target agreement")
+    axes.set_xticks(list(positions), [row["skill"] for row in summaries], rotation=30, ha="right")
+    axes.set_ylim(0.0, 1.05)
+    axes.set_title(title)
+    axes.legend(fontsize="small", loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

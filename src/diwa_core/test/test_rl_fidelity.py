@@ -1,0 +1,56 @@
+"""Imagination fidelity: chunk-end verdicts in imagination against the oracle in the simulator."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from diwa.cli import main
+from diwa.rl.fidelity import CHUNK_STEPS, imagine_verdicts
+
+sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
+import rl_tiny
+
+
+class ChunkVerdicts:
+    """A classifier stand-in: sample s is judged done from chunk first_done[s] on (never if None)."""
+
+    def __init__(self, first_done: list[int | None]) -> None:
+        self.first_done = first_done
+        self.seen_shape: tuple[int, ...] = ()
+
+    def reward(self, features: torch.Tensor) -> torch.Tensor:
+        self.seen_shape = tuple(features.shape)
+        chunks = torch.arange(features.shape[1])
+        rows = [chunks >= k if k is not None else torch.zeros_like(chunks, dtype=torch.bool) for k in self.first_done]
+        return torch.stack(rows).float()
+
+
+def test_verdict_is_the_first_chunk_end_judged_done_and_actions_are_padded_to_whole_chunks():
+    model = rl_tiny.world_model()
+    first = {"robot_obs": np.zeros(15, np.float32), "scene_obs": np.zeros(24, np.float32)}
+    classifier = ChunkVerdicts([2, None, 0])
+    steps = imagine_verdicts(model, classifier, first, np.zeros((70, 7), np.float32), 3, torch.Generator())
+    assert classifier.seen_shape == (3, 18, model.feat_dim), "70 actions make 18 chunks; one latent per chunk end"
+    assert steps == [3 * CHUNK_STEPS, None, CHUNK_STEPS]
+
+
+def test_eval_fidelity_command_counts_every_imagined_sample(tmp_path, capsys):
+    paths = rl_tiny.save_pipeline(tmp_path)
+    out = tmp_path / "fidelity"
+    argv = ["eval-fidelity", "--wm", str(paths["wm"]), "--reward", str(paths["reward"]), "--skill", rl_tiny.SKILL]
+    assert main([*argv, "--episodes", "2", "--samples", "3", "--out", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    document = json.loads((out / "fidelity.json").read_text())
+    row = document["skills"][0]
+    assert printed["skills"] == document["skills"]
+    assert (out / "fidelity.png").stat().st_size > 0
+    # The scripted expert opens the drawer from every harness start state.
+    assert row["real_success_rate"] == 1.0
+    table = np.array(row["table_real_x_imagined"])
+    assert table.sum() == 2 * 3 and table[0].sum() == 0
+    assert row["agreement"] == table[1, 1] / 6 == row["imagined_success_rate"]
+    episodes = document["episodes"][rl_tiny.SKILL]
+    assert [len(e["imagined_success"]) for e in episodes] == [3, 3]
+    assert all(e["real_step"] is not None and e["real_step"] <= 72 for e in episodes)
