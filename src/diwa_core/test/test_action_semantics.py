@@ -39,3 +39,26 @@ def test_targets_advance_across_calls_and_restart_per_row():
     assert third[:, 0, 1].tolist() == pytest.approx([-1.0, -1.0])
     with pytest.raises(ValueError, match="actions must be"):
         target.effective(torch.zeros(3, 1, 7))
+
+
+def test_closed_loop_latent_filter_sees_the_executed_actions_not_the_raw_ones():
+    import sys
+    from pathlib import Path
+
+    from diwa.rl.conditioning import ObservationFeatures
+    from diwa.world_model.featurize import LatentTracker
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import rl_tiny
+
+    model = rl_tiny.world_model()
+    features = ObservationFeatures(rl_tiny.policy(model.feat_dim), model, seed=5)
+    reference = LatentTracker(model, seed=5)
+    env = make_env()
+    obs, _ = env.reset(seed=1)
+    np.testing.assert_array_equal(features.reset(obs), reference.reset(obs))
+    raw = np.array([0.0, -1.8, -1.5, 0.0, 0.0, 0.0, -0.4], np.float32)
+    for _ in range(30):
+        obs, _, _, _, info = env.step(raw)
+        np.testing.assert_allclose(features.step(raw, obs), reference.step(info["rel_action"], obs), atol=1e-5)
+    env.close()

@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from diwa.action_semantics import CommandedTarget
 from diwa.agent import Observation
 from diwa.policy.agent import DiffusionAgent
 from diwa.policy.encoder import FeatureEncoder, StateEncoder
 from diwa.policy.policy import DiffusionPolicy
 from diwa.rl.imagination import PolicyReader
+from diwa.sim.obs_layout import TCP_POS
 from diwa.skills import check_skill
 from diwa.world_model.featurize import LatentTracker
 from diwa.world_model.model import WorldModel
@@ -113,17 +115,24 @@ class ObservationFeatures:
         else:
             raise ValueError(f"no closed-loop features for a policy with encoder {kind!r}")
         self.state_encoder = StateEncoder()
+        self.target: CommandedTarget | None = None
 
     def reset(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         if self.tracker is None:
             return self.state_encoder.observation_features(dict(obs))
+        tcp = torch.as_tensor(np.asarray(obs["robot_obs"], dtype=np.float32)[TCP_POS])
+        self.target = CommandedTarget(tcp[None])
         return self.tracker.reset(obs)
 
     def step(self, action: np.ndarray, obs: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Features after `action` led to `obs` (the latent filter must see every step)."""
+        """Features after `action` led to `obs` (the latent filter must see every step). The
+        filter is given the action as the robot executed it, which is what it was trained on."""
         if self.tracker is None:
             return self.state_encoder.observation_features(dict(obs))
-        return self.tracker.step(action, obs)
+        if self.target is None:
+            raise RuntimeError("ObservationFeatures.step called before reset")
+        raw = torch.as_tensor(np.asarray(action, dtype=np.float32)).reshape(1, 1, -1)
+        return self.tracker.step(self.target.effective(raw)[0, 0].numpy(), obs)
 
 
 class ClosedLoopAgent:
