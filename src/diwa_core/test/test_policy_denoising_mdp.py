@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 from diwa.policy.config import DiffusionConfig
-from diwa.policy.denoising_mdp import DenoisingMDP
-from diwa.policy.network import EpsilonMLP
+from diwa.policy.denoising_mdp import ChainSampler, DenoisingMDP
+from diwa.policy.network import EpsilonMLP, SamplingEpsilon, sampling_mish
 from torch import nn
+from torch.nn import functional as F
 
 H, A, D = 4, 7, 5
 
@@ -235,3 +236,59 @@ def test_sampler_settings_are_validated():
         DiffusionConfig(sampler="euler")
     with pytest.raises(ValueError, match="ddim_steps"):
         dataclasses.replace(DiffusionConfig(), ddim_steps=0)
+
+
+def test_sampling_mish_is_torchs_mish_to_float_rounding():
+    x = torch.cat([torch.linspace(-100.0, 100.0, 100_001), torch.tensor([0.0, -0.0, float("inf")])])
+    torch.testing.assert_close(sampling_mish(x), F.mish(x), rtol=1e-6, atol=1e-12)
+    assert torch.isnan(sampling_mish(torch.tensor([float("nan")]))).all()
+
+
+def test_prepared_network_computes_what_the_network_computes():
+    network = small_network()  # its parameters require gradients, as the fine-tuned copy's do
+    timesteps = torch.tensor([19, 12, 3, 0])
+    generator = torch.Generator().manual_seed(14)
+    x = torch.randn(6, H, A, generator=generator)
+    cond = torch.randn(6, D, generator=generator)
+    prepared = SamplingEpsilon(network, timesteps)
+    conditioned = prepared.condition(cond)
+    for k, t in enumerate(timesteps.tolist()):
+        eps = prepared(x, k, conditioned)
+        assert not eps.requires_grad
+        with torch.no_grad():
+            expected = network(x, torch.full((6,), t), cond)
+        torch.testing.assert_close(eps, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_prepared_chain_is_the_chain_of_the_step_gaussians():
+    mdp = DenoisingMDP(DiffusionConfig())
+    base = small_network(0)
+    finetuned = small_network(1)
+    cond = torch.randn(5, D, generator=torch.Generator().manual_seed(15))
+    sampler = ChainSampler(mdp, base, finetuned, finetuned_steps=10)
+    sample = sampler.sample(cond, torch.Generator().manual_seed(16), return_chain=True)
+    again = mdp.sample(
+        base, cond, torch.Generator().manual_seed(16), return_chain=True, finetuned=finetuned, finetuned_steps=10
+    )
+    assert torch.equal(sample.chain, again.chain) and torch.equal(sample.actions, again.actions)
+    # Every step again through step_gaussian, i.e. the networks' own forward (what log_prob scores),
+    # with the same random numbers.
+    generator = torch.Generator().manual_seed(16)
+    stds = mdp.sampling_stds(deterministic=False)
+    assert torch.equal(sample.chain[:, 0], torch.randn(5, H, A, generator=generator))
+    with torch.no_grad():
+        for position in range(mdp.num_steps):
+            network = finetuned if position >= 10 else base
+            mean = mdp.step_gaussian(network, sample.chain[:, position], position, cond).mean
+            following = mean + stds[position] * torch.randn(5, H, A, generator=generator).clamp(-3.0, 3.0)
+            torch.testing.assert_close(sample.means[:, position], mean, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(
+                sample.chain[:, position + 1],
+                following.clamp(-1.0, 1.0) if position == 19 else following,
+                rtol=1e-5,
+                atol=1e-5,
+            )
+    # The chain runs in inference mode, but what it returns is ordinary (in-place use allowed).
+    assert not any(t.is_inference() for t in (sample.chain, sample.means, sample.actions))
+    sample.actions.clamp_(-0.5, 0.5)
+    assert torch.equal(sample.chain[:, -1], again.actions), "actions do not alias the chain"

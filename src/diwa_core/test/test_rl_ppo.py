@@ -120,3 +120,15 @@ def test_cached_condition_denoiser_computes_what_the_network_computes():
     shared(x, t, shared.cond).square().sum().backward()
     for name, parameter in network.named_parameters():
         torch.testing.assert_close(parameter.grad, expected[name], rtol=1e-4, atol=1e-5)
+
+
+def test_rollout_conditions_follow_the_episodes_across_chunks():
+    model = rl_tiny.world_model()
+    config = rl_tiny.config().replace("rollout", max_episode_steps=8)  # episodes end every 2 chunks
+    ppo = rl_tiny.ppo(rl_tiny.policy(model.feat_dim), config)
+    rollout = ppo.play(rl_tiny.imagination(model, ppo.policy, config), 5)
+    continuing = ~rollout.done[:-1]
+    assert continuing.any() and rollout.done.any()
+    # A continuing episode is conditioned next on the state its chunk ended in; a restarted one not.
+    assert torch.equal(rollout.cond[1:][continuing], rollout.next_cond[:-1][continuing])
+    assert not torch.equal(rollout.cond[1:][~continuing], rollout.next_cond[:-1][~continuing])

@@ -7,7 +7,8 @@ import pytest
 import torch
 from diwa.world_model.config import load_world_model_config
 from diwa.world_model.model import WorldModel
-from diwa.world_model.rssm import balanced_kl, categorical_kl
+from diwa.world_model.rssm import Dense, balanced_kl, categorical_kl
+from torch import nn
 
 TINY = Path(__file__).with_name("wm_tiny.yaml")
 
@@ -150,3 +151,19 @@ def test_samples_follow_the_categorical_at_the_temperature(model: WorldModel, te
         samples = model.rssm._sample(logits, torch.Generator().manual_seed(0), temperature)
     frequencies = samples.reshape(-1, 4).mean(0)
     assert torch.allclose(frequencies, torch.softmax(logits[0, 0] / temperature, -1), atol=0.01)
+
+
+def test_dense_layers_keep_their_checkpoint_names_and_compute_the_sequential(model: WorldModel) -> None:
+    names = set(model.rssm.state_dict())
+    assert {"img_in.0.weight", "img_in.1.weight", "img_in.1.bias", "prior_net.0.0.weight", "prior_net.1.bias"} <= names
+    assert {"post_net.0.1.weight", "gru.linear.weight", "gru.norm.bias"} <= names
+    dense = Dense(12, 8)
+    sequential = nn.Sequential(*dense)
+    x = torch.randn(5, 12, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(dense(x), sequential(x))
+
+
+def test_probabilities_given_to_the_sampler_are_softmax_of_the_logits(model: WorldModel) -> None:
+    raw = torch.randn(64, model.config.rssm.stoch, generator=torch.Generator().manual_seed(3)) * 4
+    logits, probs = model.rssm._distribution(raw)
+    torch.testing.assert_close(probs, torch.softmax(logits, -1), rtol=1e-5, atol=1e-7)

@@ -17,12 +17,14 @@ All chunks live in normalised action space ([-1, 1] per dimension); see normaliz
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
 from diwa.policy.config import DiffusionConfig
+from diwa.policy.network import EpsilonMLP, SamplingEpsilon
 from diwa.policy.schedule import DDPMSchedule
 
 _LOG_SQRT_2PI = 0.5 * float(np.log(2.0 * np.pi))
@@ -87,6 +89,8 @@ class DenoisingMDP:
         self.timesteps = torch.as_tensor(timesteps, dtype=torch.long)
         # (n, 4): a, b, c1, c2 per position, gathered in one indexing op per step.
         self._coefficients = torch.as_tensor(np.stack([a, b, c1, c2], axis=1), dtype=torch.float32)
+        # The same numbers as 0-d tensors per position, for the sampler's loop: no indexing per step.
+        self._position_coefficients = [tuple(row.unbind(0)) for row in self._coefficients]
         self.step_stds = torch.as_tensor(std, dtype=torch.float32)
         self._sampling_stds = self.step_stds.clamp(min=config.min_sampling_std)
         self._logprob_stds = self.step_stds.clamp(min=config.min_logprob_std)
@@ -133,10 +137,16 @@ class DenoisingMDP:
             a, b, c1, c2 = coefficients.unbind(1)
             t = self.timesteps[position]
             std = self.step_stds[position][:, None, None]
-        eps = network(x, t, cond)
+        x0, mean = self._denoise(x, network(x, t, cond), a, b, c1, c2)
+        return StepGaussian(mean=mean, std=std, x0=x0)
+
+    def _denoise(
+        self, x: torch.Tensor, eps: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c1: torch.Tensor, c2: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x0_hat, mean) of one step: x0_hat = clip(a x - b eps), mean = c1 x0_hat + c2 x."""
         clip = self.config.x0_clip
         x0 = (a * x - b * eps).clamp(-clip, clip)
-        return StepGaussian(mean=c1 * x0 + c2 * x, std=std, x0=x0)
+        return x0, c1 * x0 + c2 * x
 
     def log_prob(
         self,
@@ -173,35 +183,106 @@ class DenoisingMDP:
 
         Each step draws noise clipped to [-noise_clip, noise_clip]; the last step's output is
         clipped to [-final_action_clip, final_action_clip]. The last `finetuned_steps` positions use
-        `finetuned` instead of `network`. No gradients are tracked.
+        `finetuned` instead of `network`. No gradients are tracked. To sample many batches with
+        the same networks, prepare a ChainSampler once instead.
         """
-        if not 0 <= finetuned_steps <= self.num_steps or (finetuned_steps > 0 and finetuned is None):
-            raise ValueError(f"finetuned_steps must lie in 0..{self.num_steps} and needs a finetuned network")
-        config = self.config
-        batch = cond.shape[0]
-        shape = (batch, config.horizon, config.action_dim)
-        stds = self.sampling_stds(deterministic)
-        first_finetuned = self.num_steps - finetuned_steps
-        with torch.no_grad():
+        sampler = ChainSampler(self, network, finetuned, finetuned_steps)
+        return sampler.sample(cond, generator, deterministic=deterministic, return_chain=return_chain)
+
+
+class NoisePredictor(Protocol):
+    """A noise-prediction network prepared for a chain's timesteps (see ChainSampler)."""
+
+    def condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """Whatever the predictor keeps of a conditioning batch."""
+
+    def __call__(self, x: torch.Tensor, k: int, conditioned: torch.Tensor, /) -> torch.Tensor:
+        """eps for x at the k-th prepared timestep, given what `condition` kept."""
+
+
+class _CalledNetwork:
+    """Any noise-prediction module, called as network(x, t, cond) at every step."""
+
+    def __init__(self, network: nn.Module, timesteps: torch.Tensor) -> None:
+        self.network = network
+        self.timesteps = timesteps
+
+    def condition(self, cond: torch.Tensor) -> torch.Tensor:
+        return cond
+
+    def __call__(self, x: torch.Tensor, k: int, conditioned: torch.Tensor) -> torch.Tensor:
+        return self.network(x, self.timesteps[k].expand(x.shape[0]), conditioned)
+
+
+class ChainSampler:
+    """The denoising chain of a base network and its fine-tuned copy, prepared once and then
+    sampled for any number of conditioning batches.
+
+    Preparing computes what does not depend on the conditioning: an EpsilonMLP becomes a
+    SamplingEpsilon (each step's time embedding computed once); other modules are called as they
+    are. The preparation holds while the networks' weights do not change, e.g. for one rollout.
+    """
+
+    def __init__(
+        self, mdp: DenoisingMDP, network: nn.Module, finetuned: nn.Module | None = None, finetuned_steps: int = 0
+    ) -> None:
+        if not 0 <= finetuned_steps <= mdp.num_steps or (finetuned_steps > 0 and finetuned is None):
+            raise ValueError(f"finetuned_steps must lie in 0..{mdp.num_steps} and needs a finetuned network")
+        self.mdp = mdp
+        first_finetuned = mdp.num_steps - finetuned_steps
+        # (prepared network, its positions): the base runs the first positions, the copy the rest.
+        self._segments: list[tuple[NoisePredictor, range]] = []
+        for segment_network, positions in (
+            (network, range(first_finetuned)),
+            (finetuned, range(first_finetuned, mdp.num_steps)),
+        ):
+            if positions:
+                timesteps = mdp.timesteps[positions.start : positions.stop]
+                prepared = (
+                    SamplingEpsilon(segment_network, timesteps)
+                    if isinstance(segment_network, EpsilonMLP)
+                    else _CalledNetwork(segment_network, timesteps)
+                )
+                self._segments.append((prepared, positions))
+
+    def sample(
+        self,
+        cond: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        deterministic: bool = False,
+        return_chain: bool = False,
+    ) -> ChainSample:
+        """DenoisingMDP.sample with the prepared networks.
+
+        The chain runs in inference mode (no autograd bookkeeping per operation); what is returned
+        is built outside it, so callers get ordinary tensors.
+        """
+        mdp, config = self.mdp, self.mdp.config
+        shape = (cond.shape[0], config.horizon, config.action_dim)
+        stds = mdp.sampling_stds(deterministic)
+        step_stds, noisy = stds.unbind(0), (stds > 0).tolist()
+        last = mdp.num_steps - 1
+        with torch.inference_mode():
             x = torch.randn(shape, generator=generator)
-            chain = [x] if return_chain else []
-            means = []
-            for position in range(self.num_steps):
-                step_network = finetuned if position >= first_finetuned and finetuned is not None else network
-                mean = self.step_gaussian(step_network, x, position, cond).mean
-                std = stds[position]
-                if std > 0:
-                    noise = torch.randn(shape, generator=generator).clamp_(-config.noise_clip, config.noise_clip)
-                    x = mean + std * noise
-                else:
-                    x = mean
-                if position == self.num_steps - 1:
-                    x = x.clamp(-config.final_action_clip, config.final_action_clip)
-                if return_chain:
-                    chain.append(x)
-                    means.append(mean)
+            chain, means = [x], []
+            for predict, positions in self._segments:
+                conditioned = predict.condition(cond)
+                for k, position in enumerate(positions):
+                    eps = predict(x, k, conditioned)
+                    _, mean = mdp._denoise(x, eps, *mdp._position_coefficients[position])
+                    if noisy[position]:
+                        noise = torch.randn(shape, generator=generator).clamp_(-config.noise_clip, config.noise_clip)
+                        x = mean + step_stds[position] * noise
+                    else:
+                        x = mean
+                    if position == last:
+                        x = x.clamp(-config.final_action_clip, config.final_action_clip)
+                    if return_chain:
+                        chain.append(x)
+                        means.append(mean)
         if not return_chain:
-            return ChainSample(actions=x)
+            return ChainSample(actions=x.clone())
         return ChainSample(
-            actions=x, chain=torch.stack(chain, dim=1), means=torch.stack(means, dim=1), stds=stds.clone()
+            actions=x.clone(), chain=torch.stack(chain, dim=1), means=torch.stack(means, dim=1), stds=stds.clone()
         )

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -86,6 +87,73 @@ class EpsilonMLP(nn.Module):
         batch = x.shape[0]
         inputs = torch.cat([x.reshape(batch, -1), self.time_embedding(t), cond], dim=-1)
         return self.body(inputs).view(batch, self.horizon, self.action_dim)
+
+
+# 0-d tensors: on CPU a Python scalar operand costs about as much per call as the arithmetic here.
+_ONE, _TWO = torch.tensor(1.0), torch.tensor(2.0)
+
+
+def sampling_mish(x: torch.Tensor) -> torch.Tensor:
+    """Mish(x) = x tanh(softplus(x)) for gradient-free sampling, about 3x faster than torch's on CPU.
+
+    With s = sigmoid(x), tanh(softplus(x)) = n / (2 - n) where n = s (2 - s) = lerp(s, 1, s): one
+    sigmoid and three cheap operations instead of exp, log1p and tanh, without cancellation (n lies
+    in [0, 1] and lerp is exact at both ends), so it agrees with torch's Mish to float rounding.
+    In-place on its intermediates: not for autograd.
+    """
+    s = torch.sigmoid(x)
+    n = torch.lerp(s, _ONE, s)
+    return n.div_(_TWO - n).mul_(x)
+
+
+class SamplingEpsilon:
+    """An EpsilonMLP prepared for sampling a denoising chain at a fixed list of timesteps, without
+    gradients: `eps = prepared(x, k, prepared.condition(cond))` at the k-th of `timesteps`.
+
+    The first layer reads concat(x, e(t), c), so it splits into W_x x + W_t e(t) + (W_c c + b). A
+    chain evaluates the network at known timesteps with the same c throughout, so W_t e(t) is
+    computed here once per timestep (one batched pass; valid while the weights do not change),
+    W_c c + b once per conditioning batch (`condition`), and each call runs only the rest, as bare
+    matrix products with `sampling_mish`. The weights are read detached, so the in-place arithmetic
+    is safe in any grad mode; outputs agree with `EpsilonMLP.forward` to float rounding.
+    """
+
+    def __init__(self, network: EpsilonMLP, timesteps: torch.Tensor) -> None:
+        chunk = network.horizon * network.action_dim
+        body = network.body
+        weight = body.lift.weight.detach()
+        time_dim = weight.shape[1] - chunk - network.cond_dim
+        with torch.no_grad():
+            embedded = network.time_embedding(timesteps.to(weight.device))
+            self._time_terms = F.linear(embedded, weight[:, chunk : chunk + time_dim]).unbind(0)
+        self._cond_weight, self._lift_bias = weight[:, chunk + time_dim :], body.lift.bias.detach()
+        # Weights transposed: torch.addmm(bias, h, weight^T) is what F.linear runs.
+        self._x_weight = weight[:, :chunk].t()
+        self._blocks = [
+            (
+                block.first.weight.detach().t(),
+                block.first.bias.detach(),
+                block.second.weight.detach().t(),
+                block.second.bias.detach(),
+            )
+            for block in body.blocks
+        ]
+        self._head = (body.head.weight.detach().t(), body.head.bias.detach())
+        self._chunk_shape = (network.horizon, network.action_dim)
+
+    def condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """The conditioning's share W_c c + b of the first layer, (B, width)."""
+        return F.linear(cond.detach(), self._cond_weight, self._lift_bias)
+
+    def __call__(self, x: torch.Tensor, k: int, cond_term: torch.Tensor) -> torch.Tensor:
+        """eps for x (B, horizon, action_dim) at the k-th timestep, with `condition(cond)`."""
+        batch = x.shape[0]
+        h = torch.addmm(cond_term, x.reshape(batch, -1), self._x_weight).add_(self._time_terms[k])
+        for first_weight, first_bias, second_weight, second_bias in self._blocks:
+            inner = sampling_mish(torch.addmm(first_bias, sampling_mish(h), first_weight))
+            h = torch.addmm(second_bias, inner, second_weight).add_(h)
+        head_weight, head_bias = self._head
+        return torch.addmm(head_bias, sampling_mish(h), head_weight).view(batch, *self._chunk_shape)
 
 
 class Critic(nn.Module):

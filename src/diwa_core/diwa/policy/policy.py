@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from diwa.policy.config import PolicyConfig
-from diwa.policy.denoising_mdp import ChainSample, DenoisingMDP
+from diwa.policy.denoising_mdp import ChainSample, ChainSampler, DenoisingMDP
 from diwa.policy.network import EpsilonMLP
 from diwa.policy.normalizer import ActionNormalizer, FeatureNormalizer
 from diwa.skills import check_skill
@@ -137,6 +137,10 @@ class DiffusionPolicy:
             finetuned=self.finetuned,
             finetuned_steps=self.finetuned_steps,
         )
+
+    def sampler(self) -> ChainSampler:
+        """`sample` prepared once for many batches, valid until the networks' weights change."""
+        return ChainSampler(self.mdp, self.base, self.finetuned, self.finetuned_steps)
 
     def predict_chunk(
         self, features: np.ndarray | torch.Tensor, generator: torch.Generator | None = None, deterministic: bool = True

@@ -277,18 +277,12 @@ class DenoisingPPO:
         running_return = torch.zeros(batch)
         running_steps = torch.zeros(batch, dtype=torch.long)
         primitive_steps = 0
-        features = env.reset()
+        # The base runs the first denoising steps, the trainable copy (self.actor) the last K; the
+        # weights stay fixed during the rollout, so the chain is prepared once.
+        sampler = policy.sampler()
+        cond = policy.condition(env.reset())
         for _ in range(chunks):
-            cond = policy.condition(features)
-            # The base runs the first denoising steps, the trainable copy the last K.
-            sample = policy.mdp.sample(
-                CachedConditionDenoiser(policy.base, cond),
-                cond,
-                self.generator,
-                return_chain=True,
-                finetuned=CachedConditionDenoiser(self.actor, cond),
-                finetuned_steps=self.steps,
-            )
+            sample = sampler.sample(cond, self.generator, return_chain=True)
             actions = policy.action_normalizer.unnormalize(sample.actions).clamp(-1.0, 1.0)
             step = env.step(actions)
             if not (torch.isfinite(step.reward).all() and torch.isfinite(step.final_features).all()):
@@ -296,7 +290,8 @@ class DenoisingPPO:
             ended = step.terminated | step.truncated
             conds.append(cond)
             chains.append(sample.chain[:, self.first_position :])
-            next_conds.append(policy.condition(step.final_features))
+            next_cond = policy.condition(step.final_features)
+            next_conds.append(next_cond)
             rewards.append(step.reward.float())
             terminated.append(step.terminated)
             done.append(ended)
@@ -310,7 +305,9 @@ class DenoisingPPO:
                 episode_halts.append(bool(step.terminated[i] and not step.success[i]))
             running_return[ended] = 0.0
             running_steps[ended] = 0
-            features = step.features
+            # Where no episode restarted, an environment may hand back its final features as the
+            # next ones: their conditioning is then already computed.
+            cond = next_cond if step.features is step.final_features else policy.condition(step.features)
         empty = torch.empty(0)
         return Rollout(
             cond=torch.stack(conds),

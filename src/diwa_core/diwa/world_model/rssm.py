@@ -47,15 +47,36 @@ class LayerNormGRUCell(nn.Module):
         self.norm = nn.LayerNorm(3 * hidden_size)
 
     def forward(self, x: Tensor, h: Tensor) -> Tensor:
-        reset, candidate, update = self.norm(self.linear(torch.cat([x, h], dim=-1))).chunk(3, dim=-1)
+        # Functional calls of the submodules: see Dense.
+        norm = self.norm
+        gates = F.layer_norm(
+            F.linear(torch.cat([x, h], dim=-1), self.linear.weight),
+            norm.normalized_shape,
+            norm.weight,
+            norm.bias,
+            norm.eps,
+        )
+        reset, candidate, update = gates.chunk(3, dim=-1)
         reset = torch.sigmoid(reset)
         candidate = torch.tanh(reset * candidate)
         update = torch.sigmoid(update - 1.0)
         return update * candidate + (1.0 - update) * h
 
 
-def _dense(inputs: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inputs, outputs, bias=False), nn.LayerNorm(outputs), nn.ELU())
+class Dense(nn.Sequential):
+    """Linear (no bias), LayerNorm, ELU: DreamerV2's hidden layer.
+
+    It stays a Sequential, so its parameters keep their checkpoint names, but forward applies the
+    three as functions: calling them as modules costs a few per cent of an imagination step on CPU.
+    """
+
+    def __init__(self, inputs: int, outputs: int) -> None:
+        super().__init__(nn.Linear(inputs, outputs, bias=False), nn.LayerNorm(outputs), nn.ELU())
+
+    def forward(self, x: Tensor) -> Tensor:
+        linear, norm, activation = self
+        normed = F.layer_norm(F.linear(x, linear.weight), norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        return F.elu(normed, activation.alpha)
 
 
 class RSSM(nn.Module):
@@ -63,11 +84,11 @@ class RSSM(nn.Module):
         super().__init__()
         self.config = config
         self.action_dim = action_dim
-        self.img_in = _dense(config.stoch + action_dim, config.hidden)
+        self.img_in = Dense(config.stoch + action_dim, config.hidden)
         self.gru = LayerNormGRUCell(config.hidden, config.deter)
-        self.prior_net = nn.Sequential(_dense(config.deter, config.hidden), nn.Linear(config.hidden, config.stoch))
+        self.prior_net = nn.Sequential(Dense(config.deter, config.hidden), nn.Linear(config.hidden, config.stoch))
         self.post_net = nn.Sequential(
-            _dense(config.deter + embed_dim, config.hidden), nn.Linear(config.hidden, config.stoch)
+            Dense(config.deter + embed_dim, config.hidden), nn.Linear(config.hidden, config.stoch)
         )
         self.start_net = nn.Sequential(nn.Linear(embed_dim, config.deter), nn.Tanh()) if config.learned_start else None
 
@@ -82,8 +103,8 @@ class RSSM(nn.Module):
         """
         if self.start_net is not None:
             deter = self.start_net(embed)
-            logits = self._logits(self.prior_net(deter))
-            return RSSMState(deter, logits, self._sample(logits, generator))
+            logits, probs = self._distribution(self.prior_net(deter))
+            return RSSMState(deter, logits, self._sample(logits, generator, probs=probs))
         c = self.config
         batch = embed.shape[:-1]
         zero = RSSMState(
@@ -93,25 +114,35 @@ class RSSM(nn.Module):
         )
         return self.img_step(zero, embed.new_zeros(*batch, self.action_dim), generator)
 
-    def _logits(self, raw: Tensor) -> Tensor:
-        """Logits of the (optionally uniform-mixed) categoricals."""
+    def _distribution(self, raw: Tensor) -> tuple[Tensor, Tensor]:
+        """(logits, probabilities) of the (optionally uniform-mixed) categoricals."""
         logits = raw.reshape(*raw.shape[:-1], self.config.stoch_vars, self.config.stoch_classes)
+        probs = F.softmax(logits, dim=-1)
         if self.config.unimix > 0:
-            probs = F.softmax(logits, dim=-1)
             probs = (1.0 - self.config.unimix) * probs + self.config.unimix / self.config.stoch_classes
             logits = torch.log(probs)
-        return logits
+        return logits, probs
 
-    def _sample(self, logits: Tensor, generator: torch.Generator | None, temperature: float = 1.0) -> Tensor:
-        """One-hot sample with straight-through gradient (forward: the sample; backward: softmax).
+    def _sample(
+        self,
+        logits: Tensor,
+        generator: torch.Generator | None,
+        temperature: float = 1.0,
+        probs: Tensor | None = None,
+    ) -> Tensor:
+        """One-hot sample with straight-through gradient (forward: the sample; backward: the
+        probabilities).
 
         Sampled by inverting the cumulative distribution with one uniform number per variable:
         per-class random numbers (Gumbel-max) made random-number generation the most expensive
-        part of an imagination step on CPU.
+        part of an imagination step on CPU. `probs`, the probabilities `_distribution` returned
+        with the logits, spare recomputing softmax(logits) at temperature 1: the same distribution
+        (they differ by float rounding only, where the mix is taken before the log).
         """
         if temperature <= 0:
             raise ValueError(f"sampling temperature must be positive, got {temperature}")
-        probs = F.softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)
+        if probs is None or temperature != 1.0:
+            probs = F.softmax(logits if temperature == 1.0 else logits / temperature, dim=-1)
         uniform = torch.rand((*logits.shape[:-1], 1), generator=generator, device=logits.device)
         index = (probs.cumsum(-1) <= uniform).sum(-1, keepdim=True).clamp_max(self.config.stoch_classes - 1)
         sample = torch.zeros_like(logits).scatter_(-1, index, 1.0)
@@ -130,8 +161,8 @@ class RSSM(nn.Module):
         the prior. Temperature 1 samples the prior as learned (DiWA's imagination setting);
         lower values sharpen it."""
         deter = self.gru(self.img_in(torch.cat([state.stoch, action], dim=-1)), state.deter)
-        logits = self._logits(self.prior_net(deter))
-        return RSSMState(deter, logits, self._sample(logits, generator, temperature))
+        logits, probs = self._distribution(self.prior_net(deter))
+        return RSSMState(deter, logits, self._sample(logits, generator, temperature, probs))
 
     def obs_step(
         self,
@@ -143,8 +174,8 @@ class RSSM(nn.Module):
         """(posterior, prior) after taking `action` in `state` and then observing `embed`;
         state None marks the first step of an episode (the action is then ignored)."""
         prior = self.start_prior(embed, generator) if state is None else self.img_step(state, action, generator)
-        logits = self._logits(self.post_net(torch.cat([prior.deter, embed], dim=-1)))
-        post = RSSMState(prior.deter, logits, self._sample(logits, generator))
+        logits, probs = self._distribution(self.post_net(torch.cat([prior.deter, embed], dim=-1)))
+        post = RSSMState(prior.deter, logits, self._sample(logits, generator, probs=probs))
         return post, prior
 
     def observe(
