@@ -64,6 +64,21 @@ def test_success_on_the_last_latent_of_a_chunk_ends_the_episode():
     assert env.steps.tolist() == [3 * CHUNK, 2 * CHUNK, 1 * CHUNK]
 
 
+def test_the_world_model_steps_on_the_actions_the_robot_would_execute():
+    """Out-of-range actions and soft gripper commands reach the model clipped and signed, as in the
+    play data it learnt from: the same episodes result as from the executable actions."""
+    model = rl_tiny.world_model()
+    config = paper_rollout(rl_tiny.config())
+    asked = torch.tensor([0.0, 0.0, 0.0, 3.0, -2.5, 0.5, 0.3]).expand(3, CHUNK, 7)
+    executable = torch.tensor([0.0, 0.0, 0.0, 1.0, -1.0, 0.5, 1.0]).expand(3, CHUNK, 7)
+    features = []
+    for chunk in (asked, executable):
+        env = rl_tiny.imagination(model, rl_tiny.policy(model.feat_dim), config, seed=3)
+        env.reset()
+        features.append(env.step(chunk).features)
+    assert torch.equal(features[0], features[1])
+
+
 def test_start_frames_already_judged_done_are_dropped():
     model = rl_tiny.world_model()
     config = rl_tiny.config()

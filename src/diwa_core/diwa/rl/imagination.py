@@ -2,10 +2,11 @@
 
 Each parallel episode starts from a recorded frame encoded by the world model (the posterior of a
 single observation), then every action chunk is stepped through the model's prior, one model step
-per action (4 per chunk). The skill's reward classifier scores only the last latent of the chunk,
-and a positive verdict ends the episode as a success; episodes are truncated at 72 primitive steps
-(18 chunks). Ended episodes restart at once from new recorded frames, so every call returns B
-transitions. Nothing here touches the simulator.
+per action (4 per chunk), each action as the robot would have executed it (action_semantics.py).
+The skill's reward classifier scores only the last latent of the chunk, and a positive verdict ends
+the episode as a success; episodes are truncated at 72 primitive steps (18 chunks). Ended episodes
+restart at once from new recorded frames, so every call returns B transitions. Nothing here
+touches the simulator.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from diwa.action_semantics import CommandedTarget
 from diwa.data.dataset import Dataset
 from diwa.rl.config import ImaginationConfig, RolloutConfig
 from diwa.rl.guard import ModelErrorGuard
 from diwa.rl.ppo import ChunkStep
+from diwa.sim.obs_layout import TCP_POS
 from diwa.world_model.config import IMAGE_KEYS
 from diwa.world_model.model import WorldModel
 from diwa.world_model.reward import RewardClassifier
@@ -63,6 +66,12 @@ class StartStates:
     def __len__(self) -> int:
         return len(next(iter(self.observations.values())))
 
+    def tcp_positions(self, index: torch.Tensor) -> torch.Tensor:
+        """(len(index), 3) measured TCP positions: where the robot's command target starts."""
+        if "robot_obs" not in self.observations:
+            raise ValueError("start states need robot_obs to place the commanded TCP target")
+        return self.observations["robot_obs"][index][:, TCP_POS].float()
+
     def subset(self, keep: torch.Tensor) -> StartStates:
         return StartStates({k: v[keep] for k, v in self.observations.items()})
 
@@ -98,6 +107,7 @@ class ImaginationEnv:
         self.generator = torch.Generator().manual_seed(seed)
         self.starts, self.starts_dropped = self._without_finished(starts, seed)
         self.state: RSSMState | None = None
+        self.target = CommandedTarget(torch.zeros(self.num_envs, 3))
         self.steps = torch.zeros(self.num_envs, dtype=torch.long)
         self.halts = 0
 
@@ -112,13 +122,15 @@ class ImaginationEnv:
             raise ValueError(f"the reward classifier calls all {len(starts)} start frames already done")
         return starts.subset(keep), len(starts) - len(keep)
 
-    def _start(self, count: int) -> RSSMState:
+    def _start(self, count: int) -> tuple[RSSMState, torch.Tensor]:
+        """Encoded start frames for `count` new episodes, and their measured TCP positions."""
         index = torch.randint(len(self.starts), (count,), generator=self.generator)
-        return self.starts.encode(self.model, index, self.generator)
+        return self.starts.encode(self.model, index, self.generator), self.starts.tcp_positions(index)
 
     @torch.no_grad()
     def reset(self) -> torch.Tensor:
-        self.state = self._start(self.num_envs)
+        self.state, tcp = self._start(self.num_envs)
+        self.target = CommandedTarget(tcp)
         self.steps.zero_()
         return self.reader(self.state)
 
@@ -128,12 +140,8 @@ class ImaginationEnv:
             raise RuntimeError("ImaginationEnv.step called before reset")
         if chunks.ndim != 3 or chunks.shape[0] != self.num_envs:
             raise ValueError(f"expected ({self.num_envs}, horizon, 7) chunks, got {tuple(chunks.shape)}")
-        state = self.state
-        disagreement = torch.zeros(self.num_envs)
-        for t in range(chunks.shape[1]):
-            if self.guard is not None:
-                disagreement = torch.maximum(disagreement, self.guard.disagreement(state.features(), chunks[:, t]))
-            state = self.model.step(state, chunks[:, t], self.generator, self.temperature)
+        # The world model learnt from the actions the robot executed, not from what was asked of it.
+        state, disagreement = self._advance(self.state, self.target.effective(chunks))
         self.steps += chunks.shape[1]
         success = self.reward.reward(state.features()) > 0
         reward = success.float()
@@ -149,7 +157,8 @@ class ImaginationEnv:
         ended = terminated | truncated
         if ended.any():
             index = torch.nonzero(ended).flatten()
-            fresh = self._start(len(index))
+            fresh, tcp = self._start(len(index))
+            self.target.restart(index, tcp)
             state = RSSMState(*(part.index_copy(0, index, new) for part, new in zip(state, fresh, strict=True)))
             self.steps[index] = 0
         self.state = state
@@ -163,6 +172,20 @@ class ImaginationEnv:
             success=success,
             steps=torch.full((self.num_envs,), chunks.shape[1], dtype=torch.long),
         )
+
+    def _advance(self, state: RSSMState, chunks: torch.Tensor) -> tuple[RSSMState, torch.Tensor]:
+        """The chunk's prior steps from `state`: (last state, the guard's largest disagreement).
+
+        They run in inference mode, which spares every operation autograd's bookkeeping; the
+        results are copied out of it (a few small tensors) so the episode state stays ordinary.
+        """
+        disagreement = torch.zeros(self.num_envs)
+        with torch.inference_mode():
+            for t in range(chunks.shape[1]):
+                if self.guard is not None:
+                    disagreement = torch.maximum(disagreement, self.guard.disagreement(state.features(), chunks[:, t]))
+                state = self.model.step(state, chunks[:, t], self.generator, self.temperature)
+        return RSSMState(*(part.clone() for part in state)), disagreement.clone()
 
     def state_dict(self) -> dict[str, Any]:
         """Episodes restart at every iteration, so the random stream is all there is to resume."""
