@@ -122,6 +122,57 @@ def _ppo(policy: DiffusionPolicy, config: FinetuneConfig, seed: int) -> Denoisin
     return DenoisingPPO(tuned, critic, config.ppo, seed)
 
 
+def _run_record(method: str, args: argparse.Namespace, config: FinetuneConfig) -> tuple[dict, dict]:
+    """The identity (what a resumed run must match) and provenance (stored beside the weights)
+    that every fine-tuning method shares; each command adds its own entries."""
+    base_sha = policy_weights_sha(args.policy)
+    identity = {
+        "method": method,
+        "skill": args.skill,
+        "seed": args.seed,
+        "eval_seed": args.eval_seed,
+        "base_policy_sha256": base_sha,
+    }
+    provenance = {
+        "base_checkpoint": str(args.policy.resolve()),
+        "base_weights_sha256": base_sha,
+        "finetune": {"method": method, "profile": config.profile, "seed": args.seed},
+    }
+    return identity, provenance
+
+
+def _run(
+    args: argparse.Namespace,
+    config: FinetuneConfig,
+    policy: DiffusionPolicy,
+    env: Any,
+    counter: str,
+    record: tuple[dict, dict],
+    evaluator: Any,
+) -> int:
+    """Run FineTuneRun to the end (or to a stop), close the evaluator, and print the summary."""
+    identity, provenance = record
+    try:
+        result = FineTuneRun(
+            out=args.out,
+            config=config,
+            ppo=_ppo(policy, config, args.seed),
+            env=env,
+            step_counter=counter,
+            identity=identity,
+            provenance=provenance,
+            base_policy=policy,
+            base_checkpoint=str(args.policy.resolve()),
+            evaluator=evaluator,
+            resume=args.resume,
+            show_progress=not args.no_progress,
+        ).run()
+    finally:
+        if evaluator is not None:
+            evaluator.close()
+    return _finish(result, args.out, counter, args.json)
+
+
 def _finish(result: RunResult, out: Path, counter: str, as_json: bool) -> int:
     print(
         f"{result.iterations} iterations, {result.steps:,} {counter.replace('_', ' ')} in {result.wall_s:.1f} s "
@@ -193,51 +244,20 @@ def run_finetune(args: argparse.Namespace) -> int:
         else None
     )
     reward_sha = reward_meta["files"]["weights"]["sha256"]
-    identity = {
-        "method": "diwa-imagination",
-        "skill": skill,
-        "seed": args.seed,
-        "eval_seed": args.eval_seed,
-        "base_policy_sha256": policy_weights_sha(args.policy),
-        "world_model_sha256": info.weights_sha256,
-        "reward_sha256": reward_sha,
-        "starts_dataset_hash": starts_hash,
-        "guard_threshold": guard.threshold if guard is not None else None,
-    }
-    provenance = {
-        "base_checkpoint": str(args.policy.resolve()),
-        "base_weights_sha256": identity["base_policy_sha256"],
-        "world_model": {"path": str(info.path), "weights_sha256": info.weights_sha256},
-        "reward": {"path": str(Path(args.reward).resolve()), "weights_sha256": reward_sha},
-        "finetune": {
-            "method": "diwa-imagination",
-            "profile": config.profile,
-            "seed": args.seed,
-            "starts": str(Path(starts_path).resolve()),
-            "guard": config.guard.enabled,
-        },
-    }
-    try:
-        result = FineTuneRun(
-            out=args.out,
-            config=config,
-            ppo=_ppo(policy, config, args.seed),
-            env=env,
-            step_counter="imagined_steps",
-            identity=identity,
-            provenance=provenance,
-            base_policy=policy,
-            base_checkpoint=str(args.policy.resolve()),
-            evaluator=evaluator,
-            resume=args.resume,
-            show_progress=not args.no_progress,
-        ).run()
-    finally:
-        if evaluator is not None:
-            evaluator.close()
+    identity, provenance = _run_record("diwa-imagination", args, config)
+    identity.update(
+        world_model_sha256=info.weights_sha256,
+        reward_sha256=reward_sha,
+        starts_dataset_hash=starts_hash,
+        guard_threshold=guard.threshold if guard is not None else None,
+    )
+    provenance["world_model"] = {"path": str(info.path), "weights_sha256": info.weights_sha256}
+    provenance["reward"] = {"path": str(Path(args.reward).resolve()), "weights_sha256": reward_sha}
+    provenance["finetune"].update(starts=str(Path(starts_path).resolve()), guard=config.guard.enabled)
+    code = _run(args, config, policy, env, "imagined_steps", (identity, provenance), evaluator)
     if guard is not None:
         print(f"guard: {env.halts} imagined episodes halted for model disagreement")
-    return _finish(result, args.out, "imagined_steps", args.json)
+    return code
 
 
 def _guard(args: argparse.Namespace, config: FinetuneConfig, model: Any, info: Any) -> Any:
@@ -290,43 +310,12 @@ def run_finetune_online(args: argparse.Namespace) -> int:
         if config.run.eval_episodes > 0
         else None
     )
-    identity = {
-        "method": "dppo-online",
-        "skill": skill,
-        "seed": args.seed,
-        "eval_seed": args.eval_seed,
-        "base_policy_sha256": policy_weights_sha(args.policy),
-        "world_model_sha256": info.weights_sha256 if info is not None else None,
-    }
-    provenance: dict[str, Any] = {
-        "base_checkpoint": str(args.policy.resolve()),
-        "base_weights_sha256": identity["base_policy_sha256"],
-        "finetune": {
-            "method": "dppo-online",
-            "profile": config.profile,
-            "seed": args.seed,
-            "envs": config.rollout.num_envs,
-        },
-    }
+    identity, provenance = _run_record("dppo-online", args, config)
+    identity["world_model_sha256"] = info.weights_sha256 if info is not None else None
+    provenance["finetune"]["envs"] = config.rollout.num_envs
     if info is not None:
         provenance["world_model"] = {"path": str(info.path), "weights_sha256": info.weights_sha256}
     try:
-        result = FineTuneRun(
-            out=args.out,
-            config=config,
-            ppo=_ppo(policy, config, args.seed),
-            env=env,
-            step_counter="env_steps",
-            identity=identity,
-            provenance=provenance,
-            base_policy=policy,
-            base_checkpoint=str(args.policy.resolve()),
-            evaluator=evaluator,
-            resume=args.resume,
-            show_progress=not args.no_progress,
-        ).run()
+        return _run(args, config, policy, env, "env_steps", (identity, provenance), evaluator)
     finally:
         env.close()
-        if evaluator is not None:
-            evaluator.close()
-    return _finish(result, args.out, "env_steps", args.json)
