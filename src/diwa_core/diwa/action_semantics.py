@@ -31,11 +31,11 @@ class CommandedTarget:
             raise ValueError(f"tcp_position must be (B, 3), got {tuple(tcp_position.shape)}")
         self.low = torch.tensor(g.WORKSPACE_LOW, dtype=tcp_position.dtype, device=tcp_position.device)
         self.high = torch.tensor(g.WORKSPACE_HIGH, dtype=tcp_position.dtype, device=tcp_position.device)
-        self.position = torch.minimum(torch.maximum(tcp_position, self.low), self.high)
+        self.position = tcp_position.clamp(self.low, self.high)
 
     def restart(self, index: Tensor, tcp_position: Tensor) -> None:
         """New episodes begin in the rows `index` from measured TCP positions (len(index), 3)."""
-        self.position[index] = torch.minimum(torch.maximum(tcp_position, self.low), self.high)
+        self.position[index] = tcp_position.clamp(self.low, self.high)
 
     def effective(self, actions: Tensor) -> Tensor:
         """(B, T, 7) raw actions -> the (B, T, 7) actions the simulator would record, advancing the
@@ -49,7 +49,7 @@ class CommandedTarget:
         position = self.position
         for t in range(actions.shape[1]):
             moved = position + g.REL_POS_SCALE * clipped[:, t, POSITION]
-            moved = torch.minimum(torch.maximum(moved, self.low), self.high)
+            moved = moved.clamp(self.low, self.high)
             out[:, t, POSITION] = ((moved - position) / g.REL_POS_SCALE).clamp(-1.0, 1.0)
             position = moved
         self.position = position
