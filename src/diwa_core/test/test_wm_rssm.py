@@ -95,9 +95,25 @@ def test_imagination_is_reproducible_with_a_seeded_generator(model: WorldModel) 
 def test_angles_are_compared_across_the_wrap(model: WorldModel) -> None:
     frames = {"robot_obs": np.zeros((4, 15), np.float32), "scene_obs": np.zeros((4, 24), np.float32)}
     frames["robot_obs"][:, 3] = [3.1, -3.1, 3.0, -3.0]
+    frames["robot_obs"][:, 14] = [1.0, -1.0, 1.0, -1.0]  # the last gripper action is -1 or +1
     model.codec.fit(frames)
     raw = model.codec.concat({k: torch.from_numpy(v) for k, v in frames.items()})
     assert torch.allclose(model.codec.decode(model.codec.encode(raw)), raw, atol=1e-5)
+
+
+def test_two_valued_quantities_decode_to_the_nearer_value(model: WorldModel) -> None:
+    frames = {"robot_obs": np.zeros((4, 15), np.float32), "scene_obs": np.zeros((4, 24), np.float32)}
+    frames["robot_obs"][:, 14] = [0.2, -0.1, 0.9, -0.7]
+    frames["scene_obs"][:, 4] = [0.3, 0.6, 0.0, 1.0]  # lightbulb
+    frames["scene_obs"][:, 5] = [0.51, 0.49, 0.9, 0.1]  # LED
+    frames["scene_obs"][:, 1] = [0.03, 0.1, 0.2, 0.15]  # the drawer is not two-valued
+    model.codec.fit(frames)
+    raw = model.codec.concat({k: torch.from_numpy(v) for k, v in frames.items()})
+    decoded = model.codec.split(model.codec.decode(model.codec.encode(raw)))
+    assert decoded["robot_obs"][:, 14].tolist() == [1.0, -1.0, 1.0, -1.0]
+    assert decoded["scene_obs"][:, 4].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert decoded["scene_obs"][:, 5].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert torch.allclose(decoded["scene_obs"][:, 1], torch.from_numpy(frames["scene_obs"][:, 1]), atol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,14 @@ ANGLE_DIMS: dict[str, tuple[int, ...]] = {
     "robot_obs": (3, 4, 5),
     "scene_obs": (9, 10, 11, 15, 16, 17, 21, 22, 23),
 }
+TWO_VALUED_DIMS: dict[str, tuple[tuple[int, float, float], ...]] = {
+    # (index, one value, the other): the last gripper action (-1 close, +1 open); lightbulb and LED
+    # (0 off, 1 on) (FACTS §3).
+    "robot_obs": ((14, -1.0, 1.0),),
+    "scene_obs": ((4, 0.0, 1.0), (5, 0.0, 1.0)),
+}
+"""Decoded to the nearer of their two values: a lamp predicted 0.3 on is no state the robot can be
+in, and a policy that reads decoded states in imagination has only seen 0 and 1 there."""
 MIN_STD = 1e-2
 """Floor of the standardising scale: dimensions that barely move in play (a block never touched)
 must not turn numerical noise into large inputs."""
@@ -56,6 +64,9 @@ class StateCodec(nn.Module):
         self.linear_idx = [d for d in range(self.raw_dim) if d not in set(angles)]
         self.angle_idx = angles
         self.rep_dim = len(self.linear_idx) + 2 * len(angles)
+        self.two_valued = [
+            (int(offsets[i] + d), low, high) for i, k in enumerate(keys) for d, low, high in TWO_VALUED_DIMS[k]
+        ]
         self.register_buffer("mean", torch.zeros(self.rep_dim))
         self.register_buffer("std", torch.ones(self.rep_dim))
 
@@ -92,6 +103,8 @@ class StateCodec(nn.Module):
         raw[..., self.linear_idx] = values[..., :n_lin]
         sin, cos = values[..., n_lin : n_lin + n_ang], values[..., n_lin + n_ang :]
         raw[..., self.angle_idx] = torch.atan2(sin, cos)
+        for index, low, high in self.two_valued:
+            raw[..., index] = torch.where(raw[..., index] >= (low + high) / 2, high, low)
         return raw
 
 
