@@ -137,8 +137,8 @@ def measure_skill(
     """Fidelity of one skill over `episodes` harness start states (seeded like `diwa eval`)."""
     from diwa.sim.make import make_env
 
-    cameras = tuple(name.removeprefix("rgb_") for name in IMAGE_KEYS if name in model.observation_keys)
-    env = make_env(cameras=cameras, static_size=64, gripper_size=64) if cameras else make_env()
+    # Cameras at the simulator's recording sizes, as in the play data; the model resizes them itself.
+    env = make_env(cameras=tuple(name.removeprefix("rgb_") for name in IMAGE_KEYS if name in model.observation_keys))
     generator = torch.Generator(device=model.device).manual_seed(seed)
     result = SkillFidelity(skill, agent_name, [])
     try:
