@@ -39,7 +39,11 @@ def test_verdict_is_the_first_chunk_end_judged_done_and_actions_are_padded_to_wh
 def test_eval_fidelity_command_counts_every_imagined_sample(tmp_path, capsys):
     paths = rl_tiny.save_pipeline(tmp_path)
     out = tmp_path / "fidelity"
-    argv = ["eval-fidelity", "--wm", str(paths["wm"]), "--reward", str(paths["reward"]), "--skill", rl_tiny.SKILL]
+    # Classifiers laid out one directory per skill (DIR/<skill>), as in the README.
+    rewards = tmp_path / "rewards"
+    rewards.mkdir()
+    paths["reward"].rename(rewards / rl_tiny.SKILL)
+    argv = ["eval-fidelity", "--wm", str(paths["wm"]), "--reward", str(rewards), "--skill", rl_tiny.SKILL]
     assert main([*argv, "--episodes", "2", "--samples", "3", "--out", str(out), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     document = json.loads((out / "fidelity.json").read_text())

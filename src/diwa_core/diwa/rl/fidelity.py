@@ -162,7 +162,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "reward classifier's verdict with the oracle's.",
     )
     parser.add_argument("--wm", type=Path, required=True, help="world-model checkpoint")
-    parser.add_argument("--reward", type=Path, required=True, help="directory of reward classifiers (one per skill)")
+    parser.add_argument("--reward", type=Path, required=True, help="reward classifiers: DIR or DIR/<skill>")
     parser.add_argument("--agent", default="scripted", help="'scripted' or a policy checkpoint / DIR with DIR/<skill>")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--skill", help="one skill")
@@ -184,7 +184,9 @@ def run_eval_fidelity(args: argparse.Namespace) -> int:
     model.eval()
     results = []
     for skill in skills:
-        classifier, _ = load_reward_classifier(args.reward, skill, info.weights_sha256)
+        # One directory of classifiers, or one per skill (DIR/<skill>, as the README lays them out).
+        reward_dir = args.reward / skill if (args.reward / skill).is_dir() else args.reward
+        classifier, _ = load_reward_classifier(reward_dir, skill, info.weights_sha256)
         agent = load_agent(args.agent, skill, args.seed)
         results.append(
             measure_skill(model, classifier.eval(), agent, args.agent, skill, args.episodes, args.seed, args.samples)
