@@ -138,8 +138,9 @@ def test_cancel_stops_the_arm_within_one_control_period(graph):
     time.sleep(0.5)
     after = robot.positions_since(cancelled_at + 1.5 / RATE_HZ)
     # From one control period after the cancel no motion is commanded: the TCP only settles onto the
-    # last target (the position controller's tracking lag, a few millimetres), then stands still.
-    assert np.abs(after - after[0]).max() < 0.006
+    # last target, then stands still. At the expert's pushing speed (0.7 of a full step) the position
+    # controller lags its target by 10.8 mm in the simulator; one more commanded step would add 14 mm.
+    assert np.abs(after - after[0]).max() < 0.011
     assert np.abs(after[-1] - after[-3]).max() < 0.0005
 
 

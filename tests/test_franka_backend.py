@@ -151,7 +151,9 @@ def test_a_skill_homes_the_gripper_switches_servo_to_twist_streams_and_pauses_se
     # delay single periods; the loop then catches up, so individual gaps are not checked).
     stamps = np.array([t.value.stamp for t in twists if t.value.moving])
     assert len(stamps) >= 30 and (np.diff(stamps) > 0).all()
-    assert (stamps[-1] - stamps[0]) / (len(stamps) - 1) == pytest.approx(PERIOD, rel=0.2)
+    # Streamed at the control rate: the median interval, which a stalled period on a busy CI machine
+    # (the loop skips it rather than bursting to catch up) does not move.
+    assert float(np.median(np.diff(stamps))) == pytest.approx(PERIOD, rel=0.2)
 
     # The scripted expert starts with closed fingers: a Grasp with franka_gripper's fields, inside
     # the franka safety profile (speed <= 0.1 m/s, force <= 40 N).
