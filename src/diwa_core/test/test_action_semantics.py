@@ -1,11 +1,19 @@
 """CommandedTarget turns raw actions into the relative actions the simulator records."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from diwa.action_semantics import CommandedTarget
+from diwa.rl.conditioning import ObservationFeatures
 from diwa.sim.make import make_env
 from diwa.sim.obs_layout import TCP_POS
+from diwa.world_model.featurize import LatentTracker
+
+sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
+import rl_tiny
 
 
 def test_effective_actions_match_the_simulators_rel_action_against_the_workspace_edge():
@@ -42,15 +50,6 @@ def test_targets_advance_across_calls_and_restart_per_row():
 
 
 def test_closed_loop_latent_filter_sees_the_executed_actions_not_the_raw_ones():
-    import sys
-    from pathlib import Path
-
-    from diwa.rl.conditioning import ObservationFeatures
-    from diwa.world_model.featurize import LatentTracker
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    import rl_tiny
-
     model = rl_tiny.world_model()
     features = ObservationFeatures(rl_tiny.policy(model.feat_dim), model, seed=5)
     reference = LatentTracker(model, seed=5)
