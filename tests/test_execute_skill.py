@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 from diwa.skills import SKILLS
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.action import ActionClient
 
 from diwa_msgs.action import ExecuteSkill
@@ -25,27 +25,46 @@ RATE_HZ = 30.0
 
 
 class Robot:
-    """What the test sees of the robot: the latest TCP pose with its arrival time, and the scene."""
+    """What the test sees of the robot: TCP poses and the policy node's twist commands, each with the
+    sender's header stamp (the ROS clock: system time, shared by every process on this machine), and
+    the scene. Sender stamps, not arrival times: a test process stalled on a busy machine receives a
+    backlog of poses late, and arrival times would put pre-cancel motion after the cancel."""
 
     def __init__(self, client: RosTestClient) -> None:
         self.lock = threading.Lock()
         self.poses: list[tuple[float, np.ndarray]] = []
+        self.twists: list[tuple[float, np.ndarray]] = []
         self.scene: np.ndarray | None = None
         client.node.create_subscription(PoseStamped, "/mock_robot/tcp_pose", self.on_pose, 50)
         client.node.create_subscription(SceneState, "/mock_robot/scene_state", self.on_scene, 50)
+        client.node.create_subscription(TwistStamped, "/servo_node/delta_twist_cmds", self.on_twist, 50)
 
     def on_pose(self, msg: PoseStamped) -> None:
         p = msg.pose.position
         with self.lock:
-            self.poses.append((time.monotonic(), np.array([p.x, p.y, p.z])))
+            self.poses.append((stamp_s(msg), np.array([p.x, p.y, p.z])))
+
+    def on_twist(self, msg: TwistStamped) -> None:
+        lin, ang = msg.twist.linear, msg.twist.angular
+        with self.lock:
+            self.twists.append((stamp_s(msg), np.array([lin.x, lin.y, lin.z, ang.x, ang.y, ang.z])))
 
     def on_scene(self, msg: SceneState) -> None:
         with self.lock:
             self.scene = np.array(msg.scene_obs)
 
     def positions_since(self, t: float) -> np.ndarray:
+        """TCP positions stamped at or after system time `t`, in stamp order."""
         with self.lock:
-            return np.array([pos for stamp, pos in self.poses if stamp >= t])
+            return np.array([pos for stamp, pos in sorted(self.poses, key=lambda p: p[0]) if stamp >= t])
+
+    def twists_since(self, t: float) -> list[tuple[float, np.ndarray]]:
+        with self.lock:
+            return sorted((tw for tw in self.twists if tw[0] >= t), key=lambda tw: tw[0])
+
+
+def stamp_s(msg) -> float:
+    return msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
 
 
 @pytest.fixture(scope="module")
@@ -128,18 +147,27 @@ def test_cancel_stops_the_arm_within_one_control_period(graph):
     reset(client, "move_slider_left", seed=5)
     handle = send(action, ExecuteSkill.Goal(skill="move_slider_left", policy="scripted"))
     time.sleep(0.5)  # the arm is moving now (the expert needs about a second for this skill)
-    moving = robot.positions_since(time.monotonic() - 0.3)
+    moving = robot.positions_since(time.time() - 0.3)
     assert np.linalg.norm(moving[-1] - moving[0]) > 0.005, "the arm should be moving before the cancel"
+    cancel_requested = time.time()
     cancel_future = handle.cancel_goal_async()
     wait_for(cancel_future.done, 5, "cancel response")
-    cancelled_at = time.monotonic()
     outcome = result_of(handle, timeout=10)
     assert outcome.status == 5  # GoalStatus.STATUS_CANCELED
     time.sleep(0.5)
-    after = robot.positions_since(cancelled_at + 1.5 / RATE_HZ)
-    # From one control period after the cancel no motion is commanded: the TCP only settles onto the
-    # last target, then stands still. At the expert's pushing speed (0.7 of a full step) the position
-    # controller lags its target by 10.8 mm in the simulator; one more commanded step would add 14 mm.
+    # The command stream: the node checks for a cancel before every step and answers it with a hold
+    # (a zero twist, which may reach the mock robot before the cancel response reaches this test);
+    # nothing moves the arm after that.
+    twists = robot.twists_since(cancel_requested)
+    holds = [stamp for stamp, tw in twists if not np.abs(tw).any()]
+    assert holds, f"no hold among the {len(twists)} twists sent after the cancel"
+    hold_sent = min(holds)
+    assert all(not np.abs(tw).any() for stamp, tw in twists if stamp >= hold_sent), "motion after the hold"
+    # The arm: from one control period after the hold the TCP only settles onto the last target, then
+    # stands still. At the expert's pushing speed (0.7 of a full step) the position controller lags its
+    # target by 10.8 mm in the simulator; one more commanded step would add 14 mm.
+    after = robot.positions_since(hold_sent + 1.5 / RATE_HZ)
+    assert len(after) > 5
     assert np.abs(after - after[0]).max() < 0.011
     assert np.abs(after[-1] - after[-3]).max() < 0.0005
 
@@ -157,7 +185,7 @@ def test_stale_observations_abort_the_goal_and_the_arm_holds(graph):
         mock_robot.send_signal(signal.SIGCONT)
     assert outcome.status == 6  # GoalStatus.STATUS_ABORTED
     assert "stale" in outcome.result.message
-    resumed = time.monotonic()
+    resumed = time.time()
     time.sleep(1.0)
     # The policy node sent no command after aborting, so once the mock robot runs again its command
     # timeout makes the arm hold still.
