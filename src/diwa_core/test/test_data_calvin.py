@@ -1,5 +1,6 @@
 """CALVIN layout round trip, conversion, malformed files, annotation windows, demos and the data CLI."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,10 @@ def test_data_cli_collects_and_converts(tmp_path: Path, capsys: pytest.CaptureFi
         main(["data", "collect-play", "--frames", "40", "--out", str(tmp_path / "play"), "--seed", "1", "--quiet"]) == 0
     )
     assert len(load_dataset(tmp_path / "play")) == 40
+    near_miss = ["--near-miss-prob", "0.5", "--near-miss-m", "0.03", "0.08", "--seed", "1", "--quiet"]
+    assert main(["data", "collect-play", "--frames", "40", "--out", str(tmp_path / "nm"), *near_miss]) == 0
+    recorded = json.loads((tmp_path / "nm" / "meta.json").read_text())["provenance"]["play"]
+    assert recorded["near_miss_prob"] == 0.5 and recorded["near_miss_m"] == [0.03, 0.08]
     assert main(["data", "collect-play", "--frames", "0", "--out", str(tmp_path / "x"), "--seed", "1"]) == 2
     assert "frames" in capsys.readouterr().err
 

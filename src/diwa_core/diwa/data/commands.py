@@ -34,6 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=PlayConfig.near_miss_prob,
         help="fraction of skill attempts performed a few centimetres beside their target",
     )
+    play.add_argument(
+        "--near-miss-m",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=PlayConfig.near_miss_m,
+        help="range of a near miss's displacement in metres (default %(default)s)",
+    )
     _add_output_arguments(play)
     play.set_defaults(run=_run_collect_play)
 
@@ -108,6 +116,7 @@ def _run_collect_play(args: argparse.Namespace) -> int:
         seed=args.seed,
         episode_frames=args.episode_frames,
         near_miss_prob=args.near_miss_prob,
+        near_miss_m=tuple(args.near_miss_m),
     )
     scratch = _scratch_dir(args.out)
     try:
