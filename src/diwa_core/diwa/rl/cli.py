@@ -272,7 +272,7 @@ def _guard(args: argparse.Namespace, config: FinetuneConfig, model: Any, info: A
     if data is None:
         raise ValueError("the world model does not record its training data; name play data with --guard-data")
     guard, metrics = fit_guard(
-        model, load_dataset(data, images=model.uses_images), config.guard, args.seed, progress=True
+        model, load_dataset(data, images=model.uses_images), config.guard, args.seed, progress=not args.no_progress
     )
     meta = {
         "world_model": {"path": str(info.path), "weights_sha256": info.weights_sha256},
