@@ -56,12 +56,11 @@ class PlayConfig:
     abort_prob: float = 0.15
     off_script_prob: float = 0.1
     # Near misses show a skill's motion without its effect (the oracle labels whatever the physics
-    # made of them). Meant to stop the world model from imagining success for any opening motion,
-    # they did not (20, 30 and 60 % of attempts tried): imagination still agreed with the simulator
-    # on only 41-77 % of a BC policy's episodes per skill, and on fewer of the expert's (switch:
-    # 0.97-1.0 -> 0.52-0.87), so they are off by default. Deliberate misses of the drawer handle were
-    # imagined as successes less often (92 % -> 50 %), not rarely. The limit is the quick world
-    # model's precision near handles and buttons, not what play shows it.
+    # made of them), so the world model can learn that a motion beside a handle opens nothing. Measured
+    # (docs/results/fidelity_quick_wm50k_nearmiss): 1.5-5 cm misses in 20-60 % of attempts left the
+    # imagination/simulator agreement on a BC policy's episodes at 0.41-0.77; 3-9 cm misses in 30 %
+    # raised it on 7 of 8 skills (mean 0.62 -> 0.71) but lowered the expert's (0.97-1.0 -> 0.89-0.99)
+    # and the scene's 18-step prediction. Neither reaches 0.9 for BC, so they are off by default.
     near_miss_prob: float = 0.0
     near_miss_m: tuple[float, float] = (0.015, 0.05)
     max_attempt_steps: int = 90
