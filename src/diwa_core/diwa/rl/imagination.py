@@ -107,7 +107,7 @@ class ImaginationEnv:
         self.generator = torch.Generator().manual_seed(seed)
         self.starts, self.starts_dropped = self._without_finished(starts, seed)
         self.state: RSSMState | None = None
-        self.target = CommandedTarget(torch.zeros(self.num_envs, 3))
+        self.target: CommandedTarget | None = None  # set with the start states by reset()
         self.steps = torch.zeros(self.num_envs, dtype=torch.long)
         self.halts = 0
 
@@ -136,7 +136,7 @@ class ImaginationEnv:
 
     @torch.no_grad()
     def step(self, chunks: torch.Tensor) -> ChunkStep:
-        if self.state is None:
+        if self.state is None or self.target is None:
             raise RuntimeError("ImaginationEnv.step called before reset")
         if chunks.ndim != 3 or chunks.shape[0] != self.num_envs:
             raise ValueError(f"expected ({self.num_envs}, horizon, 7) chunks, got {tuple(chunks.shape)}")
