@@ -108,6 +108,21 @@ def test_log_prob_of_a_batch_of_positions_matches_one_position_at_a_time_and_has
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in network.parameters())
 
 
+def test_kl_between_step_gaussians_uses_the_log_prob_std():
+    mdp = DenoisingMDP(DiffusionConfig())
+    stds = mdp.step_stds.clamp(min=0.1)
+    mean = torch.zeros(2, H, A)
+    reference = torch.zeros(2, H, A)
+    reference[0, 0, 0] = 0.3  # one element 0.3 away in the first sample; the second sample equal
+    reference[0, 1, 2] = -0.1
+    for position in (0, 19):
+        expected = 0.5 * (0.3**2 + 0.1**2) / float(stds[position]) ** 2
+        assert mdp.kl(mean, reference, position).tolist() == pytest.approx([expected, 0.0], rel=1e-5)
+    # A batch of positions: each row divided by its own position's std.
+    both = mdp.kl(mean, reference.flip(0), torch.tensor([19, 0]))
+    assert both.tolist() == pytest.approx([0.0, 0.5 * 0.1 / float(stds[0]) ** 2], rel=1e-5)
+
+
 def test_chain_records_means_and_stds_and_uses_the_exploration_floor():
     mdp = DenoisingMDP(DiffusionConfig())
     network = small_network()

@@ -262,6 +262,16 @@ def test_finetune_command_refuses_a_reward_model_of_another_skill(pipeline, tmp_
     assert "not 'close_drawer'" in capsys.readouterr().err
 
 
+def test_finetune_command_sets_the_base_kl_coefficient_and_refuses_a_negative_one(pipeline, tmp_path, capsys):
+    assert main(cli(pipeline, tmp_path / "out", "--base-kl", "0.5", "--iterations", "1")) == 0
+    state = json.loads((tmp_path / "out" / "finetune.json").read_text())
+    assert state["config"]["ppo"]["base_kl_coef"] == 0.5
+    capsys.readouterr()
+    assert main(cli(pipeline, tmp_path / "bad", "--base-kl", "-1")) == 2
+    assert "base_kl_coef must be finite and non-negative" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "finetune.json").exists()
+
+
 def test_profiles_load_and_the_paper_profile_keeps_diwas_values():
     paper = load_finetune_config("paper")
     assert load_finetune_config("quick").profile == "quick"

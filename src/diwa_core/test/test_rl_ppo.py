@@ -132,3 +132,48 @@ def test_rollout_conditions_follow_the_episodes_across_chunks():
     # A continuing episode is conditioned next on the state its chunk ended in; a restarted one not.
     assert torch.equal(rollout.cond[1:][continuing], rollout.next_cond[:-1][continuing])
     assert not torch.equal(rollout.cond[1:][~continuing], rollout.next_cond[:-1][~continuing])
+
+
+def _perturbed_update(base_kl_coef: float, noise: float = 0.02) -> tuple[float, float, dict[str, float]]:
+    """Base KL before and after one update with zero advantages (no policy gradient), starting
+    from a fine-tuned copy pushed `noise` away from the base (Adam, so the lr sets the pace)."""
+    model = rl_tiny.world_model()
+    config = rl_tiny.config().replace(
+        "ppo", base_kl_coef=base_kl_coef, critic_warmup_iterations=0, actor_lr=3e-3, update_epochs=10
+    )
+    ppo = rl_tiny.ppo(rl_tiny.policy(model.feat_dim), config)
+    with torch.no_grad():
+        for parameter in ppo.actor.parameters():
+            parameter.add_(noise * torch.randn_like(parameter))
+    rollout = ppo.collect(rl_tiny.imagination(model, ppo.policy, config), 5)
+    zero = torch.zeros_like(rollout.values)
+
+    def measured() -> float:
+        """Mean per-element KL over all stored transitions, from the update's own base means."""
+        cond, chains = rollout.cond.flatten(0, 1), rollout.chains.flatten(0, 1)
+        rows = torch.arange(len(cond)).repeat_interleave(ppo.steps)
+        step = torch.arange(ppo.steps).repeat(len(cond))
+        position = ppo.first_position + step
+        with torch.no_grad():
+            actor = CachedConditionDenoiser(ppo.actor, cond, rows)
+            mean = ppo.policy.mdp.step_gaussian(actor, chains[rows, step], position, actor.cond).mean
+            base_mean = rollout.base_means.flatten(0, 1)[rows, step]
+            return float(ppo.policy.mdp.kl(mean, base_mean, position).mean()) / ppo.chunk_elements
+
+    before = measured()
+    stats = ppo.update(rollout, zero, zero)
+    return before, measured(), stats
+
+
+def test_the_base_kl_penalty_pulls_the_finetuned_steps_back_to_the_base():
+    before, after, stats = _perturbed_update(base_kl_coef=10.0)
+    assert before > 0.0 and stats["base_kl"] > 0.0
+    assert after < 0.2 * before
+
+
+def test_without_the_penalty_the_base_kl_is_only_measured():
+    before, after, stats = _perturbed_update(base_kl_coef=0.0)
+    assert before > 0.0 and stats["base_kl"] == pytest.approx(before, rel=1e-4)
+    assert after == pytest.approx(before, rel=1e-6)  # zero advantages: the actor does not move
+    unchanged, _, _ = _perturbed_update(base_kl_coef=0.0, noise=0.0)
+    assert unchanged == pytest.approx(0.0, abs=1e-12)  # float rounding of two batchings only

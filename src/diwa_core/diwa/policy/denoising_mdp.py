@@ -9,7 +9,8 @@ chunk. A fine-tuner
       trainable copy (`sample(..., finetuned=copy, finetuned_steps=10)`),
   (b) keeps the chain that `sample(..., return_chain=True)` returns, and
   (c) recomputes `log_prob(copy, chain[:, i], chain[:, i + 1], i, cond)` for stored transitions
-      under the network being trained.
+      under the network being trained, and may measure how far a step has moved from the frozen
+      base with `kl(mean, base_mean, i)`.
 
 All chunks live in normalised action space ([-1, 1] per dimension); see normalizer.py.
 """
@@ -159,14 +160,28 @@ class DenoisingMDP:
         """log N(x_next; mu(x, position, cond), max(std, min_logprob_std)), clamped per element to
         [logprob_min, logprob_max] and summed over the chunk: shape (B,). Differentiable w.r.t.
         the network's parameters."""
-        gaussian = self.step_gaussian(network, x, position, cond)
-        std = self._logprob_stds[position]
-        if not isinstance(position, int):
-            std = std[:, None, None]
-        z = (x_next - gaussian.mean) / std
+        return self.gaussian_log_prob(self.step_gaussian(network, x, position, cond).mean, x_next, position)
+
+    def gaussian_log_prob(self, mean: torch.Tensor, x_next: torch.Tensor, position: int | torch.Tensor) -> torch.Tensor:
+        """log_prob for a step mean already computed (a caller that needs the mean too)."""
+        std = self._logprob_std(position)
+        z = (x_next - mean) / std
         per_element = -0.5 * z**2 - torch.log(std) - _LOG_SQRT_2PI
         per_element = per_element.clamp(self.config.logprob_min, self.config.logprob_max)
         return per_element.sum(dim=(-2, -1))
+
+    def kl(self, mean: torch.Tensor, reference_mean: torch.Tensor, position: int | torch.Tensor) -> torch.Tensor:
+        """KL(N(mean, s) || N(reference_mean, s)) of one step, summed over the chunk: (B,).
+
+        s is the std log_prob uses, so this measures the same Gaussians PPO's ratios compare; with
+        equal stds the divergence is symmetric, 0.5 ((mean - reference_mean) / s)^2 per element.
+        """
+        z = (mean - reference_mean) / self._logprob_std(position)
+        return 0.5 * z.square().sum(dim=(-2, -1))
+
+    def _logprob_std(self, position: int | torch.Tensor) -> torch.Tensor:
+        std = self._logprob_stds[position]
+        return std if isinstance(position, int) else std[:, None, None]
 
     def sample(
         self,

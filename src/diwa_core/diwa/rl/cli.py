@@ -66,6 +66,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="quick", help=f"{' | '.join(PROFILES)} or a YAML file (default quick)")
     parser.add_argument("--iterations", type=int, help="PPO iterations (default: the profile's)")
     parser.add_argument(
+        "--base-kl",
+        type=float,
+        metavar="COEF",
+        help="weight of the KL to the behaviour-cloned policy in the actor's loss (default: the profile's)",
+    )
+    parser.add_argument(
         "--eval-every", type=int, help="simulator evaluation every N iterations (0: only before and after)"
     )
     parser.add_argument("--eval-episodes", type=int, help="episodes per evaluation (0: no simulator evaluation)")
@@ -84,7 +90,9 @@ def _config(args: argparse.Namespace) -> FinetuneConfig:
     config = load_finetune_config(args.profile)
     changes = {"iterations": args.iterations, "eval_every": args.eval_every, "eval_episodes": args.eval_episodes}
     changes = {k: v for k, v in changes.items() if v is not None}
-    return config.replace("run", **changes) if changes else config
+    if changes:
+        config = config.replace("run", **changes)
+    return config if args.base_kl is None else config.replace("ppo", base_kl_coef=args.base_kl)
 
 
 def policy_weights_sha(path: Path) -> str:

@@ -10,6 +10,7 @@ to continue under different settings.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,11 @@ class PPOConfig:
 
     `batch_size` counts (env step x denoising step) transitions. `target_kl` None disables the
     early stop. `max_grad_norm` clips the actor's and the critic's gradients separately.
+
+    `base_kl_coef` is our addition (0 = DiWA as published): it adds that multiple of the KL from
+    each fine-tuned denoising step to the frozen base's (per chunk element) to the actor's loss, a
+    trust region around the behaviour-cloned policy. PPO's clip only bounds each iteration's step;
+    in imagination the steps add up until the policy leaves the states the world model knows.
     """
 
     ft_denoising_steps: int = 10
@@ -46,6 +52,7 @@ class PPOConfig:
     critic_warmup_iterations: int = 2
     normalize_advantages: bool = True
     reward_scaling: bool = True
+    base_kl_coef: float = 0.0
 
     def __post_init__(self) -> None:
         if self.ft_denoising_steps < 1 or self.update_epochs < 1 or self.batch_size < 2:
@@ -63,6 +70,8 @@ class PPOConfig:
             raise ValueError("ppo.vf_coef must be positive and critic_warmup_iterations non-negative")
         if self.target_kl is not None and (isinstance(self.target_kl, bool) or self.target_kl <= 0):
             raise ValueError(f"ppo.target_kl must be positive or null, got {self.target_kl!r}")
+        if not 0.0 <= self.base_kl_coef < math.inf:
+            raise ValueError(f"ppo.base_kl_coef must be finite and non-negative, got {self.base_kl_coef}")
 
 
 @dataclass(frozen=True)

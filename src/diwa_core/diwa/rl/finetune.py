@@ -228,6 +228,7 @@ class FineTuneRun:
                 "policy_loss",
                 "value_loss",
                 "approx_kl",
+                "base_kl",
                 "clip_fraction",
                 "ratio",
                 "explained_variance",

@@ -12,7 +12,8 @@ pretrained base. Every fine-tuned denoising step of every chunk is one PPO trans
     3. generalized_advantages                GAE over chunks (the outer MDP)
     4. clipped_surrogate                     the PPO policy loss of one minibatch
     5. DenoisingPPO.collect                  roll out the current policy in a ChunkEnv
-    6. DenoisingPPO.update                   epochs of minibatches over (chunk x denoising step)
+    6. DenoisingPPO.update                   epochs of minibatches over (chunk x denoising step),
+                                             optionally held near the base (base_kl)
     7. DenoisingPPO.iterate                  one iteration = 5 + advantages + 6, with its statistics
 
 The environment side is a `ChunkEnv` (imagination.py, online.py); checkpoints, evaluation and
@@ -203,6 +204,7 @@ class Rollout:
     next_cond: torch.Tensor  # (T, B, D) the same, of the state each transition ended in
     chains: torch.Tensor  # (T, B, K + 1, H, A) the fine-tuned part of each denoising chain
     old_logp: torch.Tensor  # (T, B, K) per-element mean log-probability of each fine-tuned step
+    base_means: torch.Tensor  # (T, B, K, H, A) the frozen base's step means at the chains' states
     values: torch.Tensor  # (T, B) critic on cond
     next_values: torch.Tensor  # (T, B) critic on next_cond
     rewards: torch.Tensor  # (T, B) as the environment paid them
@@ -314,6 +316,7 @@ class DenoisingPPO:
             next_cond=torch.stack(next_conds),
             chains=torch.stack(chains),
             old_logp=empty,
+            base_means=empty,
             values=empty,
             next_values=empty,
             rewards=torch.stack(rewards),
@@ -328,7 +331,8 @@ class DenoisingPPO:
 
     @torch.no_grad()
     def score(self, rollout: Rollout) -> None:
-        """Fill in the old log-probabilities (under the network that sampled them) and values."""
+        """Fill in the old log-probabilities (under the network that sampled them), the frozen
+        base's step means (fixed for the whole update, so computed once) and the values."""
         chunks, batch = rollout.cond.shape[:2]
         cond = rollout.cond.flatten(0, 1)
         chains = rollout.chains.flatten(0, 1)
@@ -336,9 +340,16 @@ class DenoisingPPO:
         rollout.old_logp = torch.stack(
             [self.log_prob(actor, chains[:, i], chains[:, i + 1], i) for i in range(self.steps)], dim=1
         ).view(chunks, batch, self.steps)
+        base = CachedConditionDenoiser(self.policy.base, cond)
+        mdp = self.policy.mdp
+        rollout.base_means = torch.stack(
+            [mdp.step_gaussian(base, chains[:, i], self.first_position + i, base.cond).mean for i in range(self.steps)],
+            dim=1,
+        ).view(chunks, batch, self.steps, *chains.shape[-2:])
         rollout.values = self.critic(cond).view(chunks, batch)
         rollout.next_values = self.critic(rollout.next_cond.flatten(0, 1)).view(chunks, batch)
-        if not all(torch.isfinite(x).all() for x in (rollout.old_logp, rollout.values, rollout.next_values)):
+        scored = (rollout.old_logp, rollout.base_means, rollout.values, rollout.next_values)
+        if not all(torch.isfinite(x).all() for x in scored):
             raise NonFiniteError("non-finite log-probabilities or values in the rollout")
 
     def advantages(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
@@ -369,13 +380,15 @@ class DenoisingPPO:
         cond = rollout.cond.flatten(0, 1)
         chains = rollout.chains.flatten(0, 1)
         old_logp = rollout.old_logp.flatten(0, 1)
+        base_means = rollout.base_means.flatten(0, 1)
         advantages, returns = advantages.flatten(), returns.flatten()
         total = len(cond) * self.steps
         batch_size = min(config.batch_size, total)
         batches = total // batch_size
         train_actor = self.iteration >= config.critic_warmup_iterations
         sums: dict[str, float] = {"value_loss": 0.0, "policy_loss": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
-        sums |= {"ratio": 0.0, "actor_grad_norm": 0.0, "critic_grad_norm": 0.0}
+        sums |= {"ratio": 0.0, "actor_grad_norm": 0.0, "critic_grad_norm": 0.0, "base_kl": 0.0}
+        mdp = self.policy.mdp
         minibatches, epochs_done, stopped_early = 0, 0, False
         for _ in range(config.update_epochs):
             order = torch.randperm(total, generator=self.generator)
@@ -388,7 +401,9 @@ class DenoisingPPO:
                 loss = config.vf_coef * value_loss
                 if train_actor:
                     actor = CachedConditionDenoiser(self.actor, cond[states], rows)
-                    new_logp = self.log_prob(actor, chains[sample, step], chains[sample, step + 1], step)
+                    x, position = chains[sample, step], self.first_position + step
+                    mean = mdp.step_gaussian(actor, x, position, actor.cond).mean
+                    new_logp = mdp.gaussian_log_prob(mean, chains[sample, step + 1], position) / self.chunk_elements
                     batch_advantages = advantages[sample]
                     if config.normalize_advantages:
                         batch_advantages = (batch_advantages - batch_advantages.mean()) / (
@@ -398,7 +413,10 @@ class DenoisingPPO:
                     policy_loss, approx_kl, clip_fraction = clipped_surrogate(
                         new_logp, old_logp[sample, step], batch_advantages, self.clips[step]
                     )
-                    loss = loss + policy_loss
+                    # How far the fine-tuned steps are from the base's: a penalty, or only a measure.
+                    tuned_mean = mean if config.base_kl_coef > 0 else mean.detach()
+                    base_kl = mdp.kl(tuned_mean, base_means[sample, step], position).mean() / self.chunk_elements
+                    loss = loss + policy_loss + config.base_kl_coef * base_kl
                 if not torch.isfinite(loss):
                     raise NonFiniteError(f"non-finite loss in update minibatch {minibatches}")
                 self.actor_optimizer.zero_grad(set_to_none=True)
@@ -416,6 +434,7 @@ class DenoisingPPO:
                     sums["policy_loss"] += float(policy_loss.detach())
                     sums["approx_kl"] += float(approx_kl)
                     sums["clip_fraction"] += float(clip_fraction)
+                    sums["base_kl"] += float(base_kl.detach())
                     sums["ratio"] += float((new_logp.detach() - old_logp[sample, step]).exp().mean())
                 minibatches += 1
                 if train_actor and config.target_kl is not None and float(approx_kl) > config.target_kl:
@@ -427,7 +446,7 @@ class DenoisingPPO:
         for module in (self.actor, self.critic):
             if not all(torch.isfinite(p).all() for p in module.parameters()):
                 raise NonFiniteError("the update produced non-finite weights")
-        actor_keys = ("policy_loss", "approx_kl", "clip_fraction", "ratio", "actor_grad_norm")
+        actor_keys = ("policy_loss", "approx_kl", "clip_fraction", "ratio", "actor_grad_norm", "base_kl")
         stats = {k: v / minibatches for k, v in sums.items() if train_actor or k not in actor_keys}
         residual = returns - rollout.values.flatten()
         stats |= {
