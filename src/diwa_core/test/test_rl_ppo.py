@@ -3,6 +3,7 @@
 import math
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -177,3 +178,23 @@ def test_without_the_penalty_the_base_kl_is_only_measured():
     assert after == pytest.approx(before, rel=1e-6)  # zero advantages: the actor does not move
     unchanged, _, _ = _perturbed_update(base_kl_coef=0.0, noise=0.0)
     assert unchanged == pytest.approx(0.0, abs=1e-12)  # float rounding of two batchings only
+
+
+@pytest.mark.parametrize("bootstrap", [True, False])
+def test_the_step_limit_is_bootstrapped_only_when_configured(bootstrap):
+    model = rl_tiny.world_model()
+    config = rl_tiny.config().replace("ppo", bootstrap_truncated=bootstrap, reward_scaling=False, gae_lambda=1.0)
+    ppo = rl_tiny.ppo(rl_tiny.policy(model.feat_dim), config)
+    # One episode of two chunks, no reward, cut by the step limit; the critic values its last state at 10.
+    rollout = SimpleNamespace(
+        rewards=torch.zeros(2, 1),
+        values=torch.tensor([[1.0], [2.0]]),
+        next_values=torch.tensor([[2.0], [10.0]]),
+        terminated=torch.tensor([[False], [False]]),
+        done=torch.tensor([[False], [True]]),
+    )
+    advantages, returns = ppo.advantages(rollout)
+    gamma = config.ppo.gamma
+    last = gamma * 10.0 if bootstrap else 0.0
+    assert returns[:, 0].tolist() == pytest.approx([gamma * last, last])
+    assert advantages[:, 0].tolist() == pytest.approx([gamma * last - 1.0, last - 2.0])

@@ -157,9 +157,10 @@ def generalized_advantages(
 ) -> torch.Tensor:
     """GAE over chunks; all inputs (T, B).
 
-    next_values[t] is V of the state transition t ended in, so a truncated episode bootstraps from
-    its real last state rather than from the next episode's start. A terminated episode has no
-    future (its next value is dropped); any ended episode (`done`) stops the accumulation.
+    next_values[t] is V of the state transition t ended in, so an episode cut short (by the end of
+    the rollout) bootstraps from its real last state rather than from the next episode's start. An
+    episode marked `terminated` has no future (its next value is dropped); any ended episode
+    (`done`) stops the accumulation.
     """
     advantages = torch.zeros_like(rewards)
     running = torch.zeros_like(rewards[0])
@@ -358,11 +359,13 @@ class DenoisingPPO:
         if self.reward_scaler is not None:
             rewards = self.reward_scaler(rewards, rollout.done)
         config = self.config
+        # Without bootstrapping, the step limit ends the task: no value is left after it.
+        no_future = rollout.terminated if config.bootstrap_truncated else rollout.done
         advantages = generalized_advantages(
             rewards,
             rollout.values,
             rollout.next_values,
-            rollout.terminated,
+            no_future,
             rollout.done,
             config.gamma,
             config.gae_lambda,
