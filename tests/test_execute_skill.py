@@ -105,7 +105,13 @@ def result_of(handle, timeout: float = 60.0):
     return future.result()
 
 
-def reset(client: RosTestClient, skill: str, seed: int) -> None:
+def reset(client: RosTestClient, robot: Robot, skill: str, seed: int) -> None:
+    """Reset the simulator and return once the new state is being published.
+
+    The policy node accepts observations up to observation_max_age_s (1 s here) old, so a goal sent
+    too soon after the reset could start from the state before it: the episode's success is judged
+    against that start. Waiting for a pose stamped after the reset's reply, then a few control
+    periods, lets the node's cache hold only the new state."""
     from diwa_msgs.srv import ResetSim
 
     service = client.node.create_client(ResetSim, "/mock_robot/reset")
@@ -113,7 +119,9 @@ def reset(client: RosTestClient, skill: str, seed: int) -> None:
     future = service.call_async(ResetSim.Request(seed=seed, skill=skill))
     wait_for(future.done, 20, "reset")
     assert future.result().success, future.result().message
-    time.sleep(0.3)  # let fresh observations of the new state reach the policy node
+    replied = time.time()
+    wait_for(lambda: len(robot.positions_since(replied)) > 0, 10, "a pose published after the reset")
+    time.sleep(0.3)
 
 
 def test_unknown_skill_is_refused_with_the_known_skills(graph):
@@ -128,13 +136,17 @@ def test_unknown_skill_is_refused_with_the_known_skills(graph):
 
 def test_scripted_expert_opens_the_drawer_with_feedback(graph):
     client, action, robot, _ = graph
-    reset(client, "open_drawer", seed=11)
+    reset(client, robot, "open_drawer", seed=11)
     drawer_before = robot.scene[1]
     feedback: list = []
     handle = send(action, ExecuteSkill.Goal(skill="open_drawer", policy="scripted"), feedback)
     assert handle.accepted
     outcome = result_of(handle)
-    assert outcome.result.success, outcome.result.message
+    path = robot.positions_since(0.0)
+    assert outcome.result.success, (
+        f"{outcome.result.message}; drawer {drawer_before:.3f} -> {robot.scene[1]:.3f}; "
+        f"TCP {np.round(path[-150::15], 3).tolist()}"
+    )
     assert robot.scene[1] - drawer_before > 0.12  # CALVIN's open_drawer threshold, seen from outside
     steps = [f.feedback.step for f in feedback]
     assert steps == sorted(steps) and steps[-1] >= 1
@@ -144,7 +156,7 @@ def test_scripted_expert_opens_the_drawer_with_feedback(graph):
 
 def test_cancel_stops_the_arm_within_one_control_period(graph):
     client, action, robot, _ = graph
-    reset(client, "move_slider_left", seed=5)
+    reset(client, robot, "move_slider_left", seed=5)
     handle = send(action, ExecuteSkill.Goal(skill="move_slider_left", policy="scripted"))
     time.sleep(0.5)  # the arm is moving now (the expert needs about a second for this skill)
     moving = robot.positions_since(time.time() - 0.3)
@@ -175,7 +187,7 @@ def test_cancel_stops_the_arm_within_one_control_period(graph):
 def test_stale_observations_abort_the_goal_and_the_arm_holds(graph):
     client, action, robot, processes = graph
     mock_robot = processes[0].process
-    reset(client, "open_drawer", seed=12)
+    reset(client, robot, "open_drawer", seed=12)
     handle = send(action, ExecuteSkill.Goal(skill="open_drawer", policy="scripted"))
     time.sleep(0.3)
     mock_robot.send_signal(signal.SIGSTOP)  # the robot's state stream stops
@@ -211,7 +223,7 @@ def test_trained_policy_opens_the_drawer(graph, trained_policy):
     # A BC policy succeeds on most start states, not all: one success in a few seeded episodes is
     # what this test needs to show (success rates are measured by `diwa eval`, not here).
     for seed in range(6):
-        reset(client, "open_drawer", seed=100 + seed)
+        reset(client, robot, "open_drawer", seed=100 + seed)
         drawer_before = robot.scene[1]
         feedback: list = []
         handle = send(action, ExecuteSkill.Goal(skill="open_drawer", policy=str(trained_policy)), feedback)
