@@ -21,7 +21,11 @@ from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wai
 
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
-RATE_HZ = 30.0
+# Both nodes run at a third of CALVIN's 30 Hz (the simulator still steps 1/30 s per action): Python
+# executors on a loaded 2-core machine deliver callbacks tens of milliseconds late, and at 30 Hz that
+# made the mock robot skip or repeat a twist often enough that the open-loop scripted expert missed
+# the drawer handle in about one run in five. A 100 ms period absorbs the jitter.
+RATE_HZ = 10.0
 
 
 class Robot:
@@ -139,13 +143,15 @@ def test_scripted_expert_opens_the_drawer_with_feedback(graph):
     reset(client, robot, "open_drawer", seed=11)
     drawer_before = robot.scene[1]
     feedback: list = []
+    sent = time.time()
     handle = send(action, ExecuteSkill.Goal(skill="open_drawer", policy="scripted"), feedback)
     assert handle.accepted
     outcome = result_of(handle)
-    path = robot.positions_since(0.0)
+    path = robot.positions_since(sent)
     assert outcome.result.success, (
         f"{outcome.result.message}; drawer {drawer_before:.3f} -> {robot.scene[1]:.3f}; "
-        f"TCP {np.round(path[-150::15], 3).tolist()}"
+        f"TCP {np.round(path[::10], 3).tolist()}; {len(robot.twists_since(sent))} twists, {len(path)} poses, "
+        f"{time.time() - sent:.2f} s"
     )
     assert robot.scene[1] - drawer_before > 0.12  # CALVIN's open_drawer threshold, seen from outside
     steps = [f.feedback.step for f in feedback]
@@ -158,7 +164,7 @@ def test_cancel_stops_the_arm_within_one_control_period(graph):
     client, action, robot, _ = graph
     reset(client, robot, "move_slider_left", seed=5)
     handle = send(action, ExecuteSkill.Goal(skill="move_slider_left", policy="scripted"))
-    time.sleep(0.5)  # the arm is moving now (the expert needs about a second for this skill)
+    time.sleep(0.5)  # the arm is moving now (the expert needs a few seconds for this skill)
     moving = robot.positions_since(time.time() - 0.3)
     assert np.linalg.norm(moving[-1] - moving[0]) > 0.005, "the arm should be moving before the cancel"
     cancel_requested = time.time()
@@ -166,7 +172,7 @@ def test_cancel_stops_the_arm_within_one_control_period(graph):
     wait_for(cancel_future.done, 5, "cancel response")
     outcome = result_of(handle, timeout=10)
     assert outcome.status == 5  # GoalStatus.STATUS_CANCELED
-    time.sleep(0.5)
+    time.sleep(10 / RATE_HZ)
     # The command stream: the node checks for a cancel before every step and answers it with a hold
     # (a zero twist, which may reach the mock robot before the cancel response reaches this test);
     # nothing moves the arm after that.
@@ -198,7 +204,7 @@ def test_stale_observations_abort_the_goal_and_the_arm_holds(graph):
     assert outcome.status == 6  # GoalStatus.STATUS_ABORTED
     assert "stale" in outcome.result.message
     resumed = time.time()
-    time.sleep(1.0)
+    time.sleep(0.5 + 10 / RATE_HZ)
     # The policy node sent no command after aborting, so once the mock robot runs again its command
     # timeout makes the arm hold still.
     after = robot.positions_since(resumed + 0.5)
