@@ -154,9 +154,11 @@ def test_data_cli_collects_and_converts(tmp_path: Path, capsys: pytest.CaptureFi
     )
     assert len(load_dataset(tmp_path / "play")) == 40
     near_miss = ["--near-miss-prob", "0.5", "--near-miss-m", "0.03", "0.08", "--seed", "1", "--quiet"]
-    assert main(["data", "collect-play", "--frames", "40", "--out", str(tmp_path / "nm"), *near_miss]) == 0
+    box = ["--free-motion-box", "-0.4", "-0.4", "0.3", "0.4", "0.0", "0.6"]
+    assert main(["data", "collect-play", "--frames", "40", "--out", str(tmp_path / "nm"), *near_miss, *box]) == 0
     recorded = json.loads((tmp_path / "nm" / "meta.json").read_text())["provenance"]["play"]
     assert recorded["near_miss_prob"] == 0.5 and recorded["near_miss_m"] == [0.03, 0.08]
+    assert recorded["free_motion_low"] == [-0.4, -0.4, 0.3] and recorded["free_motion_high"] == [0.4, 0.0, 0.6]
     assert main(["data", "collect-play", "--frames", "0", "--out", str(tmp_path / "x"), "--seed", "1"]) == 2
     assert "frames" in capsys.readouterr().err
 

@@ -11,7 +11,7 @@ from diwa.sim.expert import ScriptedExpert
 from diwa.sim.kinematics import shared_kinematics
 from diwa.sim.obs_layout import LED, LIGHTBULB, SWITCH
 from diwa.sim.oracle import completed_tasks
-from diwa.sim.play import PlayConfig, generate_play
+from diwa.sim.play import PlayAgent, PlayConfig, generate_play
 from diwa.sim.start_states import FEASIBLE_RANGES, LED_START, achievable_skills, sample_start_state, skill_seed
 from diwa.skills import SKILLS, UnknownSkillError
 
@@ -88,6 +88,26 @@ def test_a_near_miss_makes_the_motion_without_its_effect(env: PlayTableEnv) -> N
         ScriptedExpert().reset("open_drawer", obs, np.array([0.0, np.nan, 0.0]))
     with pytest.raises(ValueError, match="near_miss_m"):
         PlayConfig(frames=10, near_miss_m=(0.05, 0.01))
+
+
+def test_free_motions_aim_for_the_configured_box(env: PlayTableEnv) -> None:
+    """A box high above the table, outside the default one: play that only wanders there brings the
+    TCP into it and never below it."""
+    low, high = (-0.05, -0.25, 0.70), (0.05, -0.15, 0.76)
+    config = PlayConfig(
+        frames=10, seed=3, idle_prob=0.0, free_motion_prob=1.0, free_motion_low=low, free_motion_high=high
+    )
+    agent = PlayAgent(config)
+    obs, _ = env.reset(seed=3)
+    visited = []
+    for _ in range(120):
+        obs, *_ = env.step(agent.act(obs))
+        visited.append(obs["robot_obs"][0:3])
+    inside = np.all((np.array(visited) > np.array(low) - 0.02) & (np.array(visited) < np.array(high) + 0.02), axis=1)
+    assert inside.sum() > 20
+    assert not np.all(np.array(visited[60:]) < np.array(PlayConfig.free_motion_high), axis=1).any()
+    with pytest.raises(ValueError, match="free-motion box"):
+        PlayConfig(frames=10, free_motion_low=(0.0, 0.0, 0.5), free_motion_high=(0.1, 0.1, 0.4))
 
 
 def test_expert_rejects_bad_noise() -> None:

@@ -42,6 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=PlayConfig.near_miss_m,
         help="range of a near miss's displacement in metres (default %(default)s)",
     )
+    play.add_argument(
+        "--free-motion-box",
+        type=float,
+        nargs=6,
+        metavar=("XMIN", "YMIN", "ZMIN", "XMAX", "YMAX", "ZMAX"),
+        default=(*PlayConfig.free_motion_low, *PlayConfig.free_motion_high),
+        help="box of TCP positions that free motions aim for, in metres (default %(default)s)",
+    )
     _add_output_arguments(play)
     play.set_defaults(run=_run_collect_play)
 
@@ -117,6 +125,8 @@ def _run_collect_play(args: argparse.Namespace) -> int:
         episode_frames=args.episode_frames,
         near_miss_prob=args.near_miss_prob,
         near_miss_m=tuple(args.near_miss_m),
+        free_motion_low=tuple(args.free_motion_box[:3]),
+        free_motion_high=tuple(args.free_motion_box[3:]),
     )
     scratch = _scratch_dir(args.out)
     try:

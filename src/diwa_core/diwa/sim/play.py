@@ -37,8 +37,6 @@ SKILL_OBJECT = {
     "turn_on_led": "button",
     "turn_off_led": "button",
 }
-FREE_MOTION_LOW = np.array([-0.25, -0.32, 0.48])
-FREE_MOTION_HIGH = np.array([0.30, -0.05, 0.66])
 
 
 @dataclass(frozen=True)
@@ -63,6 +61,11 @@ class PlayConfig:
     # and the scene's 18-step prediction. Neither reaches 0.9 for BC, so they are off by default.
     near_miss_prob: float = 0.0
     near_miss_m: tuple[float, float] = (0.015, 0.05)
+    # The box free motions aim for (TCP position, metres): by default above the table and in front of
+    # the cabinet. A world model knows nothing of the rest of the workspace, so a policy fine-tuned in
+    # imagination that strays there meets an imagination free to invent (see docs/results).
+    free_motion_low: tuple[float, float, float] = (-0.25, -0.32, 0.48)
+    free_motion_high: tuple[float, float, float] = (0.30, -0.05, 0.66)
     max_attempt_steps: int = 90
 
     def __post_init__(self) -> None:
@@ -76,6 +79,11 @@ class PlayConfig:
         low, high = self.near_miss_m
         if not 0.0 <= low <= high:
             raise ValueError(f"near_miss_m must be (low, high) with 0 <= low <= high, got {self.near_miss_m}")
+        box = np.array([self.free_motion_low, self.free_motion_high], dtype=float)
+        if box.shape != (2, 3) or not np.isfinite(box).all() or not (box[0] < box[1]).all():
+            raise ValueError(
+                f"the free-motion box needs 3-d low < high, got {self.free_motion_low} and {self.free_motion_high}"
+            )
 
 
 class PlayAgent:
@@ -130,7 +138,7 @@ class PlayAgent:
             yield np.array([0, 0, 0, 0, 0, 0, gripper], dtype=np.float32)
 
     def _free_motion(self, obs: Observation) -> Generator[np.ndarray, Observation, None]:
-        pos = self.rng.uniform(FREE_MOTION_LOW, FREE_MOTION_HIGH)
+        pos = self.rng.uniform(self.config.free_motion_low, self.config.free_motion_high)
         euler = HOME_EULER + np.array([0.0, 0.0, self.rng.uniform(-0.3, 0.3)])
         gripper = float(self.rng.choice([-1.0, OPEN]))
         waypoint = Waypoint(pos, euler, gripper, speed=float(self.rng.uniform(0.4, 1.0)), patience=2)
