@@ -123,10 +123,12 @@ def chart_png(rows: list[dict[str, Any]], title: str) -> bytes:
         values = [r[key] if r[key] is not None else 0.0 for r in rows]
         axes.bar([p + (k - (len(series) - 1) / 2) * width for p in positions], values, width, label=label, color=color)
     axes.set_xticks(positions, [r["skill"] for r in rows], rotation=30, ha="right")
-    axes.set_ylim(0.0, 1.05)
+    # The legend sits in a band above 100 %, where no bar reaches.
+    axes.set_ylim(0.0, 1.2)
+    axes.set_yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
     axes.set_ylabel("simulator success rate")
     axes.set_title(title)
-    axes.legend(loc="lower right", fontsize=8)
+    axes.legend(loc="upper center", ncol=len(series), fontsize=8, frameon=False)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
