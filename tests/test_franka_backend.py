@@ -36,7 +36,10 @@ from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wai
 
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
-RATE_HZ = 30.0
+# A third of the deployed 30 Hz, as in test_execute_skill.py: on a loaded 2-core CI machine the nodes'
+# Python executors took 43 ms per period at 30 Hz (median), which these tests would read as a wrong
+# stream rate. What is checked (one twist per period, stops within a period) is relative to the period.
+RATE_HZ = 10.0
 PERIOD = 1.0 / RATE_HZ
 SUCCEEDED, CANCELED, ABORTED = 4, 5, 6  # action_msgs/GoalStatus
 
