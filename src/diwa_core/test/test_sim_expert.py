@@ -92,7 +92,7 @@ def test_a_near_miss_makes_the_motion_without_its_effect(env: PlayTableEnv) -> N
 
 def test_free_motions_aim_for_the_configured_box(env: PlayTableEnv) -> None:
     """A box high above the table, outside the default one: play that only wanders there brings the
-    TCP into it and never below it."""
+    TCP into it, and after the first motion keeps it out of the default box."""
     low, high = (-0.05, -0.25, 0.70), (0.05, -0.15, 0.76)
     config = PlayConfig(
         frames=10, seed=3, idle_prob=0.0, free_motion_prob=1.0, free_motion_low=low, free_motion_high=high

@@ -63,8 +63,8 @@ class PlayConfig:
     near_miss_m: tuple[float, float] = (0.015, 0.05)
     # The box free motions aim for (TCP position, metres): by default above the table and in front of
     # the cabinet. A world model knows nothing of the rest of the workspace, and a policy fine-tuned in
-    # imagination that strays there meets an imagination free to invent: the whole reachable box
-    # (-0.45, -0.45, 0.30)..(0.40, 0.05, 0.66) gave the best fine-tuning results so far, but worse
+    # imagination that strays there meets an imagination free to invent: a box over the whole workspace,
+    # (-0.45, -0.45, 0.30)..(0.40, 0.05, 0.66), gave the best fine-tuning results so far, but worse
     # open-loop fidelity (docs/results/fidelity_quick_wm50k_wideplay), so it is not the default yet.
     free_motion_low: tuple[float, float, float] = (-0.25, -0.32, 0.48)
     free_motion_high: tuple[float, float, float] = (0.30, -0.05, 0.66)
