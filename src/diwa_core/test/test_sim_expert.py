@@ -103,9 +103,10 @@ def test_free_motions_aim_for_the_configured_box(env: PlayTableEnv) -> None:
     for _ in range(120):
         obs, *_ = env.step(agent.act(obs))
         visited.append(obs["robot_obs"][0:3])
-    inside = np.all((np.array(visited) > np.array(low) - 0.02) & (np.array(visited) < np.array(high) + 0.02), axis=1)
+    path = np.array(visited)
+    inside = np.all((path > np.array(low) - 0.02) & (path < np.array(high) + 0.02), axis=1)
     assert inside.sum() > 20
-    assert not np.all(np.array(visited[60:]) < np.array(PlayConfig.free_motion_high), axis=1).any()
+    assert not np.all(path[60:] < np.array(PlayConfig.free_motion_high), axis=1).any()
     with pytest.raises(ValueError, match="free-motion box"):
         PlayConfig(frames=10, free_motion_low=(0.0, 0.0, 0.5), free_motion_high=(0.1, 0.1, 0.4))
 
