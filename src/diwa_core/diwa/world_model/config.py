@@ -58,6 +58,13 @@ class ObservationConfig:
     through CNNs plus the vectors in `state_keys` concatenated to the embedding (paper profile).
     The vectors in `state_keys` are always reconstructed so prediction error can be measured in
     observation units.
+
+    `change_head` adds a second state decoder that reads (imagined features, start features) and
+    predicts how the state vectors changed since the start observation; open-loop predictions are
+    then the observed start plus that change. It is trained on the prior's open-loop rollouts with
+    the latent detached, so it reads the model without shaping what the policy sees. Why: the
+    latent reconstructs a block pose, which never changes in play, only to a few millimetres, so
+    the decoded state loses to "no change" over a few steps even where the dynamics are right.
     """
 
     kind: str
@@ -68,6 +75,7 @@ class ObservationConfig:
     cnn_depth: int = 48
     encoder_kernels: tuple[int, ...] = (4, 4, 4, 4)
     decoder_kernels: tuple[int, ...] = (5, 5, 6, 6)
+    change_head: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in OBSERVATIONS:

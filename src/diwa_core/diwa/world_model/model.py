@@ -51,6 +51,9 @@ class WorldModel(nn.Module):
             # DiWA concatenates the (normalised) proprioception to the image embeddings.
             embed_dim = sum(e.out_dim for e in self.image_encoders.values()) + self.codec.rep_dim
         self.state_decoder = mlp(feat_dim, obs.mlp_units, obs.mlp_layers, self.codec.rep_dim)
+        self.change_decoder = (
+            mlp(2 * feat_dim, obs.mlp_units, obs.mlp_layers, self.codec.rep_dim) if obs.change_head else None
+        )
         self.rssm = RSSM(config.rssm, embed_dim, ACTION_DIM)
 
     @property
@@ -164,13 +167,51 @@ class WorldModel(nn.Module):
                 out[key] = (dec(features) + 0.5).clamp(0.0, 1.0).movedim(-3, -1)
         return out
 
+    def predict_from_start(
+        self, start_obs: Mapping[str, Tensor], start: RSSMState, features: Tensor
+    ) -> dict[str, Tensor]:
+        """Raw state vectors at imagined `features` (B, ..., F) rolled out from the observed
+        `start_obs` (B) whose posterior is `start` (B): the start plus the change head's estimate of
+        what changed since (see ObservationConfig.change_head)."""
+        if self.change_decoder is None:
+            raise ValueError("this world model has no change head (observation.change_head is false)")
+        lead = (features.shape[0],) + (1,) * (features.ndim - 2)
+        start_rep = self.codec.encode(self.codec.concat(dict(start_obs))).reshape(*lead, -1)
+        start_feat = start.features().reshape(*lead, -1).expand(*features.shape[:-1], -1)
+        change = self.change_decoder(torch.cat([features, start_feat], dim=-1))
+        return self.codec.split(self.codec.decode(start_rep + change))
+
+    def change_loss(
+        self,
+        target: Tensor,
+        posts: RSSMState,
+        prev_actions: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """(B, T - 1) absolute error of the change head along the prior's open-loop rollout from
+        each window's first posterior, which is exactly how imagination starts. `target` is the
+        standardised state (B, T, D). Nothing here reaches the latent: the rollout runs without
+        gradient. Absolute rather than squared error because changes are sparse (most of the scene
+        stands still most of the time): where the model cannot tell, an L1 fit predicts the median
+        change, zero, as the no-change baseline does."""
+        if self.change_decoder is None:
+            raise ValueError("this world model has no change head (observation.change_head is false)")
+        with torch.no_grad():
+            start = RSSMState(*(x[:, 0].detach() for x in posts))
+            rollout = self.rssm.imagine(start, prev_actions[:, 1:].float(), generator).features()
+            start_feat = start.features().unsqueeze(1).expand_as(rollout)
+            change = target[:, 1:] - target[:, :1]
+        predicted = self.change_decoder(torch.cat([rollout, start_feat], dim=-1))
+        return (predicted - change).abs().sum(-1)
+
     def loss(
         self,
         obs: Mapping[str, Tensor],
         prev_actions: Tensor,
         generator: torch.Generator | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """DreamerV2 objective on a (B, T) batch: reconstruction + kl_weight x balanced KL."""
+        """DreamerV2 objective on a (B, T) batch: reconstruction + kl_weight x balanced KL (plus the
+        change head's error, which trains that head only)."""
         cfg = self.config.loss
         posts, priors = self.observe(obs, prev_actions, None, generator)
         feats = posts.features()
@@ -188,6 +229,10 @@ class WorldModel(nn.Module):
             total = total + cfg.image_weight * image_recon
             metrics["image_recon"] = image_recon.mean()
         total = total.mean()
+        if self.change_decoder is not None:
+            change_error = self.change_loss(target, posts, prev_actions, generator)
+            total = total + change_error.mean()
+            metrics["change_l1"] = change_error.mean()
         metrics["loss"] = total
         metrics["prior_entropy"] = _entropy(priors.logits).mean()
         metrics["post_entropy"] = _entropy(posts.logits).mean()
