@@ -52,7 +52,10 @@ class WorldModel(nn.Module):
             embed_dim = sum(e.out_dim for e in self.image_encoders.values()) + self.codec.rep_dim
         self.state_decoder = mlp(feat_dim, obs.mlp_units, obs.mlp_layers, self.codec.rep_dim)
         self.change_decoder = (
-            mlp(2 * feat_dim, obs.mlp_units, obs.mlp_layers, self.codec.rep_dim) if obs.change_head else None
+            # No output bias: the head is read as a difference of two of its outputs (see _change).
+            mlp(2 * feat_dim, obs.mlp_units, obs.mlp_layers, self.codec.rep_dim, output_bias=False)
+            if obs.change_head
+            else None
         )
         self.rssm = RSSM(config.rssm, embed_dim, ACTION_DIM)
 
@@ -177,9 +180,18 @@ class WorldModel(nn.Module):
             raise ValueError("this world model has no change head (observation.change_head is false)")
         lead = (features.shape[0],) + (1,) * (features.ndim - 2)
         start_rep = self.codec.encode(self.codec.concat(dict(start_obs))).reshape(*lead, -1)
-        start_feat = start.features().reshape(*lead, -1).expand(*features.shape[:-1], -1)
-        change = self.change_decoder(torch.cat([features, start_feat], dim=-1))
+        change = self._change(features, start.features().reshape(*lead, -1))
         return self.codec.split(self.codec.decode(start_rep + change))
+
+    def _change(self, features: Tensor, start_features: Tensor) -> Tensor:
+        """The change head's standardised state change from `start_features` (B, 1.., F) to
+        `features` (B, ..., F): head(f, f0) - head(f0, f0), zero by construction where nothing moved.
+        The subtraction cancels the head's own offset, which otherwise shows as a millimetre-scale
+        drift of every block pose."""
+        assert self.change_decoder is not None
+        at_start = self.change_decoder(torch.cat([start_features, start_features], dim=-1))
+        start_features = start_features.expand(*features.shape[:-1], -1)
+        return self.change_decoder(torch.cat([features, start_features], dim=-1)) - at_start
 
     def change_loss(
         self,
@@ -199,10 +211,8 @@ class WorldModel(nn.Module):
         with torch.no_grad():
             start = RSSMState(*(x[:, 0].detach() for x in posts))
             rollout = self.rssm.imagine(start, prev_actions[:, 1:].float(), generator).features()
-            start_feat = start.features().unsqueeze(1).expand_as(rollout)
             change = target[:, 1:] - target[:, :1]
-        predicted = self.change_decoder(torch.cat([rollout, start_feat], dim=-1))
-        return (predicted - change).abs().sum(-1)
+        return (self._change(rollout, start.features().unsqueeze(1)) - change).abs().sum(-1)
 
     def loss(
         self,

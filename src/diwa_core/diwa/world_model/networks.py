@@ -10,14 +10,14 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 
-def mlp(inputs: int, units: int, layers: int, outputs: int) -> nn.Sequential:
+def mlp(inputs: int, units: int, layers: int, outputs: int, output_bias: bool = True) -> nn.Sequential:
     """`layers` hidden layers of Linear + LayerNorm + ELU, then a linear output."""
     parts: list[nn.Module] = []
     width = inputs
     for _ in range(layers):
         parts += [nn.Linear(width, units, bias=False), nn.LayerNorm(units), nn.ELU()]
         width = units
-    parts.append(nn.Linear(width, outputs))
+    parts.append(nn.Linear(width, outputs, bias=output_bias))
     return nn.Sequential(*parts)
 
 
