@@ -26,7 +26,14 @@ def test_profiles_have_the_documented_sizes() -> None:
     assert paper.observation.kind == "image" and paper.observation.decoder_kernels == (5, 5, 6, 6)
     quick = load_world_model_config("quick")
     assert quick.observation.kind == "state" and quick.observation.state_keys == ("robot_obs", "scene_obs")
+    assert quick.observation.change_head and not paper.observation.change_head
     assert WorldModelConfig.from_dict(quick.to_dict()) == quick
+
+
+def test_configs_stored_before_the_change_head_load_without_one() -> None:
+    data = load_world_model_config("quick").to_dict()
+    del data["observation"]["change_head"]
+    assert not WorldModelConfig.from_dict(data).observation.change_head
 
 
 def edited(tmp_path: Path, section: str, key: str, value: object) -> Path:

@@ -108,8 +108,10 @@ def _register_eval(subparsers: argparse._SubParsersAction) -> None:
         "eval-wm",
         help="open-loop prediction error of a world model vs the no-change baseline",
         description="Encode single held-out observations, imagine forward through the recorded actions and "
-        f"compare the decoded predictions at {', '.join(map(str, HORIZONS))} steps with the recorded "
-        "observations and with the baseline that predicts no change. On the training dataset the "
+        f"compare the predictions at {', '.join(map(str, HORIZONS))} steps with the recorded "
+        "observations and with the baseline that predicts no change. Columns: model (the state decoded "
+        "from the imagined latent), anchored (the start observation plus the change head's predicted "
+        "change; models with observation.change_head) and no-change. On the training dataset the "
         "held-out segments are used; on any other dataset, all of it.",
     )
     parser.add_argument("--wm", required=True, type=Path, help="world-model checkpoint (directory or .json)")
