@@ -63,7 +63,7 @@ class ObservationConfig:
     predicts how the state vectors changed since the start observation; open-loop predictions are
     then the observed start plus that change. It is trained on the prior's open-loop rollouts with
     the latent detached, so it reads the model without shaping what the policy sees. Why: the
-    latent reconstructs a block pose, which never changes in play, only to a few millimetres, so
+    latent reconstructs a block pose, which never changes in play, only to about a centimetre, so
     the decoded state loses to "no change" over a few steps even where the dynamics are right.
     """
 

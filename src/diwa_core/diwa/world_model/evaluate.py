@@ -8,8 +8,8 @@ half an imagined episode and a whole one (FACTS §1).
 
 Two predictions of the model are scored: `model`, the state decoded from the imagined latent alone,
 and, for a model with a change head, `anchored`: observation t0 plus the predicted change since t0.
-The decoded state carries the latent's reconstruction error from the first step on (a few
-millimetres on block poses that never move in play), which no-change, copying t0, never has; the
+The decoded state carries the latent's reconstruction error from the first step on (about a
+centimetre on block poses that never move in play), which no-change, copying t0, never has; the
 anchored prediction has the same information as the baseline plus the model's, so it is the
 fair comparison for "does the model know more than that nothing moves".
 """
