@@ -1,6 +1,7 @@
 """World-model training: it learns the dynamics of a synthetic system, and resuming is exact."""
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ from diwa.world_model.store import load_world_model
 from diwa.world_model.synthetic import point_mass_dataset
 from diwa.world_model.trainer import WorldModelTrainer
 
-TINY = Path(__file__).with_name("wm_tiny.yaml")
+sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
+from wm_point_mass import TINY, point_mass_config
 
 
 def test_resuming_an_interrupted_run_gives_the_same_weights(tmp_path: Path) -> None:
@@ -52,17 +54,8 @@ def test_resume_refuses_other_data_seed_or_config(tmp_path: Path) -> None:
 def test_training_learns_point_mass_dynamics_better_than_no_change(tmp_path: Path) -> None:
     """The point's position follows the actions; after a short training the model's open-loop
     position prediction on held-out episodes must clearly beat predicting no change."""
-    base = load_world_model_config(TINY)
-    config = dataclasses.replace(
-        base,
-        rssm=dataclasses.replace(base.rssm, stoch_vars=8, stoch_classes=8),
-        # Many short windows: the cost of a step grows with the window length, not the batch.
-        train=dataclasses.replace(
-            base.train, steps=150, batch_size=64, seq_len=8, lr=3e-3, eval_every=150, checkpoint_every=150
-        ),
-    )
     dataset = point_mass_dataset(3000, 300, seed=0)
-    trainer = WorldModelTrainer(dataset, tmp_path, config, seed=0, progress=False)
+    trainer = WorldModelTrainer(dataset, tmp_path, point_mass_config(steps=150, seq_len=8), seed=0, progress=False)
     initial = trainer.validate()["loss"]
     result = trainer.train()
     assert result.val["loss"] < 0.3 * initial
