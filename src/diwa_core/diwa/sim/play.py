@@ -66,6 +66,8 @@ class PlayConfig:
     # imagination that strays there meets an imagination free to invent: a box over the whole workspace,
     # (-0.45, -0.45, 0.30)..(0.40, 0.05, 0.66), gave the best fine-tuning results so far, but worse
     # open-loop fidelity (docs/results/fidelity_quick_wm50k_wideplay), so it is not the default yet.
+    # It also reaches past the Franka safety box (x >= -0.40, z >= 0.32 in diwa_bringup/config/
+    # safety.yaml): play driven through ROS would need it clipped to that box first.
     free_motion_low: tuple[float, float, float] = (-0.25, -0.32, 0.48)
     free_motion_high: tuple[float, float, float] = (0.30, -0.05, 0.66)
     max_attempt_steps: int = 90
