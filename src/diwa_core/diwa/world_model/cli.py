@@ -20,6 +20,7 @@ from diwa.world_model.config import PROFILES, load_world_model_config
 from diwa.world_model.evaluate import HORIZONS, format_report, held_out_ranges, open_loop_errors
 from diwa.world_model.featurize import featurize_dataset
 from diwa.world_model.labels import Oracle, annotation_labels, oracle_labels, reference_starts
+from diwa.world_model.layout_shuffle import add_shuffled_layouts
 from diwa.world_model.reward import load_reward_config, save_reward_classifier, split_labelled, train_reward_classifier
 from diwa.world_model.store import load_world_model
 from diwa.world_model.trainer import WorldModelTrainer
@@ -234,8 +235,12 @@ def run_train_reward(args: argparse.Namespace) -> int:
     else:
         references = reference_starts(dataset, skill, config.oracle_references, args.seed)
         labels = oracle_labels(dataset, skill_oracle(skill), references)
+    counts = f"{int((labels == 1).sum())} positive / {int((labels == 0).sum())} negative labelled frames"
     features = featurize_dataset(model, dataset, seed=args.seed, progress=True)
     train_idx, val_idx = split_labelled(labels, dataset.episodes, config.segment_frames, config.val_fraction, args.seed)
+    features, labels, train_idx = add_shuffled_layouts(
+        model, dataset, features, labels, train_idx, config.layout_shuffles, args.seed
+    )
     writer = SummaryWriter(str(args.out / "tensorboard" / f"reward_{skill}"))
     classifier, metrics = train_reward_classifier(
         features, labels, train_idx, val_idx, config, args.seed, progress=True, writer=writer
@@ -252,8 +257,7 @@ def run_train_reward(args: argparse.Namespace) -> int:
     }
     path = save_reward_classifier(classifier, args.out, skill, meta)
     print(
-        f"{skill}: {int((labels == 1).sum())} positive / {int((labels == 0).sum())} negative labelled frames "
-        f"({args.labels}); saved {path}"
+        f"{skill}: {counts} ({args.labels}; trained with {config.layout_shuffles} layout-shuffled copies); saved {path}"
     )
     val = metrics["val"]
     if val is None or val["positives"] == 0:

@@ -51,6 +51,9 @@ class RewardConfig:
     segment_frames: int = 256
     positive_frames: int = 4
     oracle_references: int = 16
+    layout_shuffles: int = 0
+    """Extra training copies of the play with the block layouts of other episodes (layout_shuffle.py);
+    0 for world models that do not read scene_obs."""
 
     def __post_init__(self) -> None:
         if not self.encoder or min(self.encoder) < 1 or min(self.head, default=1) < 1:
@@ -61,6 +64,8 @@ class RewardConfig:
             raise ValueError(f"reward batch_size must be even and at least 4 (half positives), got {self.batch_size}")
         if min(self.epochs, self.segment_frames, self.positive_frames, self.oracle_references) < 1:
             raise ValueError("reward epochs, segment_frames, positive_frames and oracle_references must be positive")
+        if self.layout_shuffles < 0:
+            raise ValueError(f"reward layout_shuffles must be non-negative, got {self.layout_shuffles}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"reward val_fraction must lie in (0, 1), got {self.val_fraction}")
 
