@@ -25,7 +25,10 @@ def shuffle_block_layouts(dataset: Dataset, rng: np.random.Generator) -> Dataset
     another (random) episode and keeps its own block motion from there (angles wrapped to
     [-pi, pi)). Robot, articulated parts and actions are untouched."""
     if len(dataset.episodes) < 2:
-        raise ValueError("shuffling block layouts needs at least two episodes")
+        raise ValueError(
+            "shuffling block layouts needs at least two episodes; "
+            "to train on this data, set layout_shuffles: 0 in a reward config (--config)"
+        )
     scene = np.array(dataset.scene_obs, dtype=np.float64, copy=True)
     blocks = np.concatenate([np.r_[block_pos(c)] for c in BLOCK_COLORS] + [np.r_[block_euler(c)] for c in BLOCK_COLORS])
     angles = np.concatenate([np.r_[block_euler(c)] for c in BLOCK_COLORS])
