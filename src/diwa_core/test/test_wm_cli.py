@@ -81,6 +81,22 @@ def test_train_reward_prints_held_out_scores(
     assert (tmp_path / "reward_open_drawer.json").is_file()
 
 
+def test_play_of_one_episode_trains_a_reward_only_without_layout_copies(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = trained
+    data = save_dataset(point_mass_dataset(200, 200, seed=3), tmp_path / "one_episode")
+    args = ["train-reward", "--skill", "open_drawer", "--wm", str(out), "--data", str(data), "--out", str(tmp_path)]
+    assert main([*args, "--epochs", "1"]) == 2
+    assert "--layout-shuffles 0" in capsys.readouterr().err
+    assert not (tmp_path / "reward_open_drawer.json").exists()
+    assert main([*args, "--epochs", "1", "--layout-shuffles", "0", "--json"]) == 0
+    meta = json.loads((tmp_path / "reward_open_drawer.json").read_text())
+    assert meta["config"]["layout_shuffles"] == 0
+    assert main([*args, "--layout-shuffles", "-1"]) == 2
+    assert "layout_shuffles must be non-negative" in capsys.readouterr().err
+
+
 def test_bad_input_exits_with_a_message(
     trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -196,6 +196,12 @@ def _register_reward(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--epochs", type=int, help="override the configured number of epochs")
     parser.add_argument(
+        "--layout-shuffles",
+        type=int,
+        help="override the configured number of training copies with other episodes' block layouts "
+        "(0 for play of a single episode)",
+    )
+    parser.add_argument(
         "--config", type=Path, help="reward YAML with a section per world-model profile (default: packaged reward.yaml)"
     )
     parser.add_argument(
@@ -229,6 +235,8 @@ def run_train_reward(args: argparse.Namespace) -> int:
         if args.epochs < 1:
             raise ValueError(f"--epochs must be positive, got {args.epochs}")
         config = dataclasses.replace(config, epochs=args.epochs)
+    if args.layout_shuffles is not None:
+        config = dataclasses.replace(config, layout_shuffles=args.layout_shuffles)
     dataset = load_dataset(args.data, images=model.uses_images)
     if args.labels == "annotations":
         labels = annotation_labels(dataset, skill, config.positive_frames)

@@ -27,7 +27,7 @@ def shuffle_block_layouts(dataset: Dataset, rng: np.random.Generator) -> Dataset
     if len(dataset.episodes) < 2:
         raise ValueError(
             "shuffling block layouts needs at least two episodes; "
-            "to train on this data, set layout_shuffles: 0 in a reward config (--config)"
+            "train without copies (diwa train-reward --layout-shuffles 0)"
         )
     scene = np.array(dataset.scene_obs, dtype=np.float64, copy=True)
     blocks = np.concatenate([np.r_[block_pos(c)] for c in BLOCK_COLORS] + [np.r_[block_euler(c)] for c in BLOCK_COLORS])
