@@ -71,13 +71,18 @@ def add_shuffled_layouts(
     if "scene_obs" not in model.observation_keys:
         raise ValueError(
             "layout_shuffles needs a world model that reads scene_obs (the quick profile); "
-            f"this one reads {list(model.observation_keys)}: set layout_shuffles to 0"
+            f"this one reads {list(model.observation_keys)}: train with --layout-shuffles 0"
         )
     rng = np.random.default_rng(seed)
-    shuffled = [featurize_dataset(model, shuffle_block_layouts(dataset, rng), seed=seed + k + 1) for k in range(copies)]
     n = len(dataset)
+    # Filled in place: 13 x 50,000 quick features are 1 GB, and a list of copies to concatenate
+    # would hold them twice.
+    all_features = np.empty(((copies + 1) * n, features.shape[1]), dtype=features.dtype)
+    all_features[:n] = features
+    for k in range(1, copies + 1):
+        all_features[k * n : (k + 1) * n] = featurize_dataset(model, shuffle_block_layouts(dataset, rng), seed=seed + k)
     return (
-        np.concatenate([features, *shuffled]),
+        all_features,
         np.tile(labels, copies + 1),
         np.concatenate([train_idx + k * n for k in range(copies + 1)]),
     )
