@@ -247,7 +247,7 @@ def run_train_reward(args: argparse.Namespace) -> int:
     features = featurize_dataset(model, dataset, seed=args.seed, progress=True)
     train_idx, val_idx = split_labelled(labels, dataset.episodes, config.segment_frames, config.val_fraction, args.seed)
     features, labels, train_idx = add_shuffled_layouts(
-        model, dataset, features, labels, train_idx, config.layout_shuffles, args.seed
+        model, dataset, features, labels, train_idx, config.layout_shuffles, args.seed, progress=True
     )
     writer = SummaryWriter(str(args.out / "tensorboard" / f"reward_{skill}"))
     classifier, metrics = train_reward_classifier(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from tqdm import tqdm
 
 from diwa.data.dataset import Dataset
 from diwa.sim.obs_layout import BLOCK_COLORS, block_euler, block_pos
@@ -57,6 +58,7 @@ def add_shuffled_layouts(
     train_idx: np.ndarray,
     copies: int,
     seed: int,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, labels, train_idx) extended by `copies` layout-shuffled copies of the dataset,
     featurized by `model`; copy k's frame i sits at index k x N + i with the label of frame i, and
@@ -79,7 +81,7 @@ def add_shuffled_layouts(
     # would hold them twice.
     all_features = np.empty(((copies + 1) * n, features.shape[1]), dtype=features.dtype)
     all_features[:n] = features
-    for k in range(1, copies + 1):
+    for k in tqdm(range(1, copies + 1), desc="layout copies", unit="copy", disable=not progress):
         all_features[k * n : (k + 1) * n] = featurize_dataset(model, shuffle_block_layouts(dataset, rng), seed=seed + k)
     return (
         all_features,
