@@ -25,3 +25,13 @@ def check_skill(name: str) -> str:
     if name not in SKILLS:
         raise UnknownSkillError(name)
     return name
+
+
+def parse_skill_list(text: str) -> list[str]:
+    """'all' or a comma-separated list of skill names, as the command line takes them."""
+    if text == "all":
+        return list(SKILLS)
+    skills = [check_skill(name.strip()) for name in text.split(",") if name.strip()]
+    if not skills:
+        raise ValueError(f"no skill named in {text!r}; give 'all' or a comma-separated list")
+    return skills

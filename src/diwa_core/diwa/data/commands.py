@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from diwa.data.bag_commands import add_from_bag
-from diwa.data.convert import LAYOUTS, convert, detect_layout, write_layout
+from diwa.data.convert import LAYOUTS, convert, detect_layout, read_any, write_layout
 from diwa.data.dataset import Dataset
 from diwa.data.recorder import EpisodeRecorder
 from diwa.sim.play import PlayConfig
-from diwa.skills import SKILLS
+from diwa.skills import SKILLS, parse_skill_list
 
 if TYPE_CHECKING:
     from diwa.sim.env import PlayTableEnv
@@ -60,6 +60,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demos.add_argument("--noise", type=float, default=None, help="std of the expert's action noise (default: its own)")
     _add_output_arguments(demos)
     demos.set_defaults(run=_run_collect_demos)
+
+    rollouts = commands.add_parser(
+        "collect-rollouts",
+        help="record a policy's own episodes (counted simulator steps) as extra world-model data",
+    )
+    rollouts.add_argument("--policy", required=True, help="'scripted', a checkpoint, or a directory DIR/<skill>")
+    rollouts.add_argument("--skills", default="all", help="'all' or a comma-separated list (default all)")
+    rollouts.add_argument("--episodes", type=int, required=True, help="episodes per skill")
+    rollouts.add_argument("--steps", type=int, default=72, help="actions per episode; not cut at success")
+    _add_output_arguments(rollouts)
+    rollouts.set_defaults(run=_run_collect_rollouts)
+
+    concat = commands.add_parser("concat", help="join consolidated datasets into one (play + rollouts)")
+    concat.add_argument("src", nargs="+", help="consolidated dataset directories, in order")
+    concat.add_argument("--out", required=True, help="output directory")
+    concat.set_defaults(run=_run_concat)
 
     conv = commands.add_parser("convert", help="convert a dataset between the consolidated and CALVIN layouts")
     conv.add_argument("src", help="dataset directory (either layout)")
@@ -157,6 +173,49 @@ def _run_collect_demos(args: argparse.Namespace) -> int:
         return _finish(args, dataset, started)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_collect_rollouts(args: argparse.Namespace) -> int:
+    from diwa.data.rollouts import collect_rollouts
+    from diwa.eval.agents import load_agent
+
+    skills = parse_skill_list(args.skills)
+    if args.episodes < 1 or args.steps < 1:
+        raise ValueError(f"--episodes and --steps must be positive, got {args.episodes} and {args.steps}")
+    # Fail on a missing checkpoint before any simulator time is spent.
+    agents = {skill: load_agent(args.policy, skill, args.seed) for skill in skills}
+    started = time.perf_counter()
+    scratch = _scratch_dir(args.out)
+    try:
+        env = _make_env(args)
+        recorder = _recorder(args, len(skills) * args.episodes * args.steps, scratch)
+        dataset = collect_rollouts(
+            env,
+            agents.__getitem__,
+            skills,
+            args.episodes,
+            args.seed,
+            args.steps,
+            recorder,
+            provenance={"policy": str(args.policy)},
+            progress=not args.quiet,
+        )
+        env.close()
+        print("successes: " + ", ".join(f"{k} {v}/{args.episodes}" for k, v in dataset.provenance["successes"].items()))
+        return _finish(args, dataset, started)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_concat(args: argparse.Namespace) -> int:
+    from diwa.data.dataset import concat_datasets, save_dataset
+
+    parts = [read_any(src, progress=False) for src in args.src]
+    dataset = concat_datasets(parts)
+    save_dataset(dataset, args.out)
+    sizes = " + ".join(str(len(d)) for d in parts)
+    print(f"wrote {len(dataset)} frames ({sizes}), {len(dataset.episodes)} episodes to {args.out}")
+    return 0
 
 
 def _run_convert(args: argparse.Namespace) -> int:

@@ -98,6 +98,34 @@ class Dataset:
         return digest.hexdigest()
 
 
+def concat_datasets(datasets: list[Dataset]) -> Dataset:
+    """One dataset holding `datasets` one after another (play plus recorded rollouts, say). Episode
+    and annotation frame indices are shifted; each part's provenance, frame count and content hash
+    are kept, so a model trained on the result still names every source."""
+    if not datasets:
+        raise ValueError("nothing to concatenate")
+    image_keys = {tuple(sorted(d.images)) for d in datasets}
+    if len(image_keys) > 1:
+        raise ValueError(f"cannot concatenate datasets with different cameras: {sorted(image_keys)}")
+    offsets = np.cumsum([0] + [len(d) for d in datasets[:-1]])
+    return Dataset(
+        **{key: np.concatenate([np.asarray(getattr(d, key)) for d in datasets]) for key in REQUIRED},
+        episodes=[(s + int(o), e + int(o)) for d, o in zip(datasets, offsets, strict=True) for s, e in d.episodes],
+        annotations=[
+            Annotation(a.start + int(o), a.end + int(o), a.task)
+            for d, o in zip(datasets, offsets, strict=True)
+            for a in d.annotations
+        ],
+        images={key: np.concatenate([np.asarray(d.images[key]) for d in datasets]) for key in datasets[0].images},
+        provenance={
+            "source": "concatenated",
+            "parts": [
+                {"frames": len(d), "content_hash": d.content_hash(), "provenance": d.provenance} for d in datasets
+            ],
+        },
+    )
+
+
 def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> Path:
     """Write `dataset` to directory `path` atomically: a crash leaves the old directory or none."""
     dataset.validate()

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from diwa.eval.harness import DEFAULT_MAX_STEPS, evaluate_skills, summary
-from diwa.skills import SKILLS, check_skill
+from diwa.skills import check_skill, parse_skill_list
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,9 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def parse_skills(args: argparse.Namespace) -> list[str]:
     if args.skill is not None:
         return [check_skill(args.skill)]
-    if args.skills == "all":
-        return list(SKILLS)
-    return [check_skill(name.strip()) for name in args.skills.split(",") if name.strip()]
+    return parse_skill_list(args.skills)
 
 
 def run(args: argparse.Namespace) -> int:
