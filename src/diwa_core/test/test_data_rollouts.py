@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from diwa.cli import main
-from diwa.data.dataset import Annotation, Dataset, concat_datasets, load_dataset
+from diwa.data.dataset import Annotation, Dataset, concat_datasets, frames_by_source, load_dataset
 from diwa.data.recorder import EpisodeRecorder
 from diwa.data.rollouts import collect_rollouts
 from diwa.eval.harness import evaluate
@@ -118,3 +118,13 @@ def test_cli_records_rollouts_and_joins_them_to_play(tmp_path: Path, capsys: pyt
     missing = ["--policy", str(tmp_path / "nope"), "--episodes", "1", "--out", str(tmp_path / "x"), "--seed", "0"]
     assert main(["data", "collect-rollouts", *missing]) == 2
     assert "does not exist" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_frames_are_counted_by_source_through_nested_concatenations() -> None:
+    play = dataset_of(5, [(0, 4)], [], 1.0)
+    play.provenance = {"source": "scripted_play"}
+    rollouts = dataset_of(3, [(0, 2)], [], 2.0)
+    rollouts.provenance = {"source": "policy_rollouts"}
+    nested = concat_datasets([concat_datasets([play, rollouts]), play])
+    assert frames_by_source(nested) == {"scripted_play": 10, "policy_rollouts": 3}
+    assert frames_by_source(dataset_of(4, [(0, 3)], [], 0.0)) == {"part 0.0": 4}

@@ -1,11 +1,16 @@
 """`diwa report`: fields per skill, DPPO steps to match DiWA, files written."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 from diwa.cli import main
 from diwa.rl.report import build_report
+from diwa.world_model.store import read_world_model_info, save_world_model
+
+sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
+import rl_tiny
 
 
 def fake_run(directory: Path, skill: str, base: float, final: float, training: dict, seed: int = 0) -> Path:
@@ -89,3 +94,29 @@ def test_report_refuses_a_directory_that_is_not_an_evaluated_run(tmp_path, capsy
     (tmp_path / "empty").mkdir()
     assert main(["report", "--name", "x", "--runs", str(tmp_path / "empty"), "--out-dir", str(tmp_path)]) == 2
     assert "evaluation.json missing" in capsys.readouterr().err
+
+
+def test_report_counts_the_frames_the_world_model_learnt_from(tmp_path, capsys):
+    sources = {"scripted_play": 50_000, "policy_rollouts": 28_800}
+    wm = save_world_model(
+        rl_tiny.world_model(),
+        tmp_path / "wm",
+        step=1,
+        seed=0,
+        provenance={"frames": 78_800, "frames_by_source": sources},
+    )
+    sha = read_world_model_info(wm)[0].weights_sha256
+    run = diwa_run(tmp_path / "a", "open_drawer", 0.5, 0.8)
+    (run / "finetune.json").write_text(json.dumps({"identity": {"world_model_sha256": sha}}))
+    online = [dppo_run(tmp_path / "c", "open_drawer", [(0, 0.5), (39_400, 0.8)])]
+    report = build_report("t", [run], online, wm)
+    assert report["world_model_data"]["frames_by_source"] == sources
+    assert report["skills"][0]["dppo_steps_per_world_model_frame"] == pytest.approx(0.5)
+    out = tmp_path / "results"
+    args = ["report", "--name", "q", "--runs", str(run), "--wm", str(wm), "--out-dir", str(out)]
+    assert main(args) == 0
+    assert "78,800 simulator frames" in (out / "q.md").read_text()
+    # A run fine-tuned in another world model (or one that does not say) is refused.
+    other = diwa_run(tmp_path / "b", "turn_on_led", 0.5, 0.8)
+    assert main([*args[:4], str(other), *args[5:]]) == 2
+    assert "not in" in capsys.readouterr().err

@@ -60,6 +60,7 @@ def test_training_learns_point_mass_dynamics_better_than_no_change(tmp_path: Pat
     result = trainer.train()
     assert result.val["loss"] < 0.3 * initial
     held_out = [tuple(r) for r in trainer.provenance["split"]["val"]]
+    assert trainer.provenance["frames_by_source"] == {dataset.provenance["source"]: 3000}
     report = open_loop_errors(trainer.model, dataset, held_out, horizons=(18, 72), max_starts=128, seed=0)
     for horizon in (18, 72):
         errors = report["horizons"][horizon]

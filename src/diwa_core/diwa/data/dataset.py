@@ -126,6 +126,23 @@ def concat_datasets(datasets: list[Dataset]) -> Dataset:
     )
 
 
+def frames_by_source(dataset: Dataset) -> dict[str, int]:
+    """Frames per kind of recording ("scripted_play", "policy_rollouts", ...), through concatenations.
+    Every one of them was a step of the simulator or the robot, and reports count them as such."""
+    counts: dict[str, int] = {}
+
+    def add(provenance: dict[str, Any], frames: int) -> None:
+        if provenance.get("source") == "concatenated":
+            for part in provenance["parts"]:
+                add(part["provenance"], int(part["frames"]))
+        else:
+            source = str(provenance.get("source", "unrecorded"))
+            counts[source] = counts.get(source, 0) + frames
+
+    add(dataset.provenance, len(dataset))
+    return counts
+
+
 def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> Path:
     """Write `dataset` to directory `path` atomically: a crash leaves the old directory or none."""
     dataset.validate()

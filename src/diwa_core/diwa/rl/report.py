@@ -31,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", required=True, help="report name (file stem)")
     parser.add_argument("--runs", required=True, nargs="+", type=Path, help="`diwa finetune` output directories")
     parser.add_argument("--online", nargs="*", type=Path, default=[], help="`diwa finetune-online` output directories")
+    parser.add_argument(
+        "--wm",
+        type=Path,
+        help="the world model the DiWA runs used: the report then counts the simulator frames it was trained on",
+    )
     parser.add_argument("--out-dir", type=Path, default=Path("docs/results"), help="default docs/results")
     parser.set_defaults(run=run_report)
 
@@ -44,7 +49,31 @@ def _read_run(directory: Path) -> dict[str, Any]:
     training = json.loads(policy_path.read_text()).get("training", {})
     if "method" not in training:
         raise ValueError(f"{policy_path} was not written by fine-tuning (no training method recorded)")
-    return {"dir": directory, "evaluation": evaluation, "training": training}
+    state_path = directory / "finetune.json"
+    identity = json.loads(state_path.read_text()).get("identity", {}) if state_path.is_file() else {}
+    return {"dir": directory, "evaluation": evaluation, "training": training, "identity": identity}
+
+
+def world_model_data(path: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The frames the world model was trained on, by source, after checking that every DiWA run
+    fine-tuned in this very model. Play is shared by all skills; policy rollouts are robot time too."""
+    from diwa.world_model.store import read_world_model_info
+
+    info, _ = read_world_model_info(path)
+    for run in runs:
+        used = run["identity"].get("world_model_sha256")
+        if used != info.weights_sha256:
+            raise ValueError(
+                f"{run['dir']} was fine-tuned in world model {used or 'unknown'}, not in {path} ({info.weights_sha256})"
+            )
+    frames = int(info.provenance["frames"])
+    return {
+        "path": str(info.path),
+        "weights_sha256": info.weights_sha256,
+        "frames": frames,
+        # Checkpoints written before sources were recorded say only how many frames there were.
+        "frames_by_source": info.provenance.get("frames_by_source", {"unrecorded": frames}),
+    }
 
 
 def steps_to_match(online: dict[str, Any], target: float, seed: int, episodes: int) -> int | None:
@@ -136,7 +165,7 @@ def chart_png(rows: list[dict[str, Any]], title: str) -> bytes:
     return buffer.getvalue()
 
 
-def build_report(name: str, runs: list[Path], online: list[Path]) -> dict[str, Any]:
+def build_report(name: str, runs: list[Path], online: list[Path], wm: Path | None = None) -> dict[str, Any]:
     diwa_runs = [_read_run(d) for d in runs]
     online_runs = {}
     for directory in online:
@@ -149,18 +178,32 @@ def build_report(name: str, runs: list[Path], online: list[Path]) -> dict[str, A
     if len(set(skills)) != len(skills):
         raise ValueError(f"more than one DiWA run per skill among {skills}")
     rows = [skill_row(run, online_runs.get(run["evaluation"]["skill"])) for run in diwa_runs]
-    return {
+    report: dict[str, Any] = {
         "name": name,
         "skills": rows,
         "mean_bc_success": sum(r["bc_success"] for r in rows) / len(rows),
         "mean_finetuned_success": sum(r["finetuned_success"] for r in rows) / len(rows),
     }
+    if wm is not None:
+        data = world_model_data(wm, diwa_runs)
+        report["world_model_data"] = data
+        for row in rows:
+            match = row["dppo_env_steps_to_match"]
+            row["dppo_steps_per_world_model_frame"] = None if match is None else match / data["frames"]
+    return report
+
+
+def data_line(data: dict[str, Any]) -> str:
+    sources = ", ".join(f"{source} {frames:,}" for source, frames in data["frames_by_source"].items())
+    return f"World model trained on {data['frames']:,} simulator frames shared by all skills ({sources}).\n"
 
 
 def run_report(args: argparse.Namespace) -> int:
-    report = build_report(args.name, args.runs, args.online)
+    report = build_report(args.name, args.runs, args.online, args.wm)
     out = args.out_dir
     table = markdown_table(report["skills"])
+    if "world_model_data" in report:
+        table += "\n" + data_line(report["world_model_data"])
     write_atomically(out / f"{args.name}.json", (json.dumps(report, indent=1) + "\n").encode())
     write_atomically(out / f"{args.name}.md", f"# {args.name}\n\n{table}".encode())
     write_atomically(out / f"{args.name}.png", chart_png(report["skills"], args.name))

@@ -21,7 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from diwa.data.dataset import Dataset
+from diwa.data.dataset import Dataset, frames_by_source
 
 
 class CheckpointError(ValueError):
@@ -49,11 +49,13 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 def data_provenance(dataset: Dataset, path: str | os.PathLike[str] | None) -> dict[str, Any]:
-    """What identifies the training data: its content hash (checked on resume) and where it was."""
+    """What identifies the training data: its content hash (checked on resume), where it was, and how
+    many of its frames came from which kind of recording (the robot time the model cost)."""
     return {
         "dataset_hash": dataset.content_hash(),
         "dataset_path": str(Path(path).resolve()) if path is not None else None,
         "frames": len(dataset),
+        "frames_by_source": frames_by_source(dataset),
     }
 
 
