@@ -210,6 +210,8 @@ def _run_collect_rollouts(args: argparse.Namespace) -> int:
 def _run_concat(args: argparse.Namespace) -> int:
     from diwa.data.dataset import concat_datasets, save_dataset
 
+    if any(Path(src).resolve() == Path(args.out).resolve() for src in args.src):
+        raise ValueError(f"--out {args.out} is one of the inputs; write the joined dataset elsewhere")
     parts = [read_any(src, progress=False) for src in args.src]
     dataset = concat_datasets(parts)
     save_dataset(dataset, args.out)
