@@ -58,3 +58,21 @@ def test_eval_fidelity_command_counts_every_imagined_sample(tmp_path, capsys):
     episodes = document["episodes"][rl_tiny.SKILL]
     assert [len(e["imagined_success"]) for e in episodes] == [3, 3]
     assert all(e["real_step"] is not None and e["real_step"] <= 72 for e in episodes)
+
+
+def test_imagination_samples_the_prior_at_the_temperature_asked_for(monkeypatch):
+    model = rl_tiny.world_model()
+    used = []
+    imagine = model.imagine
+    monkeypatch.setattr(model, "imagine", lambda *args: used.append(args[-1]) or imagine(*args))
+    first = {"robot_obs": np.zeros(15, np.float32), "scene_obs": np.zeros(24, np.float32)}
+    actions = np.zeros((8, 7), np.float32)
+    imagine_verdicts(model, ChunkVerdicts([None] * 2), first, actions, 2, torch.Generator(), 0.25)
+    imagine_verdicts(model, ChunkVerdicts([None] * 2), first, actions, 2, torch.Generator())
+    assert used == [0.25, 1.0]
+
+
+def test_eval_fidelity_refuses_a_temperature_that_is_not_positive(tmp_path, capsys):
+    argv = ["eval-fidelity", "--wm", str(tmp_path), "--reward", str(tmp_path), "--skill", "open_drawer"]
+    assert main([*argv, "--temperature", "0"]) == 2
+    assert "--temperature must be positive" in capsys.readouterr().err

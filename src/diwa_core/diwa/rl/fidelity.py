@@ -104,10 +104,12 @@ def imagine_verdicts(
     actions: np.ndarray,
     samples: int,
     generator: torch.Generator,
+    temperature: float = 1.0,
 ) -> list[int | None]:
     """Replay `actions` from the encoded first observation `samples` times, as the simulator would
     have executed them (CommandedTarget); per sample, the first chunk-end step the classifier judges
-    a success (None if it never does)."""
+    a success (None if it never does). `temperature` is the prior's sampling temperature, as in
+    fine-tuning's imagination config."""
     start = model.encode_start(
         {k: np.repeat(first[k][None], samples, axis=0) for k in model.observation_keys}, generator
     )
@@ -116,7 +118,7 @@ def imagine_verdicts(
     raw = torch.from_numpy(padded).to(model.device)[None].expand(samples, -1, -1)
     tcp = torch.as_tensor(first["robot_obs"][TCP_POS], dtype=torch.float32, device=model.device)
     sequence = CommandedTarget(tcp[None].expand(samples, -1).clone()).effective(raw)
-    states = model.imagine(start, sequence, generator)
+    states = model.imagine(start, sequence, generator, temperature)
     chunk_ends = states.features()[:, CHUNK_STEPS - 1 :: CHUNK_STEPS]
     done = (classifier.reward(chunk_ends) > 0).cpu().numpy()  # (samples, chunks)
     return [int(np.argmax(row)) * CHUNK_STEPS + CHUNK_STEPS if row.any() else None for row in done]
@@ -133,6 +135,7 @@ def measure_skill(
     samples: int,
     max_steps: int = DEFAULT_MAX_STEPS,
     progress: bool = True,
+    temperature: float = 1.0,
 ) -> SkillFidelity:
     """Fidelity of one skill over `episodes` harness start states (seeded like `diwa eval`)."""
     from diwa.sim.make import make_env
@@ -145,7 +148,7 @@ def measure_skill(
         for index in tqdm(range(episodes), desc=f"fidelity {skill}", unit="ep", disable=not progress):
             robot, scene = sample_start_state(skill, skill_seed(seed, skill, index))
             first, actions, real_step = run_in_simulator(env, agent, skill, robot, scene, max_steps)
-            imagined = imagine_verdicts(model, classifier, first, actions, samples, generator)
+            imagined = imagine_verdicts(model, classifier, first, actions, samples, generator, temperature)
             result.episodes.append(
                 FidelityEpisode(index, real_step is not None, real_step, [s is not None for s in imagined], imagined)
             )
@@ -170,6 +173,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--samples", type=int, default=5, help="imagined rollouts per episode")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--temperature", type=float, default=1.0, help="prior sampling temperature (fine-tuning's; DiWA: 1.0)"
+    )
     parser.add_argument("--out", type=Path, help="directory for fidelity.json (per episode) and fidelity.png")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.set_defaults(run=run_eval_fidelity)
@@ -178,6 +184,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_eval_fidelity(args: argparse.Namespace) -> int:
     if min(args.episodes, args.samples) < 1:
         raise ValueError(f"--episodes and --samples must be positive, got {args.episodes} and {args.samples}")
+    if not args.temperature > 0:
+        raise ValueError(f"--temperature must be positive, got {args.temperature}")
     skills = parse_skills(args)
     started = time.perf_counter()
     model, info = load_world_model(args.wm)
@@ -189,7 +197,17 @@ def run_eval_fidelity(args: argparse.Namespace) -> int:
         classifier, _ = load_reward_classifier(reward_dir, skill, info.weights_sha256)
         agent = load_agent(args.agent, skill, args.seed)
         results.append(
-            measure_skill(model, classifier.eval(), agent, args.agent, skill, args.episodes, args.seed, args.samples)
+            measure_skill(
+                model,
+                classifier.eval(),
+                agent,
+                args.agent,
+                skill,
+                args.episodes,
+                args.seed,
+                args.samples,
+                temperature=args.temperature,
+            )
         )
     summaries = [r.summary() for r in results]
     document = {
@@ -197,6 +215,7 @@ def run_eval_fidelity(args: argparse.Namespace) -> int:
         "reward": str(args.reward),
         "agent": args.agent,
         "seed": args.seed,
+        "temperature": args.temperature,
         "max_steps": DEFAULT_MAX_STEPS,
         "target_agreement": TARGET_AGREEMENT,
         "skills": summaries,
