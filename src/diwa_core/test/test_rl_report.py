@@ -120,3 +120,21 @@ def test_report_counts_the_frames_the_world_model_learnt_from(tmp_path, capsys):
     other = diwa_run(tmp_path / "b", "turn_on_led", 0.5, 0.8)
     assert main([*args[:4], str(other), *args[5:]]) == 2
     assert "not in" in capsys.readouterr().err
+
+
+def test_frames_by_source_of_an_older_checkpoint_come_from_its_dataset_when_unchanged(tmp_path):
+    from diwa.data.dataset import save_dataset
+    from diwa.world_model.checkpoint import data_provenance
+    from diwa.world_model.synthetic import point_mass_dataset
+
+    dataset = point_mass_dataset(40, 20, seed=0)
+    save_dataset(dataset, tmp_path / "data")
+    old = {k: v for k, v in data_provenance(dataset, tmp_path / "data").items() if k != "frames_by_source"}
+    wm = save_world_model(rl_tiny.world_model(), tmp_path / "wm", step=1, seed=0, provenance=old)
+    run = diwa_run(tmp_path / "a", "open_drawer", 0.5, 0.8)
+    sha = read_world_model_info(wm)[0].weights_sha256
+    (run / "finetune.json").write_text(json.dumps({"identity": {"world_model_sha256": sha}}))
+    source = dataset.provenance["source"]
+    assert build_report("t", [run], [], wm)["world_model_data"]["frames_by_source"] == {source: 40}
+    save_dataset(point_mass_dataset(40, 20, seed=1), tmp_path / "data")  # the data changed since
+    assert build_report("t", [run], [], wm)["world_model_data"]["frames_by_source"] == {"unrecorded": 40}

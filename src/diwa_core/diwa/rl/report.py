@@ -71,9 +71,21 @@ def world_model_data(path: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "path": str(info.path),
         "weights_sha256": info.weights_sha256,
         "frames": frames,
-        # Checkpoints written before sources were recorded say only how many frames there were.
-        "frames_by_source": info.provenance.get("frames_by_source", {"unrecorded": frames}),
+        "frames_by_source": info.provenance.get("frames_by_source") or _sources_from_dataset(info.provenance),
     }
+
+
+def _sources_from_dataset(provenance: dict[str, Any]) -> dict[str, int]:
+    """Frames by source for a checkpoint written before they were recorded: read from its dataset if
+    that is still where it was and unchanged, else only how many frames there were."""
+    from diwa.data.dataset import frames_by_source, load_dataset
+
+    path = provenance.get("dataset_path")
+    if path and (Path(path) / "meta.json").is_file():
+        dataset = load_dataset(path, images=False)
+        if dataset.content_hash() == provenance.get("dataset_hash"):
+            return frames_by_source(dataset)
+    return {"unrecorded": int(provenance["frames"])}
 
 
 def steps_to_match(online: dict[str, Any], target: float, seed: int, episodes: int) -> int | None:
