@@ -11,6 +11,7 @@ from diwa.world_model.config import WorldModelConfig, load_world_model_config
 from diwa.world_model.evaluate import format_report, open_loop_errors
 from diwa.world_model.model import WorldModel
 from diwa.world_model.observation import state_difference
+from diwa.world_model.rssm import categorical_kl
 from diwa.world_model.synthetic import point_mass_dataset
 from diwa.world_model.trainer import WorldModelTrainer
 
@@ -45,7 +46,8 @@ def test_the_change_loss_trains_the_head_and_nothing_else(model: WorldModel) -> 
     obs, prev = point_mass_obs(3, 6)
     posts, _ = model.observe(obs, prev)
     target = model.codec.encode(model.codec.concat(obs))
-    error = model.change_loss(target, posts, prev)
+    # A rollout that carries gradient (as with the open-loop KL on) still trains only the head.
+    error = model.change_loss(target, posts, model.open_loop(posts, prev))
     assert error.shape == (3, 5)
     error.sum().backward()
     head = {id(p) for p in model.change_decoder.parameters()}
@@ -114,3 +116,27 @@ def test_trained_anchored_predictions_keep_the_scene_and_follow_the_point(tmp_pa
         assert drawer < 0.6 * decoded, (horizon, drawer, decoded)
         point, no_change = (np.mean(errors[p]["robot_obs"]["mae_per_dim"][:3]) for p in ("anchored", "baseline"))
         assert point < 0.75 * no_change, (horizon, point, no_change)
+
+
+def test_the_open_loop_kl_trains_the_prior_from_where_imagination_starts(model: WorldModel) -> None:
+    obs, prev = point_mass_obs(3, 6)
+    without, metrics = model.loss(obs, prev, torch.Generator().manual_seed(1))
+    assert "open_loop_kl" not in metrics
+    loss = dataclasses.replace(model.config.loss, open_loop_kl_weight=0.5)
+    model.config = dataclasses.replace(model.config, loss=loss)
+    model.zero_grad()
+    total, metrics = model.loss(obs, prev, torch.Generator().manual_seed(1))
+    assert metrics["open_loop_kl"] > 0
+    # Same random draws: the new term is all that changed.
+    assert torch.allclose(total - without, 0.5 * metrics["open_loop_kl"], atol=1e-5)
+    model.zero_grad()
+    posts, _ = model.observe(obs, prev)
+    rollout = model.open_loop(posts, prev)
+    assert rollout.logits.shape[:2] == (3, 5)
+    categorical_kl(posts.logits[:, 1:].detach(), rollout.logits).mean().backward()
+    rssm = model.rssm
+    for module in (rssm.img_in, rssm.gru, rssm.prior_net):
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+    # The posterior and the encoder are the targets, not trained by it.
+    for module in (rssm.post_net, model.state_encoder):
+        assert all(p.grad is None for p in module.parameters())

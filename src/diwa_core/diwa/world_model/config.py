@@ -96,17 +96,23 @@ class ObservationConfig:
 @dataclass(frozen=True)
 class LossConfig:
     """DreamerV2 loss: reconstruction (0.5 x squared error summed over dimensions) plus
-    kl_weight x balanced KL between posterior and prior."""
+    kl_weight x balanced KL between posterior and prior.
+
+    `open_loop_kl_weight` adds KL(sg(posterior_t) || open-loop prior_t): the prior rolled forward
+    from each window's first posterior through the window's actions alone, as imagination runs it.
+    The one-step KL only ever asks the prior for the next step from a posterior that knows the true
+    state; imagination chains 72 prior steps (PlaNet's latent overshooting, from one start)."""
 
     kl_balance: float = 0.8
     kl_weight: float = 0.3
     image_weight: float = 1.0
     state_weight: float = 1.0
+    open_loop_kl_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.kl_balance <= 1.0:
             raise ValueError(f"loss.kl_balance must lie in [0, 1], got {self.kl_balance}")
-        if min(self.kl_weight, self.image_weight, self.state_weight) < 0:
+        if min(self.kl_weight, self.image_weight, self.state_weight, self.open_loop_kl_weight) < 0:
             raise ValueError("loss weights must be non-negative")
 
 

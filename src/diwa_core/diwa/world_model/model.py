@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from diwa.world_model.config import IMAGE_KEYS, WorldModelConfig
 from diwa.world_model.networks import ConvDecoder, ConvEncoder, mlp
 from diwa.world_model.observation import StateCodec, prepare_image
-from diwa.world_model.rssm import RSSM, RSSMState, balanced_kl
+from diwa.world_model.rssm import RSSM, RSSMState, balanced_kl, categorical_kl
 
 ACTION_DIM = 7
 ArrayLike = np.ndarray | Tensor
@@ -193,26 +193,23 @@ class WorldModel(nn.Module):
         start_features = start_features.expand(*features.shape[:-1], -1)
         return self.change_decoder(torch.cat([features, start_features], dim=-1)) - at_start
 
-    def change_loss(
-        self,
-        target: Tensor,
-        posts: RSSMState,
-        prev_actions: Tensor,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """(B, T - 1) absolute error of the change head along the prior's open-loop rollout from
-        each window's first posterior, which is exactly how imagination starts. `target` is the
-        standardised state (B, T, D). Nothing here reaches the latent: the rollout runs without
-        gradient. Absolute rather than squared error because changes are sparse (most of the scene
-        stands still most of the time): where the model cannot tell, an L1 fit predicts the median
-        change, zero, as the no-change baseline does."""
+    def open_loop(self, posts: RSSMState, prev_actions: Tensor, generator: torch.Generator | None = None) -> RSSMState:
+        """Prior states (B, T - 1) rolled out from each window's (detached) first posterior through
+        the window's actions: exactly how imagination starts and runs."""
+        start = RSSMState(*(x[:, 0].detach() for x in posts))
+        return self.rssm.imagine(start, prev_actions[:, 1:].float(), generator)
+
+    def change_loss(self, target: Tensor, posts: RSSMState, rollout: RSSMState) -> Tensor:
+        """(B, T - 1) absolute error of the change head along the open-loop `rollout` from each
+        window's first posterior in `posts`. `target` is the standardised state (B, T, D). Nothing
+        here reaches the latent: the rollout is detached. Absolute rather than squared error because
+        changes are sparse (most of the scene stands still most of the time): where the model cannot
+        tell, an L1 fit predicts the median change, zero, as the no-change baseline does."""
         if self.change_decoder is None:
             raise ValueError("this world model has no change head (observation.change_head is false)")
-        with torch.no_grad():
-            start = RSSMState(*(x[:, 0].detach() for x in posts))
-            rollout = self.rssm.imagine(start, prev_actions[:, 1:].float(), generator).features()
-            change = target[:, 1:] - target[:, :1]
-        return (self._change(rollout, start.features().unsqueeze(1)) - change).abs().sum(-1)
+        start_features = posts.features()[:, :1].detach()
+        change = target[:, 1:] - target[:, :1]
+        return (self._change(rollout.features().detach(), start_features) - change).abs().sum(-1)
 
     def loss(
         self,
@@ -239,8 +236,16 @@ class WorldModel(nn.Module):
             total = total + cfg.image_weight * image_recon
             metrics["image_recon"] = image_recon.mean()
         total = total.mean()
+        if self.change_decoder is not None or cfg.open_loop_kl_weight > 0:
+            # The rollout carries gradient only when the open-loop KL trains the prior through it.
+            with torch.set_grad_enabled(torch.is_grad_enabled() and cfg.open_loop_kl_weight > 0):
+                rollout = self.open_loop(posts, prev_actions, generator)
+        if cfg.open_loop_kl_weight > 0:
+            open_loop_kl = categorical_kl(posts.logits[:, 1:].detach(), rollout.logits).mean()
+            total = total + cfg.open_loop_kl_weight * open_loop_kl
+            metrics["open_loop_kl"] = open_loop_kl
         if self.change_decoder is not None:
-            change_error = self.change_loss(target, posts, prev_actions, generator)
+            change_error = self.change_loss(target, posts, rollout)
             total = total + change_error.mean()
             metrics["change_l1"] = change_error.mean()
         metrics["loss"] = total
