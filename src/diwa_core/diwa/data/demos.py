@@ -54,15 +54,12 @@ def collect_demos(
             expert.reset(skill, obs)
             success = False
             for _ in range(max_steps):
-                next_obs, _, _, _, info = env.step(expert.act(obs))
-                recorder.add(obs, info["abs_action"], info["rel_action"])
-                obs = next_obs
+                obs, info = recorder.step(env, obs, expert.act(obs))
                 if skill in info["completed_tasks"]:
                     success = True
                     break
             if success:
-                _, _, _, _, info = env.step(expert.act(obs))
-                recorder.add(obs, info["abs_action"], info["rel_action"])
+                recorder.step(env, obs, expert.act(obs))
                 annotations.append(Annotation(recorder.episode_start, recorder.size - 1, skill))
                 recorder.end_episode()
                 bar.update(1)

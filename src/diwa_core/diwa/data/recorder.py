@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import gymnasium
 import numpy as np
 
 from diwa.data.dataset import IMAGE_KEYS, Annotation, Dataset
@@ -58,6 +59,13 @@ class EpisodeRecorder:
             array[i] = obs[key]
         self.size += 1
         return i
+
+    def step(self, env: gymnasium.Env, obs: dict[str, np.ndarray], action: np.ndarray) -> tuple[dict[str, Any], dict]:
+        """Apply `action` in `env` and record the frame it was applied in: `obs`, and the action as
+        the simulator executed it (absolute and relative). Returns the next observation and info."""
+        next_obs, _, _, _, info = env.step(action)
+        self.add(obs, info["abs_action"], info["rel_action"])
+        return next_obs, info
 
     @property
     def episode_start(self) -> int:

@@ -59,9 +59,7 @@ def collect_rollouts(
                 agent.reset(skill, obs)
                 succeeded = False
                 for _ in range(steps):
-                    next_obs, _, _, _, info = env.step(agent.act(obs))
-                    recorder.add(obs, info["abs_action"], info["rel_action"])
-                    obs = next_obs
+                    obs, info = recorder.step(env, obs, agent.act(obs))
                     succeeded = succeeded or skill in info["completed_tasks"]
                 recorder.end_episode()
                 successes[skill] += succeeded

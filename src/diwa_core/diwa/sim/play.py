@@ -204,9 +204,7 @@ class PlayGenerator:
                 end = min(config.frames, self.recorder.size + config.episode_frames)
                 while self.recorder.size < end:
                     action = self.agent.act(obs)
-                    next_obs, _, _, _, info = self.env.step(action)
-                    self.recorder.add(obs, info["abs_action"], info["rel_action"])
-                    obs = next_obs
+                    obs, _ = self.recorder.step(self.env, obs, action)
                     bar.update(1)
                 self.recorder.end_episode()
         recorder = self.recorder
