@@ -27,6 +27,7 @@ def test_profiles_have_the_documented_sizes() -> None:
     quick = load_world_model_config("quick")
     assert quick.observation.kind == "state" and quick.observation.state_keys == ("robot_obs", "scene_obs")
     assert quick.observation.change_head and not paper.observation.change_head
+    assert quick.loss.open_loop_kl_weight == 0.3 and paper.loss.open_loop_kl_weight == 0.0
     assert WorldModelConfig.from_dict(quick.to_dict()) == quick
 
 
