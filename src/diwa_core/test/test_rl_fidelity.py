@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from diwa.cli import main
-from diwa.rl.fidelity import CHUNK_STEPS, imagine_verdicts
+from diwa.rl.fidelity import CHUNK_STEPS, imagine_verdicts, replay_in_simulator
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
 import rl_tiny
@@ -76,3 +76,45 @@ def test_eval_fidelity_refuses_a_temperature_that_is_not_positive(tmp_path, caps
     argv = ["eval-fidelity", "--wm", str(tmp_path), "--reward", str(tmp_path), "--skill", "open_drawer"]
     assert main([*argv, "--temperature", "0"]) == 2
     assert "--temperature must be positive" in capsys.readouterr().err
+
+
+def test_noise_free_simulator_replay_agrees_with_the_closed_loop_episode(tmp_path, capsys):
+    """The simulator is deterministic: replaying an episode's actions open-loop without noise must
+    reproduce its verdict, so the replay ceiling at noise 0 is exactly 1."""
+    paths = rl_tiny.save_pipeline(tmp_path)
+    out = tmp_path / "fidelity"
+    argv = ["eval-fidelity", "--wm", str(paths["wm"]), "--reward", str(paths["reward"]), "--skill", rl_tiny.SKILL]
+    assert main([*argv, "--episodes", "2", "--samples", "2", "--replay-noise", "0", "--out", str(out)]) == 0
+    assert "sim replay" in capsys.readouterr().out
+    document = json.loads((out / "fidelity.json").read_text())
+    assert document["replay_noise"] == 0.0
+    assert document["skills"][0]["simulator_replay_agreement"] == 1.0
+    assert [e["replayed_success"] for e in document["episodes"][rl_tiny.SKILL]] == [[True, True]] * 2
+
+
+def test_noisy_replay_changes_the_replayed_actions_but_not_the_gripper():
+    class RecordingEnv:
+        def __init__(self) -> None:
+            self.actions: list[np.ndarray] = []
+
+        def reset(self, options):
+            self.actions.clear()
+
+        def step(self, action):
+            self.actions.append(action)
+            return None, 0.0, False, False, {"completed_tasks": set()}
+
+    env = RecordingEnv()
+    actions = np.zeros((5, 7), np.float32)
+    actions[:, 6] = -1.0
+    assert not replay_in_simulator(env, "open_drawer", None, None, actions, 0.05, np.random.default_rng(0))
+    replayed = np.stack(env.actions)
+    assert replayed.shape == (5, 7)
+    assert np.all(replayed[:, 6] == -1.0)
+    assert 0.01 < replayed[:, :6].std() < 0.1
+
+
+def test_eval_fidelity_refuses_a_negative_replay_noise(tmp_path, capsys):
+    argv = ["eval-fidelity", "--wm", str(tmp_path), "--reward", str(tmp_path), "--skill", "open_drawer"]
+    assert main([*argv, "--replay-noise", "-0.1"]) == 2
+    assert "--replay-noise must be a non-negative number" in capsys.readouterr().err
