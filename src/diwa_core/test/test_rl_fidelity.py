@@ -84,12 +84,15 @@ def test_noise_free_simulator_replay_agrees_with_the_closed_loop_episode(tmp_pat
     paths = rl_tiny.save_pipeline(tmp_path)
     out = tmp_path / "fidelity"
     argv = ["eval-fidelity", "--wm", str(paths["wm"]), "--reward", str(paths["reward"]), "--skill", rl_tiny.SKILL]
-    assert main([*argv, "--episodes", "2", "--samples", "2", "--replay-noise", "0", "--out", str(out)]) == 0
-    assert "sim replay" in capsys.readouterr().out
+    assert main([*argv, "--episodes", "2", "--samples", "2", "--replay-noise", "0", "0.05", "--out", str(out)]) == 0
+    assert "sim 0.05" in capsys.readouterr().out
     document = json.loads((out / "fidelity.json").read_text())
-    assert document["replay_noise"] == 0.0
-    assert document["skills"][0]["simulator_replay_agreement"] == 1.0
-    assert [e["replayed_success"] for e in document["episodes"][rl_tiny.SKILL]] == [[True, True]] * 2
+    assert document["replay_noise"] == [0.0, 0.05]
+    agreement = document["skills"][0]["simulator_replay_agreement"]
+    assert set(agreement) == {"0.0", "0.05"} and agreement["0.0"] == 1.0
+    episodes = document["episodes"][rl_tiny.SKILL]
+    assert [e["replayed_success"]["0.0"] for e in episodes] == [[True, True]] * 2
+    assert [len(e["replayed_success"]["0.05"]) for e in episodes] == [2, 2]
 
 
 def test_noisy_replay_changes_the_replayed_actions_but_not_the_gripper():
@@ -117,4 +120,4 @@ def test_noisy_replay_changes_the_replayed_actions_but_not_the_gripper():
 def test_eval_fidelity_refuses_a_negative_replay_noise(tmp_path, capsys):
     argv = ["eval-fidelity", "--wm", str(tmp_path), "--reward", str(tmp_path), "--skill", "open_drawer"]
     assert main([*argv, "--replay-noise", "-0.1"]) == 2
-    assert "--replay-noise must be a non-negative number" in capsys.readouterr().err
+    assert "--replay-noise takes non-negative numbers" in capsys.readouterr().err

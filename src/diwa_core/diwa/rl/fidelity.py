@@ -11,10 +11,11 @@ is imagined several times and agreement is averaged over episodes x samples; the
 counts every sample. A good world model agrees on an agent's failures as well as its successes,
 which is why a policy that often fails (behaviour cloning) is the harder test.
 
-`--replay-noise STD` also replays each episode's actions open-loop in the simulator itself, with
-Gaussian noise of STD (action units) on their motion components: how often the simulator then
-agrees with its own closed-loop verdict is the most an open-loop imagination that imprecise can
-reach, which tells a world model's error apart from outcomes that hang on a millimetre.
+`--replay-noise STD [STD ...]` also replays each episode's actions open-loop in the simulator
+itself, with Gaussian noise of each STD (action units) on their motion components: how often the
+simulator then agrees with its own closed-loop verdict is the most an open-loop imagination that
+imprecise can reach, which tells a world model's error apart from outcomes that hang on a
+millimetre.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class FidelityEpisode:
     real_step: int | None  # first step at which the oracle reported the skill
     imagined_success: list[bool]  # one verdict per imagined sample
     imagined_step: list[int | None]  # first chunk-end step judged a success, per sample
-    replayed_success: list[bool] = field(default_factory=list)  # noisy open-loop replays in the simulator
+    # Noisy open-loop replays in the simulator: verdicts per noise level (its str), one per sample.
+    replayed_success: dict[str, list[bool]] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,9 +84,12 @@ class SkillFidelity:
             "table_real_x_imagined": table,
             "meets_target": bool(agree.mean() >= TARGET_AGREEMENT),
         }
-        if any(e.replayed_success for e in self.episodes):
-            replayed = [r == e.real_success for e in self.episodes for r in e.replayed_success]
-            summary["simulator_replay_agreement"] = float(np.mean(replayed))
+        levels = self.episodes[0].replayed_success if self.episodes else {}
+        if levels:
+            summary["simulator_replay_agreement"] = {
+                level: float(np.mean([r == e.real_success for e in self.episodes for r in e.replayed_success[level]]))
+                for level in levels
+            }
         return summary
 
 
@@ -168,11 +173,11 @@ def measure_skill(
     max_steps: int = DEFAULT_MAX_STEPS,
     progress: bool = True,
     temperature: float = 1.0,
-    replay_noise: float | None = None,
+    replay_noise: tuple[float, ...] = (),
 ) -> SkillFidelity:
-    """Fidelity of one skill over `episodes` harness start states (seeded like `diwa eval`); with
-    `replay_noise`, each episode is also replayed `samples` times in the simulator (see
-    replay_in_simulator)."""
+    """Fidelity of one skill over `episodes` harness start states (seeded like `diwa eval`); each
+    episode is also replayed `samples` times in the simulator at each noise level in
+    `replay_noise` (see replay_in_simulator)."""
     from diwa.sim.make import make_env
 
     # Cameras at the simulator's recording sizes, as in the play data; the model resizes them itself.
@@ -184,12 +189,11 @@ def measure_skill(
             robot, scene = sample_start_state(skill, skill_seed(seed, skill, index))
             first, actions, real_step = run_in_simulator(env, agent, skill, robot, scene, max_steps)
             imagined = imagine_verdicts(model, classifier, first, actions, samples, generator, temperature)
-            replayed = []
-            if replay_noise is not None:
-                rng = np.random.default_rng(skill_seed(seed, skill, index))
-                replayed = [
-                    replay_in_simulator(env, skill, robot, scene, actions, replay_noise, rng) for _ in range(samples)
-                ]
+            rng = np.random.default_rng(skill_seed(seed, skill, index))
+            replayed = {
+                str(noise): [replay_in_simulator(env, skill, robot, scene, actions, noise, rng) for _ in range(samples)]
+                for noise in replay_noise
+            }
             result.episodes.append(
                 FidelityEpisode(
                     index, real_step is not None, real_step, [s is not None for s in imagined], imagined, replayed
@@ -222,8 +226,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--replay-noise",
         type=float,
+        nargs="+",
+        default=[],
         metavar="STD",
-        help="also replay each episode open-loop in the simulator --samples times with Gaussian noise of STD "
+        help="also replay each episode open-loop in the simulator --samples times with Gaussian noise of each STD "
         "(action units; 0.05 = 1 mm per step) on the motion: the ceiling for an imagination that imprecise",
     )
     parser.add_argument("--out", type=Path, help="directory for fidelity.json (per episode) and fidelity.png")
@@ -236,8 +242,8 @@ def run_eval_fidelity(args: argparse.Namespace) -> int:
         raise ValueError(f"--episodes and --samples must be positive, got {args.episodes} and {args.samples}")
     if not args.temperature > 0:
         raise ValueError(f"--temperature must be positive, got {args.temperature}")
-    if args.replay_noise is not None and not (np.isfinite(args.replay_noise) and args.replay_noise >= 0):
-        raise ValueError(f"--replay-noise must be a non-negative number, got {args.replay_noise}")
+    if not all(np.isfinite(noise) and noise >= 0 for noise in args.replay_noise):
+        raise ValueError(f"--replay-noise takes non-negative numbers, got {args.replay_noise}")
     skills = parse_skills(args)
     started = time.perf_counter()
     model, info = load_world_model(args.wm)
@@ -259,7 +265,7 @@ def run_eval_fidelity(args: argparse.Namespace) -> int:
                 args.seed,
                 args.samples,
                 temperature=args.temperature,
-                replay_noise=args.replay_noise,
+                replay_noise=tuple(args.replay_noise),
             )
         )
     summaries = [r.summary() for r in results]
@@ -275,16 +281,16 @@ def run_eval_fidelity(args: argparse.Namespace) -> int:
         "skills": summaries,
         "wall_s": time.perf_counter() - started,
     }
-    replay = args.replay_noise is not None
+    levels = [str(noise) for noise in args.replay_noise]
     print(
         f"{'skill':<20} {'real':>6} {'imagined':>9} {'agreement':>10} {'false+':>7} {'missed':>7}"
-        + (f" {'sim replay':>10}" if replay else "")
+        + "".join(f" {'sim ' + level:>10}" for level in levels)
     )
     for row in summaries:
         print(
             f"{row['skill']:<20} {row['real_success_rate']:>6.2f} {row['imagined_success_rate']:>9.2f} "
             f"{row['agreement']:>10.3f} {row['false_imagined_success']:>7} {row['missed_real_success']:>7}"
-            + (f" {row['simulator_replay_agreement']:>10.3f}" if replay else "")
+            + "".join(f" {row['simulator_replay_agreement'][level]:>10.3f}" for level in levels)
         )
     if args.out:
         from diwa.eval.report import write_json
@@ -315,9 +321,9 @@ def plot_agreement(summaries: list[dict[str, Any]], path: Path, title: str) -> N
         (0.27, "imagined_success_rate", "success (imagined)"),
     ):
         axes.bar(positions + offset, [row[key] for row in summaries], width=0.27, label=label)
-    if all("simulator_replay_agreement" in row for row in summaries):
-        ceiling = [row["simulator_replay_agreement"] for row in summaries]
-        axes.scatter(positions - 0.27, ceiling, marker="_", s=300, color="black", label="noisy simulator replay")
+    for level in summaries[0].get("simulator_replay_agreement", {}) if summaries else ():
+        ceiling = [row["simulator_replay_agreement"][level] for row in summaries]
+        axes.scatter(positions - 0.27, ceiling, marker="_", s=300, label=f"simulator replay, noise {level}")
     axes.axhline(TARGET_AGREEMENT, color="black", linestyle="--", linewidth=1, label="target agreement")
     axes.set_xticks(list(positions), [row["skill"] for row in summaries], rotation=30, ha="right")
     axes.set_ylim(0.0, 1.05)
