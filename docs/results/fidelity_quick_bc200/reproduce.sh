@@ -23,11 +23,13 @@ diwa train-wm --data "$O/play100k" --out "$O/wm100" --profile quick --steps 2000
 wait "$bc_pid"
 rewards() { for s in "$@"; do diwa train-reward --skill "$s" --wm "$O/wm100" --data "$O/play100k" --out "$O/rewards" --seed 0 --json; done; }
 rewards "${SKILLS[@]:0:4}" > "$O/rewards_a.log" 2>&1 &
+rewards_pid=$!
 rewards "${SKILLS[@]:4:4}" > "$O/rewards_b.log" 2>&1
-wait
+wait "$rewards_pid"  # a bare `wait` would hide the background job's failure
 diwa eval-fidelity --wm "$O/wm100" --reward "$O/rewards" --agent scripted --skills all --episodes 50 --samples 5 --seed 0 \
   --out "$O/fidelity_expert" --json > "$O/fidelity_expert.log" 2>&1 &
+expert_pid=$!
 diwa eval-fidelity --wm "$O/wm100" --reward "$O/rewards" --agent "$O/bc200/policies" --skills all --episodes 50 \
   --samples 5 --seed 0 --replay-noise 0.05 0.1 0.25 0.5 --out "$O/fidelity_bc200"
-wait
+wait "$expert_pid"
 diwa eval-wm --wm "$O/wm100" --data "$O/play100k" --json > "$O/eval_wm.log"
