@@ -15,14 +15,16 @@ from diwa.data.recorder import EpisodeRecorder
 from diwa.sim import make_env
 from diwa.sim.obs_layout import DRAWER, LED
 from diwa.sim.oracle import completed_tasks
+from diwa.sim.start_states import sample_states
 
 
 def small_dataset(images: bool = True) -> Dataset:
     rng = np.random.default_rng(0)
     n = 12
+    robot_obs, scene_obs = sample_states(rng, n)
     return Dataset(
-        robot_obs=rng.normal(size=(n, 15)).astype(np.float32),
-        scene_obs=rng.normal(size=(n, 24)).astype(np.float32),
+        robot_obs=robot_obs,
+        scene_obs=scene_obs,
         actions=rng.normal(size=(n, 7)).astype(np.float32),
         rel_actions=rng.uniform(-1, 1, size=(n, 7)).astype(np.float32),
         episodes=[(0, 4), (5, 11)],

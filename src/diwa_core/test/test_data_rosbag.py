@@ -16,6 +16,7 @@ from diwa.data.bag_writer import BagWriter, Topic
 from diwa.data.dataset import load_dataset
 from diwa.data.rosbag import BagTopics, ConversionConfig, bags_to_dataset
 from diwa.robot_contract import action_to_twist
+from diwa.sim.start_states import sample_states
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 SRC = Path(__file__).resolve().parents[2]  # src/<package>/msg has the layout of share/<package>/msg
@@ -62,7 +63,7 @@ def make_play(ticks: int, gap_after: int | None = None, seed: int = 0) -> Play:
     rng = np.random.default_rng(seed)
     actions = rng.uniform(-1, 1, size=(ticks, 7))
     actions[:, 6] = np.where(rng.random(ticks) < 0.5, -1.0, 1.0)
-    robot_obs = rng.normal(size=(ticks, 15))
+    robot_obs, scene_obs = (states.astype(np.float64) for states in sample_states(rng, ticks))
     robot_obs[0, 14] = 1.0
     robot_obs[1:, 14] = actions[:-1, 6]  # the gripper action the robot applied on the way to each frame
     offsets = np.arange(ticks) * PERIOD_NS
@@ -71,7 +72,7 @@ def make_play(ticks: int, gap_after: int | None = None, seed: int = 0) -> Play:
     return Play(
         actions=actions,
         robot_obs=robot_obs,
-        scene_obs=rng.normal(size=(ticks, 24)),
+        scene_obs=scene_obs,
         images={
             "rgb_static": rng.integers(0, 256, size=(ticks, 6, 8, 3), dtype=np.uint8),
             "rgb_gripper": rng.integers(0, 256, size=(ticks, 4, 4, 3), dtype=np.uint8),

@@ -13,6 +13,7 @@ from diwa.policy.bc import chunk_pairs, skill_episodes, split_episodes, train_bc
 from diwa.policy.checkpoint import META_FILE
 from diwa.policy.config import NetworkConfig, load_policy_config
 from diwa.policy.encoder import StateEncoder
+from diwa.sim.start_states import sample_states
 
 
 def synthetic_demos(episodes_per_skill: int = 6, length: int = 12, seed: int = 0) -> Dataset:
@@ -20,10 +21,9 @@ def synthetic_demos(episodes_per_skill: int = 6, length: int = 12, seed: int = 0
     rng = np.random.default_rng(seed)
     skills = ["open_drawer"] * episodes_per_skill + ["turn_on_led"] * 2
     n = len(skills) * length
-    robot_obs = rng.normal(size=(n, 15)).astype(np.float32)
-    scene_obs = rng.normal(size=(n, 24)).astype(np.float32)
-    rel_actions = np.tanh(robot_obs[:, :7] * 0.7).astype(np.float32)
-    rel_actions[:, 6] = np.where(scene_obs[:, 0] > 0, 1.0, -1.0)
+    robot_obs, scene_obs = sample_states(rng, n)
+    rel_actions = np.tanh((robot_obs[:, :7] - robot_obs[:, :7].mean(0)) * 20).astype(np.float32)
+    rel_actions[:, 6] = np.where(scene_obs[:, 0] > 0.14, 1.0, -1.0)
     episodes = [(i * length, (i + 1) * length - 1) for i in range(len(skills))]
     annotations = [Annotation(s, e, task) for (s, e), task in zip(episodes, skills, strict=True)]
     return Dataset(

@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from diwa.sim.scene_bounds import check_physical
+
 FORMAT = "diwa-consolidated"
 VERSION = 1
 REQUIRED = {"robot_obs": 15, "scene_obs": 24, "actions": 7, "rel_actions": 7}
@@ -144,8 +146,12 @@ def frames_by_source(dataset: Dataset) -> dict[str, int]:
 
 
 def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> Path:
-    """Write `dataset` to directory `path` atomically: a crash leaves the old directory or none."""
+    """Write `dataset` to directory `path` atomically: a crash leaves the old directory or none.
+
+    A frame outside the scene's physical bounds (a block below the floor, a joint past its stop) is
+    refused with its location: a world model must not learn from states the cell cannot be in."""
     dataset.validate()
+    check_physical(dataset.robot_obs, dataset.scene_obs, f"dataset for {path}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

@@ -15,6 +15,7 @@ from diwa.data.dataset import Annotation, Dataset
 from diwa.data.recorder import EpisodeRecorder
 from diwa.sim.env import PlayTableEnv
 from diwa.sim.expert import ScriptedExpert
+from diwa.sim.scene_bounds import blocks_off_table
 from diwa.sim.start_states import sample_start_state, skill_seed
 from diwa.skills import check_skill
 
@@ -58,6 +59,8 @@ def collect_demos(
                 if skill in info["completed_tasks"]:
                     success = True
                     break
+                if blocks_off_table(obs["scene_obs"]):
+                    break  # a demonstration that knocks a block off the table is a failed one
             if success:
                 recorder.step(env, obs, expert.act(obs))
                 annotations.append(Annotation(recorder.episode_start, recorder.size - 1, skill))

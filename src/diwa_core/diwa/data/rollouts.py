@@ -7,8 +7,9 @@ robot before fine-tuning anyway; recording those evaluation episodes gives the w
 policy's own mistakes. Every recorded frame is a simulator (robot) step and must be counted as such.
 
 Each episode starts from sample_start_state seeded by (seed, skill, index), like the evaluation
-harness, and always runs `steps` actions: it is not cut at success, so every episode yields full
-training windows, and the oracle labels (the same annotator as play's) mark where a task completed.
+harness, and runs `steps` actions: it is not cut at success, so every episode yields full
+training windows (only a block knocked off the table ends it early), and the oracle labels (the
+same annotator as play's) mark where a task completed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from diwa.data.annotate import annotate_windows
 from diwa.data.dataset import Dataset
 from diwa.data.recorder import EpisodeRecorder
 from diwa.sim.env import PlayTableEnv
+from diwa.sim.scene_bounds import blocks_off_table
 from diwa.sim.start_states import sample_start_state, skill_seed
 from diwa.skills import check_skill
 
@@ -61,6 +63,8 @@ def collect_rollouts(
                 for _ in range(steps):
                     obs, info = recorder.step(env, obs, agent.act(obs))
                     succeeded = succeeded or skill in info["completed_tasks"]
+                    if blocks_off_table(obs["scene_obs"]):
+                        break  # the episode ends where a block left the table, as in play
                 recorder.end_episode()
                 successes[skill] += succeeded
                 bar.update(1)

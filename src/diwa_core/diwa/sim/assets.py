@@ -26,6 +26,7 @@ DARK_WOOD = (0.45, 0.33, 0.22, 1.0)
 GREY = (0.7, 0.72, 0.75, 1.0)
 WHITE = (0.92, 0.92, 0.9, 1.0)
 LIGHT_OFF = (0.35, 0.35, 0.35, 1.0)
+FLOOR_GREY = (0.55, 0.55, 0.55, 1.0)
 
 
 def cache_dir() -> Path:
@@ -132,9 +133,11 @@ def _piece(lo: Vec3, hi: Vec3, rgba: tuple[float, ...], collide: bool = True) ->
 
 
 def furniture() -> list[FurniturePiece]:
-    """Table top, legs, drawer housing, the shelf cabinet and the inclined switch plate."""
+    """Floor, table top, legs, drawer housing, the shelf cabinet and the inclined switch plate."""
     top = g.TABLE_TOP_Z
+    floor = g.FLOOR_HALF_EXTENT
     pieces = [
+        _piece((-floor, -floor, g.FLOOR_Z - 0.05), (floor, floor, g.FLOOR_Z), FLOOR_GREY),
         _piece((-0.50, -0.16, 0.40), (0.50, 0.20, top), WOOD),
         *[
             _piece((x - 0.02, y - 0.02, 0.0), (x + 0.02, y + 0.02, 0.40), DARK_WOOD)

@@ -39,6 +39,7 @@ from diwa.sim.oracle import block_moved, check_state, completed_tasks
 from diwa.sim.robot import PandaArm
 from diwa.sim.rotations import wrap_angle
 from diwa.sim.scene import PlayTable
+from diwa.sim.scene_bounds import check_physical
 from diwa.sim.start_states import sample_robot_obs, sample_scene_obs, with_consistent_lights
 
 RESET_OPTIONS = ("robot_obs", "scene_obs")
@@ -135,6 +136,7 @@ class PlayTableEnv(gymnasium.Env):
         else:
             scene_obs = sample_scene_obs(self.np_random)
         check_state(robot_obs, scene_obs, "reset options")
+        check_physical(robot_obs, scene_obs, "reset options")
         if with_consistent_lights(scene_obs)[LIGHTBULB] != (scene_obs[LIGHTBULB] > 0.5):
             raise ValueError(
                 f"reset options: scene_obs says lightbulb={scene_obs[LIGHTBULB]:g} but the switch at "

@@ -45,7 +45,10 @@ REL_ORN_SCALE = 0.05  # radians per unit of relative action
 WORKSPACE_LOW = (-0.45, -0.55, 0.30)
 WORKSPACE_HIGH = (0.45, 0.25, 0.85)
 
-# --- table -------------------------------------------------------------------------------------
+# --- floor and table ---------------------------------------------------------------------------
+# The table stands on a floor, as CALVIN's does: a block pushed off the table lands there.
+FLOOR_Z = 0.0
+FLOOR_HALF_EXTENT = 2.0  # the floor is a square of this half side around the scene origin
 TABLE_TOP_Z = 0.44
 SHELF_TOP_Z = 0.441
 BLOCK_HALF_HEIGHT = 0.02
@@ -114,6 +117,11 @@ SHELF_SURFACE = Surface("slider", (-0.38, 0.18), (0.07, 0.16), SHELF_TOP_Z + BLO
 # Drawer interior with the drawer closed; it moves toward -y by the drawer joint.
 DRAWER_BOTTOM_Z = 0.31
 DRAWER_INTERIOR = Surface("drawer", (-0.025, 0.385), (-0.165, 0.085), DRAWER_BOTTOM_Z + BLOCK_HALF_HEIGHT)
+
+
+# A block whose centre is this low has left the table: the drawer's floor (the lowest place a block
+# rests on the furniture) is at 0.31, and a falling block passes this height about 6 frames after the edge.
+OFF_TABLE_BELOW_Z = DRAWER_BOTTOM_Z - 0.06
 
 
 def drawer_handle(drawer_joint: float) -> np.ndarray:

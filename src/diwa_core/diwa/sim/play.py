@@ -6,7 +6,8 @@ activities drawn at random: a skill attempt by the scripted expert (usually one 
 condition holds, sometimes any), an attempt aborted part-way, a near miss (the skill's motion a few
 centimetres beside its target), idling, and free motion to a random pose. Recording is continuous;
 the scene is re-randomised every `episode_frames` frames. Tasks are labelled afterwards by the
-oracle over windows of at most 64 frames, as in CALVIN.
+oracle over windows of at most 64 frames, as in CALVIN. A block knocked off the table ends the
+episode there, and the operator puts it back on the table before play goes on.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from diwa.data.recorder import EpisodeRecorder
 from diwa.sim.env import PlayTableEnv
 from diwa.sim.expert import DEFAULT_NOISE, HOME_EULER, OPEN, ScriptedExpert, Waypoint, WaypointFollower
 from diwa.sim.obs_layout import GRIPPER_ACTION
-from diwa.sim.start_states import achievable_skills
+from diwa.sim.scene_bounds import blocks_off_table
+from diwa.sim.start_states import achievable_skills, replace_blocks
 from diwa.skills import SKILLS
 
 SKILL_OBJECT = {
@@ -191,6 +193,9 @@ class PlayGenerator:
         self.config = config
         self.recorder = recorder
         self.agent = PlayAgent(config)
+        self.blocks_put_back = 0
+        # Its own stream, so the draws of play itself do not depend on whether a block ever fell.
+        self._operator_rng = np.random.default_rng([config.seed, 3])
 
     def run(self, progress: bool = True) -> Dataset:
         """Record `config.frames` frames of play and label them; returns the dataset."""
@@ -206,6 +211,9 @@ class PlayGenerator:
                     action = self.agent.act(obs)
                     obs, _ = self.recorder.step(self.env, obs, action)
                     bar.update(1)
+                    fallen = blocks_off_table(obs["scene_obs"])
+                    if fallen:
+                        obs = self._put_back(obs, fallen)
                 self.recorder.end_episode()
         recorder = self.recorder
         annotations = annotate_windows(
@@ -214,8 +222,23 @@ class PlayGenerator:
             recorder.episodes,
             progress=progress,
         )
-        provenance = {"source": "scripted_play", "play": asdict(config), "attempts": self.agent.attempts}
+        provenance = {
+            "source": "scripted_play",
+            "play": asdict(config),
+            "attempts": self.agent.attempts,
+            "blocks_put_back": self.blocks_put_back,
+        }
         return recorder.dataset(annotations, provenance)
+
+    def _put_back(self, obs: Observation, fallen: list[str]) -> Observation:
+        """End the episode at the fall and go on from the same arm and scene with the fallen blocks
+        back on the table: the falling block's next state is not recorded."""
+        self.recorder.end_episode()
+        self.blocks_put_back += len(fallen)
+        scene = replace_blocks(obs["scene_obs"], fallen, self._operator_rng)
+        self.agent.interrupt()
+        obs, _ = self.env.reset(options={"robot_obs": obs["robot_obs"], "scene_obs": scene})
+        return obs
 
 
 def generate_play(env: PlayTableEnv, config: PlayConfig, recorder: EpisodeRecorder, progress: bool = True) -> Dataset:

@@ -11,7 +11,7 @@ import numpy as np
 
 from diwa.sim import geometry as g
 from diwa.sim.kinematics import shared_kinematics
-from diwa.sim.obs_layout import BLOCK_COLORS, BUTTON, DRAWER, LED, LIGHTBULB, SCENE_OBS_DIM, SLIDER, SWITCH
+from diwa.sim.obs_layout import BLOCK_COLORS, BUTTON, DRAWER, LED, LIGHTBULB, SCENE_OBS_DIM, SLIDER, SWITCH, block_pos
 from diwa.sim.oracle import DRAWER_THRESHOLD, SLIDER_THRESHOLD
 from diwa.skills import SKILLS, check_skill
 
@@ -76,6 +76,14 @@ def sample_scene_obs(rng: np.random.Generator) -> np.ndarray:
     return with_consistent_lights(scene)
 
 
+def sample_states(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` independent valid states as float32 arrays (n, 15) and (n, 24): data that any dataset
+    writer accepts, for tests and benchmarks that need frames but no dynamics."""
+    robot = np.stack([sample_robot_obs(rng) for _ in range(n)]).astype(np.float32)
+    scene = np.stack([sample_scene_obs(rng) for _ in range(n)]).astype(np.float32)
+    return robot, scene
+
+
 def with_consistent_lights(scene_obs: np.ndarray) -> np.ndarray:
     """The lightbulb is a function of the switch; derive it rather than trust a sampled value."""
     scene = scene_obs.copy()
@@ -88,24 +96,45 @@ def _sample_blocks(rng: np.random.Generator) -> np.ndarray:
     poses = np.zeros(6 * len(BLOCK_COLORS))
     placed: list[tuple[np.ndarray, float]] = []
     for i, color in enumerate(BLOCK_COLORS):
-        sx, sy = g.BLOCK_SIZES[color]
-        radius = 0.5 * float(np.hypot(sx, sy))
-        for _ in range(1000):
-            surface = g.PLACEMENT_SURFACES[rng.choice(len(g.PLACEMENT_SURFACES), p=[0.6, 0.2, 0.2])]
-            xy = rng.uniform([surface.x[0], surface.y[0]], [surface.x[1], surface.y[1]])
-            if surface.name == "table":
-                yaw = rng.uniform(-np.pi, np.pi)
-            else:
-                # The shelf is shallow: keep blocks roughly aligned with it so they clear the door.
-                yaw = rng.uniform(-SHELF_YAW_SPREAD, SHELF_YAW_SPREAD) + np.pi * rng.integers(2)
-                yaw = (yaw + np.pi) % (2 * np.pi) - np.pi
-            if all(np.linalg.norm(xy - other) > radius + r + BLOCK_GAP for other, r in placed):
-                break
-        else:
-            raise RuntimeError("could not place the blocks apart after 1000 tries; placement regions too small")
-        placed.append((xy, radius))
-        poses[6 * i : 6 * i + 6] = [xy[0], xy[1], surface.rest_z, 0.0, 0.0, yaw]
+        poses[6 * i : 6 * i + 6] = _place_block(color, placed, rng)
     return poses
+
+
+def replace_blocks(scene_obs: np.ndarray, colors: list[str], rng: np.random.Generator) -> np.ndarray:
+    """`scene_obs` with the blocks `colors` put back on a placement surface, apart from the others,
+    as an operator puts back a block that fell off the table."""
+    scene = np.array(scene_obs, dtype=np.float64)
+    placed = []
+    for other in BLOCK_COLORS:
+        if other not in colors:
+            sx, sy = g.BLOCK_SIZES[other]
+            placed.append((scene[block_pos(other)][:2].copy(), 0.5 * float(np.hypot(sx, sy))))
+    for color in colors:
+        start = block_pos(color).start
+        scene[start : start + 6] = _place_block(color, placed, rng)
+    return scene
+
+
+def _place_block(color: str, placed: list[tuple[np.ndarray, float]], rng: np.random.Generator) -> np.ndarray:
+    """A resting pose (x, y, z, roll, pitch, yaw) for block `color` clear of the `placed` footprints,
+    which it joins."""
+    sx, sy = g.BLOCK_SIZES[color]
+    radius = 0.5 * float(np.hypot(sx, sy))
+    for _ in range(1000):
+        surface = g.PLACEMENT_SURFACES[rng.choice(len(g.PLACEMENT_SURFACES), p=[0.6, 0.2, 0.2])]
+        xy = rng.uniform([surface.x[0], surface.y[0]], [surface.x[1], surface.y[1]])
+        if surface.name == "table":
+            yaw = rng.uniform(-np.pi, np.pi)
+        else:
+            # The shelf is shallow: keep blocks roughly aligned with it so they clear the door.
+            yaw = rng.uniform(-SHELF_YAW_SPREAD, SHELF_YAW_SPREAD) + np.pi * rng.integers(2)
+            yaw = (yaw + np.pi) % (2 * np.pi) - np.pi
+        if all(np.linalg.norm(xy - other) > radius + r + BLOCK_GAP for other, r in placed):
+            break
+    else:
+        raise RuntimeError("could not place the blocks apart after 1000 tries; placement regions too small")
+    placed.append((xy, radius))
+    return np.array([xy[0], xy[1], surface.rest_z, 0.0, 0.0, yaw])
 
 
 def sample_start_state(skill: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

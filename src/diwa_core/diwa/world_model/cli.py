@@ -25,6 +25,9 @@ from diwa.world_model.reward import load_reward_config, save_reward_classifier, 
 from diwa.world_model.store import load_world_model
 from diwa.world_model.trainer import WorldModelTrainer
 
+HELD_OUT_WARN_RATIO = 3.0
+"""A held-out loss this many times the training loss means held-out data unlike the training data."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     _register_train(subparsers)
@@ -88,6 +91,13 @@ def run_train_wm(args: argparse.Namespace) -> int:
         f"({result.samples_per_s:.0f} samples/s); checkpoint {result.checkpoint}"
     )
     print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in result.val.items()))
+    ratio = result.val["loss"] / max(abs(result.fit["loss"]), 1e-9)
+    print(f"loss on held-out windows {result.val['loss']:.4f}, on training windows {result.fit['loss']:.4f}")
+    if ratio > HELD_OUT_WARN_RATIO:
+        print(
+            f"WARNING: the held-out loss is {ratio:.0f}x the training loss: the held-out episodes hold states "
+            "the training frames do not (check the data with `diwa eval-wm` and for outlying frames)"
+        )
     if args.json:
         print(
             json.dumps(
@@ -95,6 +105,7 @@ def run_train_wm(args: argparse.Namespace) -> int:
                     "step": result.step,
                     "train": result.train,
                     "val": result.val,
+                    "train_windows": result.fit,
                     "samples_per_s": result.samples_per_s,
                     "wall_s": result.wall_s,
                     "checkpoint": str(result.checkpoint),

@@ -32,6 +32,11 @@ MIN_STD = 1e-2
 must not turn numerical noise into large inputs."""
 
 
+# The central 98 % of a Gaussian spans 4.65 standard deviations.
+CENTRAL_98_IN_STD = 4.65
+OUTLIER_STD_RATIO = 10.0
+
+
 def wrap_angle(x: Tensor) -> Tensor:
     return torch.remainder(x + torch.pi, 2 * torch.pi) - torch.pi
 
@@ -88,7 +93,10 @@ class StateCodec(nn.Module):
 
     @torch.no_grad()
     def fit(self, frames: dict[str, np.ndarray]) -> None:
-        """Set the standardising statistics from training frames ({key: (N, dim)})."""
+        """Set the standardising statistics from training frames ({key: (N, dim)}); refuses frames whose
+        spread is dominated by a few outliers, which would make every other state look constant."""
+        for key, values in frames.items():
+            check_outliers(key, np.asarray(values))
         rep = self._represent(self.concat({k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in frames.items()}))
         self.mean.copy_(rep.mean(dim=0))
         self.std.copy_(rep.std(dim=0, unbiased=False).clamp_min(MIN_STD))
@@ -106,6 +114,23 @@ class StateCodec(nn.Module):
         for index, low, high in self.two_valued:
             raw[..., index] = torch.where(raw[..., index] >= (low + high) / 2, high, low)
         return raw
+
+
+def check_outliers(key: str, values: np.ndarray) -> None:
+    """Raise ValueError when a column's standard deviation is far beyond the spread of its central
+    98 % (a Gaussian's ratio is 1, a uniform's 1.4, a rare binary event's below 1): then a few frames
+    (a block falling through the floor, say) set the scale that standardises all the others."""
+    low, high = np.quantile(values, [0.01, 0.99], axis=0)
+    central = (high - low) / CENTRAL_98_IN_STD
+    std = values.std(axis=0)
+    for col in np.flatnonzero((central > 0) & (std > OUTLIER_STD_RATIO * central)):
+        worst = int(np.argmax(np.abs(values[:, col] - np.median(values[:, col]))))
+        raise ValueError(
+            f"{key}[{col}]: its standard deviation {std[col]:.4g} is {std[col] / central[col]:.0f}x the spread "
+            f"of its central 98 % ({central[col]:.4g}); frame {worst} of the training frames holds "
+            f"{values[worst, col]:.6g}. A few outlying frames would dominate the world model's statistics and "
+            "loss: remove them from the data"
+        )
 
 
 def prepare_image(name: str, image: Tensor, size: int) -> Tensor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from diwa.data.dataset import Annotation, Dataset
+from diwa.sim.geometry import HOME_JOINTS
 
 HANDLE_X = (0.06, 0.30)
 HANDLE_Z = (0.30, 0.42)
@@ -60,7 +61,7 @@ def point_mass_dataset(
             robot[t, 0:3] = pos
             robot[t, 3:6] = (euler + np.pi) % (2 * np.pi) - np.pi
             robot[t, 6] = width
-            robot[t, 7:14] = pos @ mixing
+            robot[t, 7:14] = np.asarray(HOME_JOINTS) + 0.2 * (pos @ mixing)  # near home: inside the arm's joint ranges
             robot[t, 14] = actions[t - 1, 6] if t > start else 1.0
             scene[t, 1] = drawer
             a = actions[t]

@@ -35,6 +35,9 @@ class TrainResult:
     step: int
     train: dict[str, float]
     val: dict[str, float]
+    fit: dict[str, float]
+    """The held-out metrics' counterpart on fixed training windows, computed the same way (eval mode,
+    same number of windows), so the two losses are comparable; `train` is the last batch's."""
     samples_per_s: float
     wall_s: float
     checkpoint: Path
@@ -94,13 +97,13 @@ class WorldModelTrainer:
         else:
             frames = np.concatenate([np.arange(s, e + 1) for s, e in train_ranges])
             self.model.codec.fit({k: np.asarray(getattr(dataset, k))[frames] for k in config.observation.state_keys})
-        self._val_batches = self._fixed_val_batches()
+        self._val_batches = self._fixed_batches(self.val_sampler, self.seed + 2)
 
-    def _fixed_val_batches(self) -> list[tuple[dict[str, torch.Tensor], torch.Tensor]]:
-        """The same held-out windows at every evaluation, so validation curves are comparable."""
-        rng = np.random.default_rng(self.seed + 2)
+    def _fixed_batches(self, sampler: SequenceSampler, seed: int) -> list[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+        """The same windows at every evaluation, so validation curves are comparable."""
+        rng = np.random.default_rng(seed)
         return [
-            to_device(*self.val_sampler.sample(rng, self.config.train.batch_size), self.device)
+            to_device(*sampler.sample(rng, self.config.train.batch_size), self.device)
             for _ in range(self.config.train.val_batches)
         ]
 
@@ -137,15 +140,18 @@ class WorldModelTrainer:
             train_state=self._train_state(),
         )
 
-    @torch.no_grad()
     def validate(self) -> dict[str, float]:
+        return self._evaluate(self._val_batches)
+
+    @torch.no_grad()
+    def _evaluate(self, batches: list[tuple[dict[str, torch.Tensor], torch.Tensor]]) -> dict[str, float]:
         self.model.eval()
         generator = torch.Generator(device=self.device).manual_seed(self.seed + 3)
         totals: dict[str, float] = {}
-        for obs, prev in self._val_batches:
+        for obs, prev in batches:
             _, metrics = self.model.loss(obs, prev, generator)
             for k, v in metrics.items():
-                totals[k] = totals.get(k, 0.0) + float(v) / len(self._val_batches)
+                totals[k] = totals.get(k, 0.0) + float(v) / len(batches)
         self.model.train()
         return totals
 
@@ -195,5 +201,6 @@ class WorldModelTrainer:
             val = self.validate()
         wall = time.perf_counter() - started
         rate = samples * (self.step - first_step) / max(wall, 1e-9)
+        fit = self._evaluate(self._fixed_batches(self.train_sampler, self.seed + 4))
         progress.report("train_wm_metrics", **{f"val_{k}": v for k, v in val.items()})
-        return TrainResult(self.step, metrics, val, rate, wall, resolve_checkpoint(checkpoint, "world_model"))
+        return TrainResult(self.step, metrics, val, fit, rate, wall, resolve_checkpoint(checkpoint, "world_model"))

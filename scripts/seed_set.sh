@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The full state pipeline for one independent seed set, end to end: wide play, demonstrations and
+# BC policies, the quick world model, reward classifiers, and DiWA fine-tuning of all 8 skills, each
+# evaluated on 100 paired simulator episodes. Every seed is derived from one base seed S, so seed sets
+# with different S share nothing. Rerun the same command after an interruption: finished stages are
+# skipped (a `.done` marker each) and the world model and fine-tuning runs resume where they stopped.
+#
+#   scripts/seed_set.sh OUT_DIR S [VARIANT ...]     (after `source scripts/env.sh`; repository root)
+#
+# VARIANTs name the fine-tuning runs to make (default: plain guard): `plain` is `diwa finetune` as
+# shipped, `guard` adds --guard. Seeds: play S, demonstrations 100*S+i for skill i, BC S, world model
+# S, rewards S, fine-tuning S, evaluation 1000+S; the environment variables PLAY_SEED, DEMO_SEED
+# (the base of 100*S), BC_SEED, WM_SEED, REWARD_SEED, FT_SEED and EVAL_SEED set them one by one, to
+# rerun an earlier seed set. About 100 minutes on 2 cores (the world model takes one core for ~45
+# minutes while the BC policies train on the other).
+set -euo pipefail
+O="${1:?usage: seed_set.sh OUT_DIR SEED [VARIANT ...]}"
+S="${2:?usage: seed_set.sh OUT_DIR SEED [VARIANT ...]}"
+shift 2
+VARIANTS=("$@")
+[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(plain guard)
+SKILLS=(open_drawer close_drawer move_slider_left move_slider_right turn_on_lightbulb turn_off_lightbulb turn_on_led turn_off_led)
+# The LED skills learn from 10 demonstrations: from 50 the BC policy is near-perfect (scripts/bc_experiment.sh).
+declare -A DEMOS=([turn_on_led]=10 [turn_off_led]=10)
+PLAY_SEED="${PLAY_SEED:-$S}"
+DEMO_SEED="${DEMO_SEED:-$((100 * S))}"
+BC_SEED="${BC_SEED:-$S}"
+WM_SEED="${WM_SEED:-$S}"
+REWARD_SEED="${REWARD_SEED:-$S}"
+FT_SEED="${FT_SEED:-$S}"
+EVAL_SEED="${EVAL_SEED:-$((1000 + S))}"
+mkdir -p "$O/logs"
+echo "play $PLAY_SEED demos $DEMO_SEED+i bc $BC_SEED wm $WM_SEED reward $REWARD_SEED finetune $FT_SEED eval $EVAL_SEED" \
+  > "$O/seeds.txt"
+started=$(date +%s)
+
+stage() {  # stage NAME COMMAND...: run once, then mark done
+  local name="$1"
+  shift
+  if [ -f "$O/.done_$name" ]; then
+    echo "[seed set $S] $name: done before"
+    return
+  fi
+  local t0
+  t0=$(date +%s)
+  echo "[seed set $S] $name ..."
+  "$@" > "$O/logs/$name.log" 2>&1 || { echo "[seed set $S] $name FAILED: see $O/logs/$name.log" >&2; return 1; }
+  touch "$O/.done_$name"
+  echo "[seed set $S] $name: $(($(date +%s) - t0)) s"
+}
+
+play() {
+  rm -rf "$O/play"
+  diwa data collect-play --frames 50000 --seed "$PLAY_SEED" --near-miss-prob 0.3 --near-miss-m 0.03 0.09 \
+    --free-motion-box -0.45 -0.45 0.30 0.40 0.05 0.66 --out "$O/play"
+}
+
+bc() {
+  for i in "${!SKILLS[@]}"; do
+    local s="${SKILLS[$i]}"
+    [ -f "$O/bc/policies/$s/policy.json" ] && continue
+    rm -rf "$O/bc/demos/$s"
+    diwa data collect-demos --skill "$s" --episodes 50 --seed $((DEMO_SEED + i)) --out "$O/bc/demos/$s" --quiet
+    diwa train-policy --skill "$s" --demos "$O/bc/demos/$s" --max-demos "${DEMOS[$s]:-50}" \
+      --out "$O/bc/policies/$s" --epochs 200 --seed "$BC_SEED" --threads 1 --no-progress
+  done
+}
+
+world_model() {
+  local resume=()
+  [ -f "$O/wm/world_model.json" ] && resume=(--resume)
+  diwa train-wm --data "$O/play" --out "$O/wm" --profile quick --steps 20000 --seed "$WM_SEED" --threads 1 \
+    --no-progress --json "${resume[@]}"
+}
+
+rewards() {  # rewards SKILL...: one core's share of the classifiers
+  for s in "$@"; do
+    [ -f "$O/rewards/reward_$s.json" ] && continue
+    diwa train-reward --skill "$s" --wm "$O/wm" --data "$O/play" --out "$O/rewards" --seed "$REWARD_SEED" --threads 1 --json
+  done
+}
+
+finetune() {  # finetune VARIANT SKILL...
+  local variant="$1"
+  shift
+  local flags=()
+  [ "$variant" = guard ] && flags=(--guard)
+  for s in "$@"; do
+    local out="$O/diwa_$variant/$s"
+    [ -f "$out/evaluation.json" ] && continue
+    local resume=()
+    [ -f "$out/finetune.json" ] && resume=(--resume)
+    diwa finetune --skill "$s" --wm "$O/wm" --policy "$O/bc/policies/$s" --reward "$O/rewards" --out "$out" \
+      --seed "$FT_SEED" --eval-seed "$EVAL_SEED" --no-progress --json "${flags[@]}" "${resume[@]}"
+  done
+}
+
+both_cores() {  # both_cores NAME_A "CMD_A" NAME_B "CMD_B": two stages side by side
+  stage "$1" $2 &
+  local pid=$!
+  stage "$3" $4
+  wait "$pid"  # a bare `wait` would hide the background stage's failure
+}
+
+stage play play
+both_cores bc bc world_model world_model
+both_cores rewards_a "rewards ${SKILLS[*]:0:4}" rewards_b "rewards ${SKILLS[*]:4:4}"
+for variant in "${VARIANTS[@]}"; do
+  both_cores "finetune_${variant}_a" "finetune $variant ${SKILLS[*]:0:4}" \
+    "finetune_${variant}_b" "finetune $variant ${SKILLS[*]:4:4}"
+done
+echo "[seed set $S] all stages done in $(($(date +%s) - started)) s (this invocation)"
