@@ -145,6 +145,9 @@ def test_evaluation_and_the_saved_checkpoint_use_the_fine_tuned_network(tmp_path
         "seed": 0,
     }
     assert evaluation["base_checkpoint"] == "base" and evaluation["eval_env_steps"] == 3 * 4 * 5
+    # Per-episode outcomes, paired, and the gain's interval (every pair gained: zero width at 1).
+    assert evaluation["outcomes"] == [1, 1, 1, 1] and evaluation["base_outcomes"] == [0, 0, 0, 0]
+    assert evaluation["gain"] == 1.0 and evaluation["gain_ci95"] == [1.0, 1.0]
 
     # The checkpoint, loaded the way `diwa eval` loads it, acts with the fine-tuned steps.
     loaded = DiffusionAgent.from_checkpoint(tmp_path, skill=rl_tiny.SKILL, seed=3).policy

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from diwa.eval.harness import DEFAULT_MAX_STEPS, SkillReport, evaluate
+from diwa.eval.stats import paired_gain_interval
 from diwa.policy.policy import DiffusionPolicy
 from diwa.rl.atomic import write_atomically
 from diwa.rl.conditioning import ClosedLoopAgent
@@ -45,6 +46,9 @@ def write_evaluation(
     """Write the paired before/after result beside a fine-tuned checkpoint (atomically)."""
     if (final.seed, final.episodes) != (base.seed, base.episodes):
         raise ValueError("base and fine-tuned evaluations must use the same seed and episodes to be paired")
+    outcomes = [int(r.success) for r in final.results]
+    base_outcomes = [int(r.success) for r in base.results]
+    gain, low, high = paired_gain_interval(base_outcomes, outcomes)
     document = {
         "skill": skill,
         "success_rate": final.success_rate,
@@ -54,6 +58,11 @@ def write_evaluation(
         "base_checkpoint": base_checkpoint,
         "ci95": list(final.interval),
         "base_ci95": list(base.interval),
+        "gain": gain,
+        "gain_ci95": [low, high],
+        # Per episode, 1 for a success: what a paired comparison across runs and seed sets needs.
+        "outcomes": outcomes,
+        "base_outcomes": base_outcomes,
         **extra,
     }
     path = directory / EVALUATION_FILE
