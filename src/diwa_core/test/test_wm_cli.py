@@ -46,6 +46,8 @@ def test_train_then_resume_to_more_steps(trained: tuple[Path, Path], capsys: pyt
     assert code == 0
     summary = last_json(capsys)
     assert summary["step"] == 7 and summary["samples_per_s"] > 0
+    # The held-out loss has a counterpart computed the same way on training windows.
+    assert set(summary["train_windows"]) == set(summary["val"])
     assert (out / "tensorboard").is_dir()
 
 
