@@ -47,6 +47,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(offline)
     offline.set_defaults(run=run_finetune)
 
+    verdict = subparsers.add_parser(
+        "verdict",
+        help="judge from the world model alone whether a fine-tuned skill improved on its BC policy",
+        description="Run the fine-tuned policy and its base policy on the same seeded imagined episodes and count "
+        "only the successes the model error guard trusts (its ensemble agreed on every transition before the "
+        "success). The paired gain's 95 %% interval gives the verdict: improved, worse or uncertain. Writes "
+        "verdict.json into the run directory; the promotion gate uses it when no simulator evaluation exists.",
+    )
+    verdict.add_argument("--skill", required=True, help=f"one of: {', '.join(SKILLS)}")
+    verdict.add_argument(
+        "--run", dest="run_dir", required=True, type=Path, help="the `diwa finetune` output directory to judge"
+    )
+    verdict.add_argument("--wm", required=True, type=Path, help="the world model the run was fine-tuned in")
+    verdict.add_argument("--reward", required=True, type=Path, help="the skill's reward-classifier checkpoint")
+    verdict.add_argument(
+        "--guard",
+        required=True,
+        type=Path,
+        help="directory of a fitted guard (guard.json); fitted on the world model's play data and saved there "
+        "when it holds none, so that all skills of one world model share it",
+    )
+    verdict.add_argument("--base", type=Path, help="the base policy (default: the one the run was fine-tuned from)")
+    verdict.add_argument("--starts", type=Path, help="start-state dataset (default: the base policy's demonstrations)")
+    verdict.add_argument("--episodes", type=int, default=500, help="imagined episodes per policy (default 500)")
+    verdict.add_argument("--seed", type=int, default=0, help="seed of the imagined episodes and the guard fit")
+    verdict.add_argument("--profile", default="quick", help="fine-tuning profile (guard, imagination, episode limit)")
+    verdict.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    verdict.add_argument("--json", action="store_true", help="end with the verdict as JSON on the last line")
+    verdict.set_defaults(run=run_verdict)
+
     online = subparsers.add_parser(
         "finetune-online",
         help="model-free DPPO baseline: the same PPO on simulator episodes, counting environment steps",
@@ -213,7 +243,7 @@ def _finish(result: RunResult, out: Path, counter: str, as_json: bool) -> int:
 def run_finetune(args: argparse.Namespace) -> int:
     from diwa.rl.conditioning import check_policy, imagined_reader
     from diwa.rl.evaluation import SimulatorEvaluator
-    from diwa.rl.imagination import ImaginationEnv, StartStates, start_frames
+    from diwa.rl.imagination import ImaginationEnv
     from diwa.world_model.reward import load_reward_classifier
     from diwa.world_model.store import load_world_model
 
@@ -224,15 +254,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     check_policy(policy, skill, model, info)
     reward, reward_meta = load_reward_classifier(args.reward, skill, world_model_sha256=info.weights_sha256)
 
-    starts_path = args.starts or (Path(policy.provenance["dataset"]) if "dataset" in policy.provenance else None)
-    if starts_path is None:
-        raise ValueError("the policy does not record its demonstrations; name a dataset of start states with --starts")
-    dataset = load_dataset(starts_path, images=model.uses_images)
-    starts_hash = dataset.content_hash()
-    recorded = policy.provenance.get("dataset_hash")
-    if args.starts is None and recorded is not None and recorded != starts_hash:
-        raise ValueError(f"{starts_path} changed since the policy was cloned from it (dataset hash differs)")
-    starts = StartStates.from_dataset(dataset, model, start_frames(dataset, skill, config.imagination.start_frames))
+    starts_path, starts_hash, starts = _start_states(policy, model, skill, args.starts, config)
 
     if args.guard:
         config = config.replace("guard", enabled=True)
@@ -268,29 +290,129 @@ def run_finetune(args: argparse.Namespace) -> int:
     return code
 
 
+def _start_states(
+    policy: DiffusionPolicy, model: Any, skill: str, starts: Path | None, config: FinetuneConfig
+) -> tuple[Path, str, Any]:
+    """Where imagined episodes start: the recorded attempts of `starts`, by default the
+    demonstrations the policy was cloned from (refused if they changed since). Returns the dataset's
+    path, its content hash and the start states."""
+    from diwa.rl.imagination import StartStates, start_frames
+
+    path = starts or (Path(policy.provenance["dataset"]) if "dataset" in policy.provenance else None)
+    if path is None:
+        raise ValueError("the policy does not record its demonstrations; name a dataset of start states with --starts")
+    dataset = load_dataset(path, images=model.uses_images)
+    content_hash = dataset.content_hash()
+    recorded = policy.provenance.get("dataset_hash")
+    if starts is None and recorded is not None and recorded != content_hash:
+        raise ValueError(f"{path} changed since the policy was cloned from it (dataset hash differs)")
+    frames = start_frames(dataset, skill, config.imagination.start_frames)
+    return path, content_hash, StartStates.from_dataset(dataset, model, frames)
+
+
 def _guard(args: argparse.Namespace, config: FinetuneConfig, model: Any, info: Any) -> Any:
     """The run's guard: loaded from --out when it was fitted before (resume), else fitted now on
     real play data and saved there."""
+    return fitted_guard(args.out, args.guard_data, config, model, info, args.seed, not args.no_progress)
+
+
+def fitted_guard(
+    directory: Path, data: Path | None, config: FinetuneConfig, model: Any, info: Any, seed: int, progress: bool
+) -> Any:
+    """The guard saved in `directory`, or one fitted now on `data` (default: the world model's
+    training data) and saved there."""
     from diwa.rl.guard import fit_guard, load_guard, save_guard
 
-    if (args.out / "guard.json").is_file():
-        guard, _ = load_guard(args.out, info.weights_sha256, model.feat_dim, config.guard.halt_reward)
+    if (directory / "guard.json").is_file():
+        guard, _ = load_guard(directory, info.weights_sha256, model.feat_dim, config.guard.halt_reward)
         return guard
-    data = args.guard_data or info.provenance.get("dataset_path")
+    data = data or info.provenance.get("dataset_path")
     if data is None:
         raise ValueError("the world model does not record its training data; name play data with --guard-data")
     guard, metrics = fit_guard(
-        model, load_dataset(data, images=model.uses_images), config.guard, args.seed, progress=not args.no_progress
+        model, load_dataset(data, images=model.uses_images), config.guard, seed, progress=progress
     )
     meta = {
         "world_model": {"path": str(info.path), "weights_sha256": info.weights_sha256},
         "data": str(Path(data).resolve()),
-        "seed": args.seed,
+        "seed": seed,
         "metrics": metrics,
     }
-    save_guard(guard, args.out, config.guard, meta)
-    print(f"guard fitted on {metrics['train_transitions']:,} transitions: " + json.dumps(metrics))
+    save_guard(guard, directory, config.guard, meta)
+    print(
+        f"guard fitted on {metrics['train_transitions']:,} transitions, threshold {metrics['threshold']:.4f} "
+        f"(saved in {directory})"
+    )
     return guard
+
+
+def run_verdict(args: argparse.Namespace) -> int:
+    from diwa.rl.conditioning import check_policy, imagined_reader
+    from diwa.rl.verdict import imagine_episodes, judge, write_verdict
+    from diwa.world_model.reward import load_reward_classifier
+    from diwa.world_model.store import load_world_model
+
+    skill = check_skill(args.skill)
+    if args.threads < 1:
+        raise ValueError(f"--threads must be positive, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    config = load_finetune_config(args.profile)
+    model, info = load_world_model(args.wm)
+    tuned = load_policy(args.run_dir)
+    if tuned.finetuned is None:
+        raise ValueError(f"{args.run_dir} holds no fine-tuned policy")
+    recorded = tuned.provenance.get("world_model", {}).get("weights_sha256")
+    if recorded is not None and recorded != info.weights_sha256:
+        raise ValueError(f"{args.run_dir} was fine-tuned in world model {recorded[:12]}, not in {info.path}")
+    base_path = args.base or (
+        Path(tuned.provenance["base_checkpoint"]) if "base_checkpoint" in tuned.provenance else None
+    )
+    if base_path is None:
+        raise ValueError(f"{args.run_dir} does not record its base policy; name it with --base")
+    base = load_policy(base_path)
+    for policy in (tuned, base):
+        check_policy(policy, skill, model, info)
+    reward, reward_meta = load_reward_classifier(args.reward, skill, world_model_sha256=info.weights_sha256)
+    _, starts_hash, starts = _start_states(base, model, skill, args.starts, config)
+    args.guard.mkdir(parents=True, exist_ok=True)
+    guard = fitted_guard(args.guard, None, config, model, info, args.seed, progress=False)
+    outcomes = [
+        imagine_episodes(
+            model,
+            reward,
+            starts,
+            policy,
+            imagined_reader(policy, model),
+            guard,
+            args.episodes,
+            args.seed,
+            config.rollout.max_episode_steps,
+            config.imagination.temperature,
+        )
+        for policy in (base, tuned)
+    ]
+    document = judge(*outcomes)
+    document.update(
+        skill=skill,
+        seed=args.seed,
+        world_model_sha256=info.weights_sha256,
+        reward_sha256=reward_meta["files"]["weights"]["sha256"],
+        policy_sha256=policy_weights_sha(args.run_dir),
+        base_policy_sha256=policy_weights_sha(base_path),
+        starts_dataset_hash=starts_hash,
+        guard_threshold=guard.threshold,
+    )
+    path = write_verdict(args.run_dir, document)
+    low, high = document["trusted_gain_ci95"]
+    print(
+        f"{skill}: {document['verdict']} (trusted imagined success {document['base']['trusted_success']:.1%} -> "
+        f"{document['finetuned']['trusted_success']:.1%}, gain 95 % interval {low:+.1%} .. {high:+.1%}; "
+        f"imagined {document['base']['imagined_success']:.1%} -> {document['finetuned']['imagined_success']:.1%}); "
+        f"wrote {path}"
+    )
+    if args.json:
+        print(json.dumps(document))
+    return 0
 
 
 def run_finetune_online(args: argparse.Namespace) -> int:

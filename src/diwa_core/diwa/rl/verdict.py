@@ -1,0 +1,137 @@
+"""A verdict on a fine-tuned skill from the world model alone: did it improve, before any robot runs it?
+
+Imagined success cannot say: PPO maximised it, and where the model is wrong (fingers that miss the
+drawer handle while the model opens the drawer anyway) the fine-tuned policy is rewarded for
+failing. The verdict therefore counts only imagined successes that the model error guard trusts:
+the base (BC) and the fine-tuned policy each run the same seeded imagined episodes (same start
+frames, same latent noise), and an episode whose transitions the guard's ensemble disagrees on
+beyond its threshold before the classifier's success counts as a failure. The paired gain in this
+*trusted* success, with its 95 % interval, gives the verdict:
+
+    improved   the interval lies above zero: promotion may rely on it when no real evaluation exists
+    worse      the interval lies below zero
+    uncertain  otherwise
+
+How often it agrees with the simulator is measured, not assumed: docs/results/verdict_*.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from diwa.action_semantics import CommandedTarget
+from diwa.eval.stats import paired_gain_interval
+from diwa.policy.policy import DiffusionPolicy
+from diwa.rl.atomic import write_atomically
+from diwa.rl.guard import ModelErrorGuard
+from diwa.rl.imagination import PolicyReader, StartStates
+from diwa.world_model.model import WorldModel
+from diwa.world_model.reward import RewardClassifier
+
+VERDICT_FILE = "verdict.json"
+VERDICTS = ("improved", "worse", "uncertain")
+
+
+@dataclass(frozen=True)
+class ImaginedOutcomes:
+    """Per imagined episode: the classifier's success, whether the guard distrusted the episode
+    before that success (or at all, for a failure), and the largest disagreement met."""
+
+    success: np.ndarray
+    distrusted: np.ndarray
+    disagreement: np.ndarray
+
+    @property
+    def trusted_success(self) -> np.ndarray:
+        return self.success & ~self.distrusted
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "imagined_success": float(self.success.mean()),
+            "trusted_success": float(self.trusted_success.mean()),
+            "distrusted": float(self.distrusted.mean()),
+            "disagreement_median": float(np.median(self.disagreement)),
+        }
+
+
+@torch.no_grad()
+def imagine_episodes(
+    model: WorldModel,
+    reward: RewardClassifier,
+    starts: StartStates,
+    policy: DiffusionPolicy,
+    reader: PolicyReader,
+    guard: ModelErrorGuard,
+    episodes: int,
+    seed: int,
+    max_steps: int,
+    temperature: float = 1.0,
+) -> ImaginedOutcomes:
+    """`episodes` imagined episodes of `policy` run side by side to success or `max_steps`, seeded so
+    that two policies meet the same start frames and the same latent noise. The policy acts as on the
+    robot: deterministic denoising."""
+    if episodes < 2:
+        raise ValueError(f"a verdict needs at least 2 imagined episodes, got {episodes}")
+    model, reward = model.eval(), reward.eval()
+    generator = torch.Generator().manual_seed(seed)
+    policy_generator = torch.Generator().manual_seed(seed + 1)
+    index = torch.randint(len(starts), (episodes,), generator=generator)
+    state = starts.encode(model, index, generator)
+    target = CommandedTarget(starts.tcp_positions(index))
+    success = torch.zeros(episodes, dtype=torch.bool)
+    distrusted = torch.zeros(episodes, dtype=torch.bool)
+    worst = torch.zeros(episodes)
+    ended = torch.zeros(episodes, dtype=torch.bool)
+    steps = 0
+    while steps < max_steps and not bool(ended.all()):
+        chunk = torch.from_numpy(policy.predict_chunk(reader(state), policy_generator, deterministic=True))
+        actions = target.effective(chunk)
+        for t in range(actions.shape[1]):
+            level = guard.disagreement(state.features(), actions[:, t])
+            worst = torch.where(ended, worst, torch.maximum(worst, level))
+            distrusted |= ~ended & (level > guard.threshold)
+            state = model.step(state, actions[:, t], generator, temperature)
+        steps += actions.shape[1]
+        now = (reward.reward(state.features()) > 0) & ~ended
+        success |= now
+        ended |= now
+    return ImaginedOutcomes(success.numpy(), distrusted.numpy(), worst.numpy())
+
+
+def judge(base: ImaginedOutcomes, tuned: ImaginedOutcomes) -> dict[str, Any]:
+    """The verdict and its evidence from paired imagined outcomes of the base and fine-tuned policy."""
+    gain, low, high = paired_gain_interval(
+        base.trusted_success.astype(int).tolist(), tuned.trusted_success.astype(int).tolist()
+    )
+    verdict = "improved" if low > 0 else "worse" if high < 0 else "uncertain"
+    return {
+        "verdict": verdict,
+        "trusted_gain": gain,
+        "trusted_gain_ci95": [low, high],
+        "episodes": len(base.success),
+        "base": base.summary(),
+        "finetuned": tuned.summary(),
+    }
+
+
+def write_verdict(directory: Path, document: dict[str, Any]) -> Path:
+    path = directory / VERDICT_FILE
+    write_atomically(path, (json.dumps(document, indent=1) + "\n").encode())
+    return path
+
+
+def read_verdict(directory: Path) -> dict[str, Any] | None:
+    """The verdict stored beside a fine-tuned checkpoint, or None when it has none."""
+    path = Path(directory) / VERDICT_FILE
+    if not path.is_file():
+        return None
+    document = json.loads(path.read_text())
+    if document.get("verdict") not in VERDICTS:
+        raise ValueError(f"{path}: verdict must be one of {VERDICTS}, got {document.get('verdict')!r}")
+    return document

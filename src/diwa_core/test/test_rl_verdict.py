@@ -1,0 +1,135 @@
+"""The pre-deployment verdict: trusted imagined success, paired between the base and the fine-tuned
+policy, and `diwa verdict` end to end on a tiny pipeline."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from diwa.cli import main
+from diwa.rl.conditioning import imagined_reader
+from diwa.rl.guard import fit_guard, save_guard
+from diwa.rl.verdict import ImaginedOutcomes, imagine_episodes, judge, read_verdict
+from diwa.world_model.store import load_world_model
+from diwa.world_model.synthetic import point_mass_dataset
+
+sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
+import rl_tiny
+
+
+def outcomes(success: list[int], distrusted: list[int]) -> ImaginedOutcomes:
+    return ImaginedOutcomes(np.array(success, bool), np.array(distrusted, bool), np.zeros(len(success)))
+
+
+def test_a_gain_the_guard_trusts_is_an_improvement() -> None:
+    base = outcomes([0] * 60 + [1] * 40, [0] * 100)
+    tuned = outcomes([1] * 100, [0] * 100)
+    verdict = judge(base, tuned)
+    assert verdict["verdict"] == "improved" and verdict["trusted_gain"] == pytest.approx(0.6)
+    assert verdict["finetuned"]["imagined_success"] == 1.0
+
+
+def test_successes_the_guard_distrusts_make_a_perfect_imagined_skill_worse() -> None:
+    """The drawer case: imagination calls every fine-tuned episode a success, but in most of them
+    the model was extrapolating."""
+    base = outcomes([1] * 60 + [0] * 40, [0] * 100)
+    tuned = outcomes([1] * 100, [1] * 70 + [0] * 30)
+    verdict = judge(base, tuned)
+    assert verdict["verdict"] == "worse"
+    assert verdict["finetuned"]["imagined_success"] == 1.0 and verdict["finetuned"]["trusted_success"] == 0.3
+
+
+def test_no_clear_difference_is_uncertain() -> None:
+    base = outcomes([1, 0] * 50, [0] * 100)
+    tuned = outcomes([0, 1] * 50, [0] * 100)
+    assert judge(base, tuned)["verdict"] == "uncertain"
+
+
+@pytest.fixture(scope="module")
+def tiny() -> dict:
+    model = rl_tiny.world_model()
+    dataset = point_mass_dataset(frames=600, episode_frames=300, seed=0)
+    model.codec.fit({"robot_obs": dataset.robot_obs, "scene_obs": dataset.scene_obs})
+    guard_config = rl_tiny.config().guard.__class__(enabled=True, members=3, hidden=16, epochs=2)
+    guard, _ = fit_guard(model, dataset, guard_config, seed=0)
+    return {"model": model, "guard": guard, "guard_config": guard_config, "dataset": dataset}
+
+
+def imagine(tiny: dict, policy, reward, seed: int = 0, episodes: int = 8) -> ImaginedOutcomes:
+    model = tiny["model"]
+    reader = imagined_reader(policy, model)
+    return imagine_episodes(model, reward, rl_tiny.starts(), policy, reader, tiny["guard"], episodes, seed, 12)
+
+
+def test_imagined_episodes_are_reproducible_and_the_guard_decides_trust(tiny: dict) -> None:
+    model = tiny["model"]
+    policy = rl_tiny.policy(model.feat_dim)
+    reward = rl_tiny.random_reward(model.feat_dim)
+    first, again = imagine(tiny, policy, reward), imagine(tiny, policy, reward)
+    for a, b in zip((first.success, first.distrusted), (again.success, again.distrusted), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(first.disagreement, again.disagreement)
+    assert first.disagreement.shape == (8,) and (first.disagreement > 0).all()
+
+    threshold = tiny["guard"].threshold
+    try:
+        tiny["guard"].threshold = 0.0  # every transition is an extrapolation
+        distrusting = imagine(tiny, policy, reward)
+        tiny["guard"].threshold = float("inf")
+        trusting = imagine(tiny, policy, reward)
+    finally:
+        tiny["guard"].threshold = threshold
+    assert distrusting.distrusted.all() and not distrusting.trusted_success.any()
+    assert not trusting.distrusted.any()
+    np.testing.assert_array_equal(trusting.trusted_success, trusting.success)
+
+
+def test_success_ends_an_episode_and_counts_once(tiny: dict) -> None:
+    model = tiny["model"]
+    always = rl_tiny.ScriptedReward(model.feat_dim, lambda call, batch: torch.ones(batch))
+    always.calls = 1  # no start-frame filter here: every chunk's verdict is "done"
+    result = imagine(tiny, rl_tiny.policy(model.feat_dim), always)
+    assert result.success.all()
+    assert always.calls == 2  # one chunk, then every episode had ended
+
+
+def test_too_few_episodes_are_refused(tiny: dict) -> None:
+    model = tiny["model"]
+    with pytest.raises(ValueError, match="at least 2 imagined episodes"):
+        imagine(tiny, rl_tiny.policy(model.feat_dim), rl_tiny.random_reward(model.feat_dim), episodes=1)
+
+
+def test_verdict_command_judges_a_fine_tuned_run(tiny: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    paths = rl_tiny.save_pipeline(tmp_path)
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text(yaml.safe_dump(rl_tiny.config(iterations=1).to_dict()))
+    run = tmp_path / "run"
+    finetune = ["finetune", "--skill", rl_tiny.SKILL, "--wm", str(paths["wm"]), "--policy", str(paths["policy"])]
+    finetune += ["--reward", str(paths["reward"]), "--out", str(run), "--profile", str(profile)]
+    assert main([*finetune, "--eval-episodes", "0", "--no-progress"]) == 0
+    # The tiny pipeline's 120 demonstration frames are too few to fit a guard: fit one on more play
+    # with the saved world model, as `diwa verdict --guard` would, and save it where it looks.
+    model, info = load_world_model(paths["wm"])
+    guard, metrics = fit_guard(model, tiny["dataset"], tiny["guard_config"], seed=0)
+    meta = {"world_model": {"weights_sha256": info.weights_sha256}, "metrics": metrics}
+    save_guard(guard, tmp_path / "guard", tiny["guard_config"], meta)
+    capsys.readouterr()
+
+    verdict = ["verdict", "--skill", rl_tiny.SKILL, "--run", str(run), "--wm", str(paths["wm"])]
+    verdict += ["--reward", str(paths["reward"]), "--guard", str(tmp_path / "guard"), "--episodes", "16"]
+    assert main([*verdict, "--profile", str(profile), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    stored = read_verdict(run)
+    assert stored == printed
+    assert stored["verdict"] in ("improved", "worse", "uncertain") and stored["episodes"] == 16
+    assert stored["guard_threshold"] == pytest.approx(guard.threshold)
+    assert stored["base_policy_sha256"] != stored["policy_sha256"]
+
+    # Another skill's reward, or a run that is not fine-tuned, is refused with a one-line error.
+    assert main([*verdict[:2], "close_drawer", *verdict[3:]]) == 2
+    assert "close_drawer" in capsys.readouterr().err
+    assert main([*verdict[:3], "--run", str(paths["policy"]), *verdict[5:]]) == 2
+    assert "holds no fine-tuned policy" in capsys.readouterr().err
