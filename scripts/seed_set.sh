@@ -7,6 +7,8 @@
 #
 #   scripts/seed_set.sh OUT_DIR S [VARIANT ...]     (after `source scripts/env.sh`; repository root)
 #
+# Each fine-tuned skill then gets its pre-deployment verdict (`diwa verdict`, from the world model
+# alone), to be checked against the simulator's paired evaluation.
 # VARIANTs name the fine-tuning runs to make (default: plain guard): `plain` is `diwa finetune` as
 # shipped, `guard` adds --guard. Seeds: play S, demonstrations 100*S+i for skill i, BC S, world model
 # S, rewards S, fine-tuning S, evaluation 1000+S; the environment variables PLAY_SEED, DEMO_SEED
@@ -95,6 +97,15 @@ finetune() {  # finetune VARIANT SKILL...
   done
 }
 
+verdicts() {  # verdicts VARIANT SKILL...: the pre-deployment verdict on each fine-tuned skill
+  local variant="$1"
+  shift
+  for s in "$@"; do
+    diwa verdict --skill "$s" --run "$O/diwa_$variant/$s" --wm "$O/wm" --reward "$O/rewards" \
+      --guard "$O/verdict_guard" --episodes 500 --seed "$FT_SEED" --json
+  done
+}
+
 both_cores() {  # both_cores NAME_A "CMD_A" NAME_B "CMD_B": two stages side by side
   stage "$1" $2 &
   local pid=$!
@@ -108,5 +119,12 @@ both_cores rewards_a "rewards ${SKILLS[*]:0:4}" rewards_b "rewards ${SKILLS[*]:4
 for variant in "${VARIANTS[@]}"; do
   both_cores "finetune_${variant}_a" "finetune $variant ${SKILLS[*]:0:4}" \
     "finetune_${variant}_b" "finetune $variant ${SKILLS[*]:4:4}"
+done
+# The verdicts share one guard, fitted on the world model's play by the first of them.
+stage verdict_guard diwa verdict --skill "${SKILLS[0]}" --run "$O/diwa_${VARIANTS[0]}/${SKILLS[0]}" --wm "$O/wm" \
+  --reward "$O/rewards" --guard "$O/verdict_guard" --episodes 500 --seed "$FT_SEED" --json
+for variant in "${VARIANTS[@]}"; do
+  both_cores "verdict_${variant}_a" "verdicts $variant ${SKILLS[*]:0:4}" \
+    "verdict_${variant}_b" "verdicts $variant ${SKILLS[*]:4:4}"
 done
 echo "[seed set $S] all stages done in $(($(date +%s) - started)) s (this invocation)"

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "diwa.rl.cli",
     "diwa.rl.fidelity",
     "diwa.rl.report",
+    "diwa.rl.seed_report",
 )
 
 
