@@ -13,6 +13,7 @@ Two rigs:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -214,7 +215,19 @@ def test_estop_stops_the_twist_stream_within_one_control_period_and_latches(grap
 def test_the_promotion_gate_refuses_a_worse_checkpoint_on_the_franka(graph, tmp_path):
     checkpoint = tmp_path / "open_drawer_finetuned"
     checkpoint.mkdir()
-    evaluation = {"skill": "open_drawer", "success_rate": 0.4, "base_success_rate": 0.6, "episodes": 50}
+    # What the gate reads of a fine-tuned checkpoint: policy.json, its weights, a bound evaluation.
+    weights = b"weights of a fine-tuned policy"
+    sha = hashlib.sha256(weights).hexdigest()
+    (checkpoint / "policy.safetensors").write_bytes(weights)
+    meta = {"skill": "open_drawer", "finetuned_steps": 10, "weights": {"file": "policy.safetensors", "sha256": sha}}
+    (checkpoint / "policy.json").write_text(json.dumps(meta))
+    evaluation = {
+        "skill": "open_drawer",
+        "policy_sha256": sha,
+        "success_rate": 0.4,
+        "base_success_rate": 0.6,
+        "episodes": 100,
+    }
     (checkpoint / "evaluation.json").write_text(json.dumps(evaluation))
     started = time.monotonic()
     handle = graph.send(goal(max_steps=30, policy=str(checkpoint)))

@@ -1,46 +1,33 @@
-"""The promotion gate: a checkpoint reaches a real arm only if the simulator says it is no worse
-than the policy it was fine-tuned from.
+"""The promotion gate in the policy node: diwa.promotion's decision, refused or warned about.
 
-A fine-tuned checkpoint directory carries `evaluation.json`, written by the fine-tuning pipeline
-after its paired simulator evaluation:
-    {"skill": ..., "success_rate": 0.83, "base_success_rate": 0.61, "episodes": 100, ...}
-A checkpoint without it has never been judged, which is treated like a failed gate.
+The decision itself (evidence bound to the weights, skill and base policy) is diwa/promotion.py's,
+the same that `diwa promote` prints, so a user can check a checkpoint before deploying it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
-EVALUATION_FILE = "evaluation.json"
+from diwa.promotion import DEFAULT_MIN_EPISODES, judge_checkpoint
 
 
 class PromotionRefusedError(ValueError):
     """The checkpoint did not pass the gate and no override was given."""
 
 
-def check_promotion(checkpoint: Path, allow_unpromoted: bool, warn: Callable[[str], object]) -> None:
+def check_promotion(
+    checkpoint: Path,
+    allow_unpromoted: bool,
+    warn: Callable[[str], object],
+    min_episodes: int = DEFAULT_MIN_EPISODES,
+) -> None:
     """Return if `checkpoint` may drive the robot; raise PromotionRefusedError otherwise. With
     `allow_unpromoted` a failed gate only logs a warning."""
-    problem = _gate_problem(checkpoint)
-    if problem is None:
+    decision = judge_checkpoint(checkpoint, min_episodes)
+    if decision.allowed:
         return
     if allow_unpromoted:
-        warn(f"deploying {checkpoint} although {problem} (allow_unpromoted is set)")
+        warn(f"deploying {checkpoint} although {decision.reason} (allow_unpromoted is set)")
         return
-    raise PromotionRefusedError(f"{checkpoint}: {problem}; set allow_unpromoted:=true to deploy it anyway")
-
-
-def _gate_problem(checkpoint: Path) -> str | None:
-    path = checkpoint / EVALUATION_FILE
-    if not path.is_file():
-        return f"it carries no simulator evaluation ({EVALUATION_FILE})"
-    try:
-        evaluation = json.loads(path.read_text())
-        success, base = float(evaluation["success_rate"]), float(evaluation["base_success_rate"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-        return f"its {EVALUATION_FILE} is unreadable ({err!r})"
-    if success < base:
-        return f"its simulator success {success:.1%} is below its base policy's {base:.1%}"
-    return None
+    raise PromotionRefusedError(f"{checkpoint}: {decision.reason}; set allow_unpromoted:=true to deploy it anyway")

@@ -1,4 +1,5 @@
-"""`diwa eval`: success rates of a policy in the simulator, per skill, with reports."""
+"""`diwa eval`: success rates of a policy in the simulator, per skill, with reports; and `diwa promote`:
+whether a fine-tuned checkpoint may drive a real arm (diwa/promotion.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from pathlib import Path
 
 from diwa.eval.harness import DEFAULT_MAX_STEPS, evaluate_skills, summary
+from diwa.promotion import DEFAULT_MIN_EPISODES, judge_checkpoint
 from diwa.skills import check_skill, parse_skill_list
 
 
@@ -24,6 +26,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on the last line")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
+
+    promote = subparsers.add_parser(
+        "promote",
+        help="say whether a fine-tuned checkpoint may drive a real arm, and why (exit 0: yes, 1: no)",
+        description="The promotion gate the policy node applies on a real arm: the checkpoint's simulator evaluation "
+        "(or, without one, its world-model verdict) must be bound to these exact weights, this skill and its base "
+        "policy, cover enough episodes, and show no loss against the base policy.",
+    )
+    promote.add_argument("checkpoint", type=Path, help="fine-tuned checkpoint directory")
+    promote.add_argument(
+        "--min-episodes",
+        type=int,
+        default=DEFAULT_MIN_EPISODES,
+        help=f"fewest evaluation episodes accepted (default {DEFAULT_MIN_EPISODES})",
+    )
+    promote.add_argument("--json", action="store_true", help="print the decision as JSON")
+    promote.set_defaults(run=run_promote)
 
 
 def parse_skills(args: argparse.Namespace) -> list[str]:
@@ -72,3 +91,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     return 0
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    if args.min_episodes < 1:
+        raise ValueError(f"--min-episodes must be positive, got {args.min_episodes}")
+    decision = judge_checkpoint(args.checkpoint, args.min_episodes)
+    if args.json:
+        print(json.dumps({"checkpoint": str(args.checkpoint), **decision.to_dict()}))
+    else:
+        print(f"{args.checkpoint}: {'may' if decision.allowed else 'may NOT'} drive a real arm: {decision.reason}")
+    return 0 if decision.allowed else 1

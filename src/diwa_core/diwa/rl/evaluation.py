@@ -43,14 +43,18 @@ class SimulatorEvaluator:
 def write_evaluation(
     directory: Path, skill: str, final: SkillReport, base: SkillReport, base_checkpoint: str, extra: dict[str, Any]
 ) -> Path:
-    """Write the paired before/after result beside a fine-tuned checkpoint (atomically)."""
+    """Write the paired before/after result beside the fine-tuned checkpoint saved in `directory`
+    (atomically), bound to its weights by their sha256: the promotion gate refuses an evaluation of
+    other weights."""
     if (final.seed, final.episodes) != (base.seed, base.episodes):
         raise ValueError("base and fine-tuned evaluations must use the same seed and episodes to be paired")
     outcomes = [int(r.success) for r in final.results]
     base_outcomes = [int(r.success) for r in base.results]
     gain, low, high = paired_gain_interval(base_outcomes, outcomes)
+    weights = json.loads((directory / "policy.json").read_text())["weights"]["sha256"]
     document = {
         "skill": skill,
+        "policy_sha256": weights,
         "success_rate": final.success_rate,
         "base_success_rate": base.success_rate,
         "episodes": final.episodes,

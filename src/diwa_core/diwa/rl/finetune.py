@@ -310,6 +310,7 @@ class FineTuneRun:
                     self.base_report,
                     self.base_checkpoint,
                     {
+                        "base_policy_sha256": self.identity.get("base_policy_sha256"),
                         "iterations": self.ppo.iteration,
                         self.step_counter: self.steps,
                         "eval_env_steps": self.eval_env_steps,
