@@ -1,6 +1,7 @@
 """CALVIN layout round trip, conversion, malformed files, annotation windows, demos and the data CLI."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,28 @@ def test_truncated_and_missing_files_raise_clear_errors(tmp_path: Path) -> None:
         read_calvin(root, progress=False)
     with pytest.raises(FileNotFoundError, match="not a CALVIN dataset"):
         read_calvin(tmp_path / "nowhere", progress=False)
+
+
+class _RunsCode:
+    """Pickles to a call of os.system, as a crafted annotation file would."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_annotation_pickle_is_refused_without_running_it(tmp_path: Path, capsys) -> None:
+    root = write_calvin(small_dataset(images=False), tmp_path / "calvin", progress=False)
+    marker = tmp_path / "code_ran"
+    crafted = {"info": {"indx": [(0, 4)]}, "language": {"task": [_RunsCode(marker)], "ann": ["x"]}}
+    np.save(root / LANG_FILE, np.asarray(crafted, dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="refusing to load posix.system"):
+        read_calvin(root, progress=False)
+    assert main(["data", "convert", str(root), str(tmp_path / "out")]) == 2
+    assert "refusing to load" in capsys.readouterr().err
+    assert not marker.exists()
 
 
 def test_frame_missing_a_key_is_rejected(tmp_path: Path) -> None:

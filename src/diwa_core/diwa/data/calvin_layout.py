@@ -10,14 +10,17 @@ Layout of a CALVIN split directory:
                                                  "language": {"task": [...], "ann": [...]}}
 
 Frame ids need not start at 0 (CALVIN's validation split does not); reading renumbers the frames
-of the listed episodes consecutively. The annotation file is a pickle, as in CALVIN: only read
-datasets from sources you trust.
+of the listed episodes consecutively. The annotation file is a pickle, as in CALVIN; it is read with
+an unpickler that builds only numpy arrays, scalars and plain containers, so a crafted file cannot
+run code.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import zipfile
@@ -160,13 +163,47 @@ def _load_frame(path: Path) -> dict[str, np.ndarray]:
     return frame
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    """Builds numpy arrays, dtypes and scalars besides pickle's own containers and nothing else:
+    every other global a pickle names (os.system, say) is refused before anything runs."""
+
+    ALLOWED = frozenset(
+        (module, name)
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+        for name in ("_reconstruct", "scalar")
+    ) | {("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays and plain data")
+        return super().find_class(module, name)
+
+
+def load_object_npy(path: Path) -> object:
+    """The object saved in a pickled .npy file (np.save of a dict), unpickled safely."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            _, _, dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            _, _, dtype = np.lib.format.read_array_header_2_0(handle)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+        if not dtype.hasobject:
+            raise ValueError("expected a pickled object array")
+        array = _ArrayUnpickler(io.BytesIO(handle.read())).load()
+    if not isinstance(array, np.ndarray) or array.shape != ():
+        raise ValueError("expected a single pickled object")
+    return array.item()
+
+
 def _load_annotations(path: Path, index_of: dict[int, int]) -> list[Annotation]:
     if not path.is_file():
         return []
     try:
-        content = np.load(path, allow_pickle=True).item()
+        content = load_object_npy(path)
         spans, tasks = content["info"]["indx"], content["language"]["task"]
-    except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError) as err:
+    except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError, pickle.UnpicklingError) as err:
         raise ValueError(f"{path}: not a CALVIN language annotation file ({err})") from err
     if len(spans) != len(tasks):
         raise ValueError(f"{path}: {len(spans)} index windows but {len(tasks)} tasks")
