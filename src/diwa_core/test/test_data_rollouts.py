@@ -115,7 +115,7 @@ def test_cli_records_rollouts_and_joins_them_to_play(tmp_path: Path, capsys: pyt
     meta = json.loads((tmp_path / "both" / "meta.json").read_text())
     assert [p["provenance"]["source"] for p in meta["provenance"]["parts"]] == ["scripted_play", "policy_rollouts"]
     assert main(["data", "concat", str(tmp_path / "play"), str(rollouts), "--out", str(rollouts)]) == 2
-    assert "one of the inputs" in capsys.readouterr().err and len(load_dataset(rollouts)) == 20
+    assert "lies inside the input" in capsys.readouterr().err and len(load_dataset(rollouts)) == 20
     # A missing checkpoint fails before any simulator step, and writes nothing.
     missing = ["--policy", str(tmp_path / "nope"), "--episodes", "1", "--out", str(tmp_path / "x"), "--seed", "0"]
     assert main(["data", "collect-rollouts", *missing]) == 2

@@ -285,7 +285,12 @@ def test_the_cli_writes_a_dataset_and_refuses_to_overwrite(tmp_path: Path, capsy
     assert '"frames": 8' in capsys.readouterr().out.splitlines()[-1]
     assert len(load_dataset(out)) == 8
     assert main(["data", "from-bag", str(bag), "--out", str(out)]) == 2
-    assert "exists" in capsys.readouterr().err
+    assert "already holds data; pass --overwrite" in capsys.readouterr().err
+    # --overwrite replaces a dataset, never the recording it was converted from.
+    assert main(["data", "from-bag", str(bag), "--out", str(out), "--overwrite"]) == 0
+    assert main(["data", "from-bag", str(bag), "--out", str(bag), "--overwrite"]) == 2
+    assert "lies inside the input" in capsys.readouterr().err
+    assert (bag / "metadata.yaml").is_file() or any(bag.glob("*.mcap"))
     assert main(["data", "from-bag", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
 
 

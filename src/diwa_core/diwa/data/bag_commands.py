@@ -8,6 +8,7 @@ from pathlib import Path
 
 from diwa.data.dataset import save_dataset
 from diwa.data.rosbag import ConversionConfig, bags_to_dataset
+from diwa.output_dirs import check_output_dir, dataset_dir
 from diwa.robot_contract import CONTROL_RATE_HZ
 
 
@@ -29,14 +30,15 @@ def add_from_bag(data_commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--max-gap", type=float, default=0.5, help="a longer pause between frames (s) ends an episode")
     parser.add_argument("--no-images", action="store_true", help="leave the camera streams out")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing dataset at --out (never a recording)"
+    )
     parser.add_argument("--json", action="store_true", help="end with a JSON summary on the last line")
     parser.set_defaults(run=run_from_bag)
 
 
 def run_from_bag(args: argparse.Namespace) -> int:
-    if args.out.exists() and not args.overwrite:
-        raise ValueError(f"{args.out} exists; choose another --out or pass --overwrite")
+    check_output_dir(args.out, overwrite=args.overwrite, inputs=args.bags, replaceable=dataset_dir)
     config = ConversionConfig(
         rate_hz=args.rate, command_timeout_s=args.command_timeout, max_gap_s=args.max_gap, images=not args.no_images
     )

@@ -13,6 +13,7 @@ from diwa.data.bag_commands import add_from_bag
 from diwa.data.convert import LAYOUTS, convert, detect_layout, read_any, write_layout
 from diwa.data.dataset import Dataset
 from diwa.data.recorder import EpisodeRecorder
+from diwa.output_dirs import check_output_dir, dataset_dir
 from diwa.sim.play import PlayConfig
 from diwa.skills import SKILLS, parse_skill_list
 
@@ -75,12 +76,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     concat = commands.add_parser("concat", help="join consolidated datasets into one (play + rollouts)")
     concat.add_argument("src", nargs="+", help="consolidated dataset directories, in order")
     concat.add_argument("--out", required=True, help="output directory")
+    _add_overwrite(concat)
     concat.set_defaults(run=_run_concat)
 
     conv = commands.add_parser("convert", help="convert a dataset between the consolidated and CALVIN layouts")
     conv.add_argument("src", help="dataset directory (either layout)")
     conv.add_argument("dst", help="output directory")
     conv.add_argument("--to", choices=LAYOUTS, default=None, help="output layout (default: the other one)")
+    _add_overwrite(conv)
     conv.set_defaults(run=_run_convert)
 
     add_from_bag(commands)
@@ -91,8 +94,15 @@ def _data_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersA
     return parser.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
 
 
+def _add_overwrite(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing dataset at the output (never other data)"
+    )
+
+
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory")
+    _add_overwrite(parser)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--layout", choices=LAYOUTS, default="consolidated")
     parser.add_argument("--cameras", action="store_true", help="record rgb_static and rgb_gripper images")
@@ -124,10 +134,10 @@ def _finish(args: argparse.Namespace, dataset: Dataset, started: float) -> int:
     return 0
 
 
-def _scratch_dir(out: str) -> Path:
-    """A scratch directory beside the output for memory-mapped images (same disk, removed after)."""
-    parent = Path(out).resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
+def _scratch_dir(args: argparse.Namespace, inputs: tuple[str, ...] = ()) -> Path:
+    """Check --out (before any simulator time is spent), then make a scratch directory beside it for
+    memory-mapped images (same disk, removed after)."""
+    parent = check_output_dir(args.out, overwrite=args.overwrite, inputs=inputs, replaceable=dataset_dir).parent
     return Path(tempfile.mkdtemp(prefix=".diwa-record-", dir=parent))
 
 
@@ -144,7 +154,7 @@ def _run_collect_play(args: argparse.Namespace) -> int:
         free_motion_low=tuple(args.free_motion_box[:3]),
         free_motion_high=tuple(args.free_motion_box[3:]),
     )
-    scratch = _scratch_dir(args.out)
+    scratch = _scratch_dir(args)
     try:
         env = _make_env(args)
         dataset = generate_play(env, config, _recorder(args, args.frames, scratch), progress=not args.quiet)
@@ -162,7 +172,7 @@ def _run_collect_demos(args: argparse.Namespace) -> int:
         raise ValueError(f"--episodes and --max-steps must be positive, got {args.episodes} and {args.max_steps}")
     started = time.perf_counter()
     noise = DEFAULT_NOISE if args.noise is None else args.noise
-    scratch = _scratch_dir(args.out)
+    scratch = _scratch_dir(args)
     try:
         env = _make_env(args)
         recorder = _recorder(args, args.episodes * (args.max_steps + 1), scratch)
@@ -185,7 +195,8 @@ def _run_collect_rollouts(args: argparse.Namespace) -> int:
     # Fail on a missing checkpoint before any simulator time is spent.
     agents = {skill: load_agent(args.policy, skill, args.seed) for skill in skills}
     started = time.perf_counter()
-    scratch = _scratch_dir(args.out)
+    inputs = () if args.policy == "scripted" else (args.policy,)
+    scratch = _scratch_dir(args, inputs)
     try:
         env = _make_env(args)
         recorder = _recorder(args, len(skills) * args.episodes * args.steps, scratch)
@@ -210,8 +221,7 @@ def _run_collect_rollouts(args: argparse.Namespace) -> int:
 def _run_concat(args: argparse.Namespace) -> int:
     from diwa.data.dataset import concat_datasets, save_dataset
 
-    if any(Path(src).resolve() == Path(args.out).resolve() for src in args.src):
-        raise ValueError(f"--out {args.out} is one of the inputs; write the joined dataset elsewhere")
+    check_output_dir(args.out, overwrite=args.overwrite, inputs=args.src, replaceable=dataset_dir)
     parts = [read_any(src, progress=False) for src in args.src]
     dataset = concat_datasets(parts)
     save_dataset(dataset, args.out)
@@ -221,6 +231,7 @@ def _run_concat(args: argparse.Namespace) -> int:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
+    check_output_dir(args.dst, overwrite=args.overwrite, inputs=(args.src,), replaceable=dataset_dir)
     layout = args.to or ("calvin" if detect_layout(args.src) == "consolidated" else "consolidated")
     path = convert(args.src, args.dst, layout)
     print(f"converted {args.src} to {path} ({layout} layout)")

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from diwa.data.dataset import load_dataset
+from diwa.output_dirs import check_output_dir, policy_dir
 from diwa.policy.bc import skill_episodes, train_bc
 from diwa.policy.checkpoint import save_policy
 from diwa.policy.config import PROFILES, load_policy_config
@@ -36,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--features", type=Path, help="precomputed per-frame features (.npy, frames x dim) instead of the state"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing policy of the same skill at --out"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(run=run_train_policy)
 
@@ -46,6 +50,8 @@ def run_train_policy(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-demos must be positive, got {args.max_demos}")
     if args.threads < 1:
         raise ValueError(f"--threads must be positive, got {args.threads}")
+    inputs = [args.demos] + ([args.features] if args.features else [])
+    check_output_dir(args.out, overwrite=args.overwrite, inputs=inputs, replaceable=policy_dir(skill))
     torch.set_num_threads(args.threads)
     config = load_policy_config(args.profile)
     if args.epochs is not None:

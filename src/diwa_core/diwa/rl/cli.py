@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from diwa.data.dataset import load_dataset
+from diwa.output_dirs import check_distinct
 from diwa.policy.checkpoint import load_policy
 from diwa.policy.encoder import FeatureEncoder
 from diwa.policy.network import Critic
@@ -114,6 +115,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> FinetuneConfig:
+    check_distinct(args.out, [p for p in (args.policy, getattr(args, "wm", None), getattr(args, "reward", None)) if p])
     if args.threads < 1:
         raise ValueError(f"--threads must be positive, got {args.threads}")
     torch.set_num_threads(args.threads)
