@@ -185,10 +185,11 @@ class PolicyNode(Node):
             if goal_handle.is_cancel_requested:
                 return self._finish(goal_handle, "canceled", False, step, "cancelled")
             try:
-                obs = self._observation()
+                timed = self.observations.latest(time.monotonic(), self.max_age_s)
             except ObservationUnavailableError as err:
                 self.stats.state = PolicyStatus.HOLDING
                 return self._finish(goal_handle, "abort", False, step, f"aborted, arm held: {err}")
+            obs = timed.as_dict()
             if episode.succeeded(obs):
                 return self._finish(goal_handle, "succeed", True, step, f"success after {step} steps")
             try:
@@ -196,7 +197,7 @@ class PolicyNode(Node):
             except ValueError as err:
                 return self._finish(goal_handle, "abort", False, step, f"aborted, arm held: policy failed: {err}")
             command = self._command(action)
-            filtered = self.safety.filter(command, obs["robot_obs"][:3], time.monotonic())
+            filtered = self.safety.filter(command, obs["robot_obs"][:3], time.monotonic(), timed.received_at)
             self.stats.safety_flags = filtered.reasons
             if not goal.dry_run:
                 self.backend.send(filtered)

@@ -85,6 +85,7 @@ class SafetyLimits:
     gripper_max_speed: float  # m/s
     gripper_max_force: float  # N
     control_period: float  # s between two calls of the node's control loop
+    max_observation_age: float  # s: an older TCP measurement is not trusted to limit against
 
     def __post_init__(self) -> None:
         problems = _limit_problems(self)
@@ -202,6 +203,7 @@ class Modification(enum.Flag):
     GRIPPER_CLIPPED = enum.auto()
     GRIPPER_REJECTED = enum.auto()  # a gripper request with a non-positive speed cannot be executed
     ESTOP = enum.auto()
+    STALE_POSE = enum.auto()  # the TCP measurement is older than max_observation_age (or from the future): twist held
     CLOCK_BACKWARDS = enum.auto()  # time went back (sim reset): nothing may change, the last command is forgotten
     OUTPUT_EXPIRED = enum.auto()  # the previous output is older than robot_command_timeout: ramping up from rest
 
@@ -271,6 +273,8 @@ class SafetyFilter:
         self._desired: CartesianCommand | None = None
         self._position: np.ndarray | None = None
         self._estopped = False
+        # (time, linear twist) of recent outputs: what the TCP has been commanded since a measurement.
+        self._sent: list[tuple[float, np.ndarray]] = []
 
     @property
     def limits(self) -> SafetyLimits:
@@ -280,16 +284,25 @@ class SafetyFilter:
     def estopped(self) -> bool:
         return self._estopped
 
-    def filter(self, command: CartesianCommand, tcp_position: np.ndarray, now: float) -> FilteredCommand:
-        """Filter a new policy command given the measured TCP position (world frame) at time `now` (s)."""
+    def filter(
+        self, command: CartesianCommand, tcp_position: np.ndarray, now: float, measured_at: float | None = None
+    ) -> FilteredCommand:
+        """Filter a new policy command at time `now` (s) given the TCP position (world frame) measured at
+        `measured_at` (default: now). The measurement is carried forward by the twists sent since then,
+        so a late observation does not let the arm run past the box; one older than
+        max_observation_age is not used at all (the arm brakes as without a pose)."""
         measured = _vector(tcp_position, "tcp_position")
         budget, flags = self._advance(now)
         self._command_time = now
-        if np.isfinite(measured).all():
-            self._position = measured
-        else:
+        age = 0.0 if measured_at is None else now - measured_at
+        if not np.isfinite(measured).all():
             self._position = None
             flags |= Modification.NON_FINITE_POSE
+        elif not (0.0 <= age <= self._limits.max_observation_age):
+            self._position = None
+            flags |= Modification.STALE_POSE
+        else:
+            self._position = measured + self._travel_since(now - age, now)
         if self._estopped:
             return self._hold_for_estop(flags)
         gripper = None
@@ -341,10 +354,12 @@ class SafetyFilter:
         elapsed = now - previous
         if elapsed < 0.0:
             self._command_time = None
+            self._sent.clear()
             return 0.0, Modification.CLOCK_BACKWARDS
         if elapsed > self._limits.robot_command_timeout:
             moving = bool(self._linear.any() or self._angular.any())
             self._linear, self._angular, self._position = np.zeros(_AXES), np.zeros(_AXES), None
+            self._sent.clear()
             return period, Modification.OUTPUT_EXPIRED if moving else Modification.NONE
         if self._position is not None:
             self._position = self._position + self._linear * elapsed
@@ -369,7 +384,27 @@ class SafetyFilter:
         if limited:
             flags |= Modification.ANGULAR_ACCELERATION_LIMITED
         self._linear, self._angular = linear, angular
+        self._remember(linear)
         return FilteredCommand(_read_only(linear), _read_only(angular), gripper, flags | linear_flags)
+
+    def _remember(self, linear: np.ndarray) -> None:
+        now = self._last_time if self._last_time is not None else 0.0
+        horizon = now - self._limits.max_observation_age - self._limits.robot_command_timeout
+        while len(self._sent) > 1 and self._sent[1][0] <= horizon:
+            self._sent.pop(0)
+        self._sent.append((now, linear.copy()))
+
+    def _travel_since(self, start: float, now: float) -> np.ndarray:
+        """Displacement of the TCP between `start` and `now` if it executed the outputs sent, each held
+        until the next and none beyond robot_command_timeout (the robot side then stops)."""
+        travel = np.zeros(_AXES)
+        for i, (sent_at, linear) in enumerate(self._sent):
+            until = self._sent[i + 1][0] if i + 1 < len(self._sent) else now
+            until = min(until, sent_at + self._limits.robot_command_timeout, now)
+            begin = max(sent_at, start)
+            if until > begin:
+                travel += linear * (until - begin)
+        return travel
 
     def _next_linear(self, target: np.ndarray, budget: float) -> tuple[np.ndarray, Modification]:
         """Brake what the workspace requires first (per axis), then spend what is left toward the target."""

@@ -46,6 +46,7 @@ TIGHT = SafetyLimits(
     gripper_max_speed=0.05,
     gripper_max_force=10.0,
     control_period=0.01,
+    max_observation_age=0.03,
 )
 PROFILES = (load_safety_limits(CONFIG, "franka"), load_safety_limits(CONFIG, "sim"), TIGHT)
 PROPERTY = settings(max_examples=80, deadline=None)
@@ -505,3 +506,65 @@ def test_unknown_profile_and_malformed_files_are_rejected(tmp_path: Path) -> Non
     scalar.write_text("franka: 3\n", encoding="utf-8")
     with pytest.raises(SafetyConfigError, match="must be a mapping"):
         load_safety_limits(scalar, "franka")
+
+
+@PROPERTY
+@given(
+    st.sampled_from(PROFILES),
+    st.lists(st.floats(0.0, 1.0), min_size=60, max_size=60),
+    st.sampled_from([np.array(v, dtype=float) for v in ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 1), (1, 1, 1))]),
+)
+def test_a_late_pose_never_lets_the_tcp_past_the_wall(
+    limits: SafetyLimits, delays: list[float], direction: np.ndarray
+) -> None:
+    """Full speed at a wall while every measurement arrives up to max_observation_age late: the arm,
+    executing each twist for a period, stays inside the box (the filter carries the late pose forward
+    by what it sent since). Delays beyond the bound are covered by the next test."""
+    safety = SafetyFilter(limits)
+    period = limits.control_period
+    box_min, box_max = np.array(limits.workspace_min), np.array(limits.workspace_max)
+    tcp = (box_min + box_max) / 2
+    history = [(0.0, tcp.copy())]  # (time, true TCP position)
+    command = twist(tuple(10.0 * direction))
+    for tick, fraction in enumerate(delays):
+        now = tick * period
+        delay = fraction * limits.max_observation_age
+        # The newest true pose at least `delay` old: what a late measurement shows.
+        old_enough = [h for h in history if h[0] <= now - delay + 1e-12]
+        measured_at, measured = old_enough[-1] if old_enough else history[0]
+        output = safety.filter(command, measured, now, measured_at)
+        tcp = tcp + np.asarray(output.linear) * period
+        history.append((now + period, tcp.copy()))
+        assert (tcp >= box_min - 1e-9).all() and (tcp <= box_max + 1e-9).all(), (tick, tcp)
+
+
+def test_without_carrying_the_pose_forward_a_late_pose_overshoots() -> None:
+    """The case the carry-forward fixes, measured with the filter told the pose is current: 0.1 s of
+    delay put the TCP past the Franka box."""
+    limits = PROFILES[0]
+    safety = SafetyFilter(limits)
+    period, delay_ticks = limits.control_period, 3
+    box_max = np.array(limits.workspace_max)
+    tcp = np.array([0.0, -0.1, 0.5])
+    trace = [tcp.copy()]
+    for tick in range(90):
+        measured = trace[max(0, len(trace) - 1 - delay_ticks)]
+        output = safety.filter(twist((0.0, 1.0, 0.0)), measured, tick * period)
+        tcp = tcp + np.asarray(output.linear) * period
+        trace.append(tcp.copy())
+    assert tcp[1] > box_max[1] + 0.005
+
+
+def test_a_pose_older_than_the_bound_is_not_trusted_and_the_arm_brakes() -> None:
+    limits = PROFILES[0]
+    safety = SafetyFilter(limits)
+    ramp(safety, twist((0.2, 0.0, 0.0)), HOME_TCP, 30)
+    now = 30 * limits.control_period
+    previous = safety.filter(twist((0.2, 0.0, 0.0)), HOME_TCP, now, now - 0.01)
+    late = safety.filter(
+        twist((0.2, 0.0, 0.0)), HOME_TCP, now + limits.control_period, now - limits.max_observation_age
+    )
+    assert Modification.STALE_POSE in late.flags and Modification.STALE_POSE not in previous.flags
+    assert np.linalg.norm(late.linear) < np.linalg.norm(previous.linear)
+    future = safety.filter(twist((0.2, 0.0, 0.0)), HOME_TCP, now + 2 * limits.control_period, now + 1.0)
+    assert Modification.STALE_POSE in future.flags
