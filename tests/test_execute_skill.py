@@ -3,6 +3,7 @@ action client runs here (issue: workspace foundation and ROS 2 runtime)."""
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 import sys
@@ -160,7 +161,7 @@ def test_scripted_expert_opens_the_drawer_with_feedback(graph):
     assert chunk.skill == "open_drawer" and chunk.action_dim == 7 and len(chunk.actions) == chunk.horizon * 7
 
 
-def test_cancel_stops_the_arm_within_one_control_period(graph):
+def test_cancel_brakes_the_arm_through_the_rate_limits_and_stops_it(graph):
     client, action, robot, _ = graph
     reset(client, robot, "move_slider_left", seed=5)
     handle = send(action, ExecuteSkill.Goal(skill="move_slider_left", policy="scripted"))
@@ -173,9 +174,12 @@ def test_cancel_stops_the_arm_within_one_control_period(graph):
     outcome = result_of(handle, timeout=10)
     assert outcome.status == 5  # GoalStatus.STATUS_CANCELED
     time.sleep(10 / RATE_HZ)
-    # The command stream: the node checks for a cancel before every step and answers it with a hold
-    # (a zero twist, which may reach the mock robot before the cancel response reaches this test);
-    # nothing moves the arm after that.
+    # The command stream: the node checks for a cancel before every step and answers it by braking
+    # through the safety filter (the sim profile's 13 m/s^2: no step between consecutive twists above
+    # 13 / 30 m/s) down to a zero twist; nothing moves the arm after that.
+    twists = robot.twists_since(cancel_requested - 0.2)
+    steps = [np.linalg.norm(b[:3] - a[:3]) for (_, a), (_, b) in itertools.pairwise(twists)]
+    assert max(steps) <= 13.0 / RATE_HZ * (1 + 1e-6), f"a twist step of {max(steps):.3f} m/s"
     twists = robot.twists_since(cancel_requested)
     holds = [stamp for stamp, tw in twists if not np.abs(tw).any()]
     assert holds, f"no hold among the {len(twists)} twists sent after the cancel"

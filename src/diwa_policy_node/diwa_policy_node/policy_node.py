@@ -148,7 +148,7 @@ class PolicyNode(Node):
 
     def _finish(self, goal_handle, outcome: str, success: bool, steps: int, message: str) -> ExecuteSkill.Result:
         if self.streaming:
-            self.backend.hold()
+            self._brake_to_rest()
             self.backend.deactivate()
             self.streaming = False
         result = ExecuteSkill.Result(success=success, steps=steps, message=message)
@@ -159,6 +159,18 @@ class PolicyNode(Node):
         else:
             self.get_logger().warn(f"{self.stats.skill}: {message}")
         return result
+
+    def _brake_to_rest(self) -> None:
+        """Ramp the twist down through the safety filter, one control period at a time, so that no
+        ending of a goal sends a step the rate limits forbid (the e-stop alone cuts to zero)."""
+        period = 1.0 / self.rate_hz
+        for _ in range(self.safety.stop_periods()):
+            output = self.safety.stop(time.monotonic())
+            self.backend.send(output)
+            if not (output.linear.any() or output.angular.any()):
+                return
+            time.sleep(period)
+        self.backend.hold()
 
     def _run(self, goal_handle) -> ExecuteSkill.Result:
         goal = goal_handle.request

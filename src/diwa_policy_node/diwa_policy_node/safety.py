@@ -17,6 +17,8 @@ Design decisions:
   times the elapsed time (capped at one control period), and likewise for angular twists. Every other
   rule only chooses the target the output moves toward. A "hold" is therefore a controlled stop:
   target zero, reached at the deceleration limit.
+- Every stop goes through these limits: when a goal ends (cancel, success, abort, step limit) the
+  node calls `stop()` once per period until the twist is zero.
 - The one exception is the e-stop: `estop()` outputs zero at once. An e-stop is pressed when the
   controlled stop is not trusted; on the Franka a zero step may raise a reflex error, which itself
   brakes the arm, and that is the right trade for an emergency. The hardware stop button stays the
@@ -203,6 +205,7 @@ class Modification(enum.Flag):
     GRIPPER_CLIPPED = enum.auto()
     GRIPPER_REJECTED = enum.auto()  # a gripper request with a non-positive speed cannot be executed
     ESTOP = enum.auto()
+    GOAL_ENDED = enum.auto()  # the goal is over: braking to rest through the rate limits
     STALE_POSE = enum.auto()  # the TCP measurement is older than max_observation_age (or from the future): twist held
     CLOCK_BACKWARDS = enum.auto()  # time went back (sim reset): nothing may change, the last command is forgotten
     OUTPUT_EXPIRED = enum.auto()  # the previous output is older than robot_command_timeout: ramping up from rest
@@ -333,6 +336,23 @@ class SafetyFilter:
             self._desired = None
             flags |= Modification.NO_FRESH_COMMAND
         return self._emit(budget, flags, None)
+
+    def stop(self, now: float) -> FilteredCommand:
+        """Output for a period after the goal ended (cancelled, succeeded, aborted, step limit): the
+        command is forgotten and the twist brakes to rest at the rate limits, as a hold does. Call it
+        once per period until the output is zero; only the e-stop cuts to zero at once."""
+        budget, flags = self._advance(now)
+        if self._estopped:
+            return self._hold_for_estop(flags)
+        self._desired, self._command_time = None, None
+        return self._emit(budget, flags | Modification.GOAL_ENDED, None)
+
+    def stop_periods(self) -> int:
+        """How many stop() periods at most bring the fastest allowed twist to rest (plus one)."""
+        limits = self._limits
+        linear = limits.max_linear_speed / (limits.max_linear_acceleration * limits.control_period)
+        angular = limits.max_angular_speed / (limits.max_angular_acceleration * limits.control_period)
+        return math.ceil(max(linear, angular) * _SQRT3) + 1
 
     def estop(self) -> FilteredCommand:
         """Latch an emergency stop: zero twist now (not rate-limited) and on every output until reset."""

@@ -568,3 +568,28 @@ def test_a_pose_older_than_the_bound_is_not_trusted_and_the_arm_brakes() -> None
     assert np.linalg.norm(late.linear) < np.linalg.norm(previous.linear)
     future = safety.filter(twist((0.2, 0.0, 0.0)), HOME_TCP, now + 2 * limits.control_period, now + 1.0)
     assert Modification.STALE_POSE in future.flags
+
+
+@pytest.mark.parametrize("limits", PROFILES, ids=("franka", "sim", "tight"))
+def test_a_goal_that_ends_brakes_to_rest_within_the_rate_limits(limits: SafetyLimits) -> None:
+    """Cancel, success, abort and the step limit all end through stop(): no step beyond the limit."""
+    safety = SafetyFilter(limits)
+    centre = (np.array(limits.workspace_min) + np.array(limits.workspace_max)) / 2
+    spin = CartesianCommand(np.array([10.0, 10.0, 10.0]), np.array([10.0, 10.0, 10.0]))
+    previous = ramp(safety, spin, centre, 3)
+    assert np.linalg.norm(previous.linear) > 0
+    now = 3 * limits.control_period
+    calls = 0
+    for _ in range(safety.stop_periods()):
+        calls += 1
+        now += limits.control_period
+        output = safety.stop(now)
+        assert Modification.GOAL_ENDED in output.flags
+        step = np.linalg.norm(np.asarray(output.linear) - np.asarray(previous.linear))
+        assert step <= limits.max_linear_acceleration * limits.control_period * (1 + TOLERANCE)
+        previous = output
+        if not (output.linear.any() or output.angular.any()):
+            break
+    else:
+        pytest.fail("stop() did not reach rest within stop_periods()")
+    assert calls >= 2, "a moving arm is braked over several periods, not cut"
