@@ -110,3 +110,20 @@ class MockRobotBackend(ServoStreamBackend):
         from diwa_msgs.action import Grasp, Move
 
         super().__init__(node, topics, Move, Grasp, open_width)
+
+
+REAL_ARM_SAFETY_PROFILES = {"franka": "franka"}
+"""The safety profile each real-arm backend must run with: the simulator's profile is about four
+times as fast and would reach a real arm unnoticed through a launch argument."""
+
+
+def safety_profile_for(backend: str, requested: str) -> str:
+    """The safety profile to load: the backend's own unless one is requested; a real arm refuses any
+    other than its own (the simulator may rehearse with the Franka profile)."""
+    required = REAL_ARM_SAFETY_PROFILES.get(backend)
+    if required is not None and requested not in ("", required):
+        raise ValueError(
+            f"backend {backend!r} drives a real arm and must run with the {required!r} safety profile, "
+            f"not {requested!r}"
+        )
+    return requested or required or backend

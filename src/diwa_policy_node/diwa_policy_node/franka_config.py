@@ -115,3 +115,21 @@ def _problems(config: FrankaConfig) -> list[str]:
     if bad_arguments:
         problems.append(f"xacro_arguments must read NAME:=VALUE, got {bad_arguments!r}")
     return problems
+
+
+def start_position_problem(
+    config: FrankaConfig, base_in_scene: tuple[float, ...], box_min: tuple[float, ...], box_max: tuple[float, ...]
+) -> str | None:
+    """Why the planned move's target lies outside the safety box, or None. The start position is in
+    fr3_link0, whose axes are parallel to the scene frame the box is in (docs/deploy.md, step 1)."""
+    if config.start_frame != "fr3_link0":
+        return f"start_frame {config.start_frame!r}: only fr3_link0 can be checked against the safety box"
+    scene = [p + b for p, b in zip(config.start_position, base_in_scene, strict=True)]
+    outside = [
+        f"{'xyz'[i]} {v:.3f} outside {lo:.3f}..{hi:.3f}"
+        for i, (v, lo, hi) in enumerate(zip(scene, box_min, box_max, strict=True))
+        if not lo <= v <= hi
+    ]
+    if outside:
+        return "the start pose lies outside the safety box in the scene frame (" + ", ".join(outside) + ")"
+    return None

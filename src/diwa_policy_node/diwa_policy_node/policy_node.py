@@ -22,7 +22,7 @@ from visualization_msgs.msg import MarkerArray
 
 from diwa_msgs.action import ExecuteSkill
 from diwa_msgs.msg import PolicyStatus, SceneState
-from diwa_policy_node.backends import BackendError, MockRobotBackend, RobotBackend, ServoTopics
+from diwa_policy_node.backends import BackendError, MockRobotBackend, RobotBackend, ServoTopics, safety_profile_for
 from diwa_policy_node.estop import EStop
 from diwa_policy_node.markers import chunk_markers
 from diwa_policy_node.node_main import run_node
@@ -70,9 +70,8 @@ class PolicyNode(Node):
         self.frame = str(value("planning_frame"))
         self.gripper_speed, self.gripper_force = float(value("gripper_speed")), float(value("gripper_force"))
         backend_name = str(value("backend"))
-        self.safety = SafetyFilter(
-            load_safety_limits(self._safety_file(), str(value("safety_profile")) or backend_name)
-        )
+        profile = safety_profile_for(backend_name, str(value("safety_profile")))
+        self.safety = SafetyFilter(load_safety_limits(self._safety_file(), profile))
         self.backend = self._make_backend(backend_name)
         self.runner = SkillRunner(
             configured={skill: str(value(f"policies.{skill}")) for skill in SKILLS},
@@ -123,9 +122,17 @@ class PolicyNode(Node):
         if name == "sim":
             return MockRobotBackend(self, topics, GRIPPER_OPEN_WIDTH_M)
         if name == "franka":
-            from diwa_policy_node.franka_backend import FrankaBackend
+            from diwa.sim.geometry import ROBOT_BASE_POS
 
-            return FrankaBackend(self, topics, GRIPPER_OPEN_WIDTH_M)
+            from diwa_policy_node.franka_backend import FrankaBackend
+            from diwa_policy_node.franka_config import start_position_problem
+
+            backend = FrankaBackend(self, topics, GRIPPER_OPEN_WIDTH_M)
+            limits = self.safety.limits
+            problem = start_position_problem(backend.config, ROBOT_BASE_POS, limits.workspace_min, limits.workspace_max)
+            if problem is not None and backend.config.move_to_start:
+                raise ValueError(f"franka: {problem}")
+            return backend
         raise ValueError(f"unknown backend {name!r}; expected 'sim' or 'franka'")
 
     # --- inputs -------------------------------------------------------------------------------
