@@ -35,9 +35,12 @@ JOINT_TOLERANCE = 0.1
 # Fingers squeezed shut read a little below zero width.
 GRIPPER_WIDTH_MIN = -0.02
 GRIPPER_WIDTH_MAX = 2 * g.GRIPPER_OPEN + 0.01
-# The TCP stays within the control box the simulator clips its target to, plus the distance the arm
-# overshoots a target or is pushed by contact.
-TCP_MARGIN = 0.15
+# The TCP stays within the arm's reach: the Panda reaches 0.855 m from its shoulder (0.333 m above the
+# base) to the flange, and the TCP sits 0.14 m beyond it (up to 1.0 m). The target box the simulator
+# clips commands to is no bound here: an arm caught at a joint stop or pushed by contact leaves it
+# (15 cm below it in 50k frames of wide play, in front of the table).
+SHOULDER = np.array(g.ROBOT_BASE_POS) + np.array([0.0, 0.0, 0.333])
+TCP_REACH = 0.855 + g.TCP_OFFSET
 # A block's centre rests BLOCK_HALF_HEIGHT above the floor; on an edge or corner it is higher, never lower.
 BLOCK_LOWEST_Z = g.FLOOR_Z + g.BLOCK_HALF_HEIGHT * 0.5
 BLOCK_HIGHEST_Z = g.WORKSPACE_HIGH[2] + 0.2
@@ -102,12 +105,16 @@ def first_violation(robot_obs: np.ndarray, scene_obs: np.ndarray) -> str | None:
             "robot_obs[{col}] (gripper action) = {value} is outside -1..1",
         )
     )
-    tcp_low = np.array(g.WORKSPACE_LOW) - TCP_MARGIN
-    tcp_high = np.array(g.WORKSPACE_HIGH) + TCP_MARGIN
     tcp = robot[:, TCP_POS]
+    offset = tcp - SHOULDER
+    # A TCP out of reach is named by its coordinate farthest from the shoulder.
+    far = np.zeros_like(tcp, dtype=bool)
+    far[np.arange(len(tcp)), np.argmax(np.abs(offset), axis=1)] = True
+    bad = far & (np.linalg.norm(offset, axis=1) > TCP_REACH)[:, None]
+    bad[:, 2] |= tcp[:, 2] < g.FLOOR_Z
     checks.append(
         (
-            _pad((tcp < tcp_low) | (tcp > tcp_high), TCP_POS.start, ROBOT_OBS_DIM),
+            _pad(bad, TCP_POS.start, ROBOT_OBS_DIM),
             "robot_obs[{col}] (TCP position) = {value} m is beyond the reachable area",
         )
     )
