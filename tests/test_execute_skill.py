@@ -129,6 +129,29 @@ def reset(client: RosTestClient, robot: Robot, skill: str, seed: int) -> None:
     time.sleep(0.3)
 
 
+def test_the_mock_robots_reset_refuses_states_outside_the_scene(graph):
+    """Joints at 100 rad, a drawer at 5 m, a block at -1e9: refused with the reason, not reported back."""
+    from diwa.sim.start_states import sample_robot_obs, sample_scene_obs
+
+    from diwa_msgs.srv import ResetSim
+
+    client, _, _, _ = graph
+    service = client.node.create_client(ResetSim, "/mock_robot/reset")
+    assert service.wait_for_service(timeout_sec=20)
+    rng = np.random.default_rng(0)
+    for part, index, value, says in (
+        ("robot", 7, 100.0, "arm joint"),
+        ("scene", 1, 5.0, "(drawer) = 5 m is outside its travel"),
+        ("scene", 6, -1e9, "red block x/y"),
+    ):
+        robot_obs, scene_obs = sample_robot_obs(rng), sample_scene_obs(rng)
+        (robot_obs if part == "robot" else scene_obs)[index] = value
+        request = ResetSim.Request(use_state=True, robot_obs=robot_obs.tolist(), scene_obs=scene_obs.tolist())
+        future = service.call_async(request)
+        wait_for(future.done, 20, "reset")
+        assert not future.result().success and says in future.result().message, future.result().message
+
+
 def test_unknown_skill_is_refused_with_the_known_skills(graph):
     _, action, _, _ = graph
     handle = send(action, ExecuteSkill.Goal(skill="make_coffee", policy="scripted"))
