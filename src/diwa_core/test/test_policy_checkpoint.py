@@ -2,17 +2,23 @@
 
 import dataclasses
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from diwa.policy.agent import DiffusionAgent
-from diwa.policy.checkpoint import META_FILE, WEIGHTS_FILE, load_policy, save_policy
+from diwa.policy.checkpoint import META_FILE, load_policy, save_policy, weights_path
 from diwa.policy.config import NetworkConfig, load_policy_config
 from diwa.policy.encoder import FeatureEncoder, StateEncoder
 from diwa.policy.normalizer import ActionNormalizer, FeatureNormalizer
 from diwa.policy.policy import DiffusionPolicy, build_network
 from diwa.skills import UnknownSkillError
+
+sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
+import rl_tiny
 
 
 def tiny_policy(skill: str = "open_drawer", feature_dim: int = 39, seed: int = 0) -> DiffusionPolicy:
@@ -75,14 +81,14 @@ def test_missing_checkpoint_files_raise_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="no policy checkpoint"):
         load_policy(tmp_path / "nothing")
     save_policy(tiny_policy(), tmp_path)
-    (tmp_path / WEIGHTS_FILE).unlink()
+    weights_path(tmp_path).unlink()
     with pytest.raises(FileNotFoundError, match="missing its weights"):
         load_policy(tmp_path)
 
 
 def test_corrupt_files_raise_value_error(tmp_path):
     save_policy(tiny_policy(), tmp_path)
-    weights = tmp_path / WEIGHTS_FILE
+    weights = weights_path(tmp_path)
     data = bytearray(weights.read_bytes())
     data[-5] ^= 0xFF
     weights.write_bytes(bytes(data))
@@ -97,7 +103,7 @@ def test_corrupt_files_raise_value_error(tmp_path):
 def test_weights_from_another_checkpoint_are_refused(tmp_path):
     save_policy(tiny_policy(seed=0), tmp_path / "a")
     save_policy(tiny_policy(seed=1), tmp_path / "b")
-    (tmp_path / "a" / WEIGHTS_FILE).write_bytes((tmp_path / "b" / WEIGHTS_FILE).read_bytes())
+    weights_path(tmp_path / "a").write_bytes(weights_path(tmp_path / "b").read_bytes())
     with pytest.raises(ValueError, match="belongs to another checkpoint"):
         load_policy(tmp_path / "a")
 
@@ -153,3 +159,39 @@ def test_checkpoint_for_another_skill_is_refused(tmp_path):
     edit_meta(tmp_path, lambda m: m.update(skill="fly"))
     with pytest.raises(UnknownSkillError):
         load_policy(tmp_path)
+
+
+KILL_BETWEEN_WRITES = """
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+import rl_tiny
+from diwa.policy.checkpoint import save_policy
+
+replace = os.replace
+def replace_then_die(src, dst):
+    if Path(dst).name == "policy.json":  # the weights are written; die before policy.json is
+        os.kill(os.getpid(), signal.SIGKILL)
+    replace(src, dst)
+os.replace = replace_then_die
+save_policy(rl_tiny.policy(8, seed=1), sys.argv[1])
+"""
+
+
+def test_kill_9_between_the_weights_and_policy_json_leaves_the_old_checkpoint(tmp_path):
+    """A real SIGKILL after the new weights are written and before policy.json is replaced: the old
+    checkpoint still loads, and the next save removes everything the killed one left behind."""
+    old = rl_tiny.policy(8, seed=0)
+    save_policy(old, tmp_path)
+    before = json.loads((tmp_path / META_FILE).read_text())["weights"]["sha256"]
+    here = str(Path(__file__).parent)
+    killed = subprocess.run([sys.executable, "-c", KILL_BETWEEN_WRITES, str(tmp_path), here], check=False)
+    assert killed.returncode == -9
+    assert len(list(tmp_path.glob("weights*.safetensors"))) == 2  # the new weights are there, unnamed
+    loaded = load_policy(tmp_path)
+    assert json.loads((tmp_path / META_FILE).read_text())["weights"]["sha256"] == before
+    for name, tensor in old.base.state_dict().items():
+        assert torch.equal(loaded.base.state_dict()[name], tensor)
+    save_policy(rl_tiny.policy(8, seed=2), tmp_path)
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert leftovers == [META_FILE, weights_path(tmp_path).name], leftovers

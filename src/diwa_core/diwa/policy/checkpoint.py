@@ -1,14 +1,17 @@
 """Policy checkpoints: a directory with the weights and everything needed to use them.
 
-    weights.safetensors   tensors "base.*" and, after fine-tuning, "finetuned.*" (safetensors
+    weights-<sha256[:16]>.safetensors
+                          tensors "base.*" and, after fine-tuning, "finetuned.*" (safetensors
                           cannot execute code on load, unlike pickle)
     policy.json           format/version, skill, config, encoder spec, normalisation,
                           finetuned_steps, the weights' SHA-256, provenance (dataset hash, seed,
                           library versions) and a free-form training summary
 
-Each file is written to a temporary file in the same directory and then renamed over the old
-one, so a crash never leaves a half-written file; policy.json is written last and names the
-checksum of the weights it belongs to, so a weights file from another run is detected on load.
+The pair is replaced as a whole: the new weights go to a file named by their own checksum (the old
+weights file stays), then policy.json, naming that file and its checksum, is renamed over the old
+one, and only then are weights no policy.json names removed. A crash (kill -9 included) at any point
+leaves the old checkpoint or the new one loadable, never a mix; temporary files of an interrupted
+save are removed by the next one.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from diwa.policy.policy import DiffusionPolicy, build_network
 FORMAT = "diwa-diffusion-policy"
 VERSION = 1
 META_FILE = "policy.json"
-WEIGHTS_FILE = "weights.safetensors"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -72,6 +74,7 @@ def save_policy(
     if policy.finetuned is not None:
         tensors.update({f"finetuned.{k}": v.detach().contiguous() for k, v in policy.finetuned.state_dict().items()})
     weights = save_safetensors(tensors)
+    digest = hashlib.sha256(weights).hexdigest()
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -83,14 +86,25 @@ def save_policy(
             "actions": policy.action_normalizer.to_dict(),
         },
         "finetuned_steps": policy.finetuned_steps,
-        "weights": {"file": WEIGHTS_FILE, "sha256": hashlib.sha256(weights).hexdigest()},
+        "weights": {"file": f"weights-{digest[:16]}.safetensors", "sha256": digest},
         "provenance": {**policy.provenance, "versions": library_versions()},
         "training": training or {},
     }
-    _atomic_write(root / WEIGHTS_FILE, weights)
+    weights_path = root / meta["weights"]["file"]
+    if not weights_path.is_file():
+        _atomic_write(weights_path, weights)
     meta_path = root / META_FILE
     _atomic_write(meta_path, json.dumps(meta, indent=1).encode())
+    for stale in [*root.glob("weights*.safetensors"), *root.glob(".weights*"), *root.glob(f".{META_FILE}.*")]:
+        if stale.name != weights_path.name:
+            stale.unlink(missing_ok=True)
     return meta_path
+
+
+def weights_path(directory: str | os.PathLike[str]) -> Path:
+    """The weights file the checkpoint in `directory` names."""
+    root, meta = _read_meta(Path(directory))
+    return root / meta["weights"]["file"]
 
 
 def _read_meta(path: Path) -> tuple[Path, dict[str, Any]]:

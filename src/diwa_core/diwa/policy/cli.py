@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="behaviour-clone a skill's diffusion policy from demonstrations",
         description="Behaviour cloning of a diffusion policy on the demonstrations of one skill "
         "(episodes annotated with the skill in a consolidated dataset). Writes a checkpoint "
-        "(weights.safetensors + policy.json) and TensorBoard scalars into --out.",
+        "(weights-<sha>.safetensors + policy.json, replaced as a pair) and TensorBoard scalars into --out.",
     )
     parser.add_argument("--skill", required=True, help=f"one of: {', '.join(SKILLS)}")
     parser.add_argument("--demos", required=True, type=Path, help="consolidated dataset directory")

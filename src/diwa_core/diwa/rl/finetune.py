@@ -3,7 +3,7 @@
 The same run drives DiWA in imagination and the DPPO baseline in the simulator; only the
 environment and the name of its step counter differ. Output directory:
 
-    policy.json, weights.safetensors   the latest good fine-tuned policy (a normal policy checkpoint)
+    policy.json, weights-*.safetensors the latest good fine-tuned policy (a normal policy checkpoint)
     finetune.json + finetune-*.{safetensors,state.pt}
                                        everything needed to resume: actor, critic, optimizers,
                                        reward scaler, random generators, counters, history
