@@ -26,7 +26,7 @@ def small_dataset(images: bool = True) -> Dataset:
     return Dataset(
         robot_obs=robot_obs,
         scene_obs=scene_obs,
-        actions=rng.normal(size=(n, 7)).astype(np.float32),
+        actions=np.concatenate([robot_obs[:, :6], robot_obs[:, 14:15]], axis=1),
         rel_actions=rng.uniform(-1, 1, size=(n, 7)).astype(np.float32),
         episodes=[(0, 4), (5, 11)],
         annotations=[Annotation(0, 4, "open_drawer"), Annotation(6, 11, "turn_on_led")],

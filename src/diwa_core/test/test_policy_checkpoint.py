@@ -195,3 +195,28 @@ def test_kill_9_between_the_weights_and_policy_json_leaves_the_old_checkpoint(tm
     save_policy(rl_tiny.policy(8, seed=2), tmp_path)
     leftovers = sorted(p.name for p in tmp_path.iterdir())
     assert leftovers == [META_FILE, weights_path(tmp_path).name], leftovers
+
+
+def test_non_finite_weights_are_refused_at_load(tmp_path):
+    policy = tiny_policy()
+    with torch.no_grad():
+        next(policy.base.parameters()).view(-1)[0] = float("inf")
+    save_policy(policy, tmp_path)
+    with pytest.raises(ValueError, match="holds NaN or infinite values"):
+        load_policy(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "says"),
+    [
+        ("diffusion", "steps", 10**9, "beyond the bounds"),
+        ("network", "widths", [10**9] * 3, "exceeds 33 layers of at most 8192 units"),
+        ("network", "widths", [16] * 1001, "exceeds 33 layers"),
+        ("network", "time_dim", 10**9, "time_dim"),
+    ],
+)
+def test_unbounded_config_values_are_refused_before_allocation(tmp_path, section, key, value, says):
+    save_policy(tiny_policy(), tmp_path)
+    edit_meta(tmp_path, lambda meta: meta["config"][section].__setitem__(key, value))
+    with pytest.raises(ValueError, match=says):
+        load_policy(tmp_path)

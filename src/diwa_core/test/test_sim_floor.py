@@ -156,3 +156,22 @@ def test_check_physical_names_the_single_state_without_a_frame_number() -> None:
     scene[DRAWER] = np.nan
     with pytest.raises(ValueError, match=r"^state: scene_obs\[1\] = nan is not finite"):
         check_physical(robot, scene, "state")
+
+
+@pytest.mark.parametrize(
+    ("field", "column", "value", "says"),
+    [
+        ("rel_actions", 2, 1e30, "rel_actions[5, 2] = 1e+30 is outside -1..1"),
+        ("actions", 0, 1e30, "actions[5, 0:3] (TCP target) starts with 1e+30"),
+        ("actions", 4, 7.0, "actions[5, 3+1] (angle) = 7 rad"),
+        ("actions", 6, 3.0, "actions[5, 6] (gripper) = 3"),
+    ],
+)
+def test_the_dataset_writer_refuses_actions_no_robot_could_be_sent(
+    tmp_path: Path, field: str, column: int, value: float, says: str
+) -> None:
+    dataset = _dataset()
+    dataset.actions[:, :3] = dataset.robot_obs[:, :3]
+    getattr(dataset, field)[5, column] = value
+    with pytest.raises(ValueError, match=re.escape(says)):
+        save_dataset(dataset, tmp_path / "out")

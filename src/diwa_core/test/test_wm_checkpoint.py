@@ -82,3 +82,15 @@ def test_missing_and_foreign_checkpoints_are_reported(saved: tuple[WorldModel, P
     next(directory.glob("*.safetensors")).unlink()
     with pytest.raises(CheckpointError, match="missing file"):
         load_world_model(directory)
+
+
+def test_non_finite_weights_are_refused_at_load(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = WorldModel(load_world_model_config(TINY))
+    dataset = point_mass_dataset(200, 50, seed=0)
+    model.codec.fit({"robot_obs": dataset.robot_obs, "scene_obs": dataset.scene_obs})
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = float("nan")
+    save_world_model(model, tmp_path, step=1, seed=0, provenance={})
+    with pytest.raises(CheckpointError, match="holds NaN or infinite values"):
+        load_world_model(tmp_path)

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from diwa.sim.scene_bounds import check_physical
+from diwa.sim.scene_bounds import check_physical, first_action_violation
 
 FORMAT = "diwa-consolidated"
 VERSION = 1
@@ -152,6 +152,9 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> Path:
     refused with its location: a world model must not learn from states the cell cannot be in."""
     dataset.validate()
     check_physical(dataset.robot_obs, dataset.scene_obs, f"dataset for {path}")
+    problem = first_action_violation(dataset.actions, dataset.rel_actions)
+    if problem is not None:
+        raise ValueError(f"dataset for {path}: {problem} (no robot command)")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

@@ -137,6 +137,9 @@ def _read_weights(root: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
     except SafetensorError as err:
         raise ValueError(f"{weights_path} is not a readable safetensors file ({err})") from err
     for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{weights_path}: tensor {name} holds NaN or infinite values")
+    for name, tensor in tensors.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise ValueError(f"{weights_path}: tensor {name} contains NaN or infinite values")
     return tensors

@@ -21,6 +21,14 @@ PROFILES: tuple[str, ...] = ("quick", "paper")
 SAMPLERS: tuple[str, ...] = ("ddpm", "ddim")
 
 
+# Bounds checked before anything is allocated: far beyond DiWA's sizes (1024-wide networks, 20
+# denoising steps, 4-action chunks), close enough that a corrupt or crafted checkpoint cannot exhaust memory.
+MAX_WIDTH = 8192
+MAX_LAYERS = 33
+MAX_DIFFUSION_STEPS = 1000
+MAX_HORIZON = 256
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """Residual-MLP widths. All widths are equal and their count odd: one input layer, then
@@ -35,7 +43,11 @@ class NetworkConfig:
             widths = getattr(self, name)
             if len(widths) % 2 != 1 or len(set(widths)) != 1 or widths[0] <= 0:
                 raise ValueError(f"network.{name} must be an odd number of equal positive widths, got {list(widths)}")
-        if self.time_dim <= 0 or self.time_dim % 2:
+            if widths[0] > MAX_WIDTH or len(widths) > MAX_LAYERS:
+                raise ValueError(
+                    f"network.{name} {list(widths)[:4]}... exceeds {MAX_LAYERS} layers of at most {MAX_WIDTH} units"
+                )
+        if self.time_dim <= 0 or self.time_dim % 2 or self.time_dim > MAX_WIDTH:
             raise ValueError(f"network.time_dim must be a positive even number, got {self.time_dim}")
 
 
@@ -63,6 +75,11 @@ class DiffusionConfig:
             raise ValueError(f"diffusion.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.steps < 1 or self.horizon < 1 or self.action_dim < 1:
             raise ValueError("diffusion.steps, horizon and action_dim must be positive")
+        if self.steps > MAX_DIFFUSION_STEPS or self.horizon > MAX_HORIZON or self.action_dim > MAX_HORIZON:
+            raise ValueError(
+                f"diffusion.steps {self.steps}, horizon {self.horizon} or action_dim {self.action_dim} is beyond "
+                f"the bounds ({MAX_DIFFUSION_STEPS} steps, {MAX_HORIZON} for the others)"
+            )
         if not 1 <= self.ddim_steps <= self.steps:
             raise ValueError(f"diffusion.ddim_steps must lie in 1..{self.steps}, got {self.ddim_steps}")
         if self.ddim_eta < 0 or min(self.min_sampling_std, self.min_logprob_std, self.eval_min_std) < 0:

@@ -158,6 +158,31 @@ def first_violation(robot_obs: np.ndarray, scene_obs: np.ndarray) -> str | None:
     return message if len(robot) == 1 else f"frame {row}: {message}"
 
 
+def first_action_violation(actions: np.ndarray, rel_actions: np.ndarray) -> str | None:
+    """Where the first action no robot could be commanded with is: a relative action outside [-1, 1],
+    an absolute target beyond the arm's reach, an angle beyond +-pi or a gripper command beyond +-1."""
+    absolute = np.atleast_2d(np.asarray(actions, dtype=np.float64))
+    relative = np.atleast_2d(np.asarray(rel_actions, dtype=np.float64))
+    checks = (
+        (np.abs(relative) > 1.0 + 1e-4, relative, "rel_actions[{row}, {col}] = {value} is outside -1..1"),
+        (
+            np.linalg.norm(absolute[:, :3] - SHOULDER, axis=1, keepdims=True) > TCP_REACH + 0.5,
+            absolute,
+            "actions[{row}, 0:3] (TCP target) starts with {value} and lies beyond the arm's reach",
+        ),
+        (np.abs(absolute[:, 3:6]) > np.pi + 1e-3, absolute[:, 3:6], "actions[{row}, 3+{col}] (angle) = {value} rad"),
+        (np.abs(absolute[:, 6:7]) > 1.0 + 1e-6, absolute[:, 6:7], "actions[{row}, 6] (gripper) = {value}"),
+    )
+    first: tuple[int, str] | None = None
+    for bad, values, message in checks:
+        rows = np.flatnonzero(bad.any(axis=1))
+        if len(rows) and (first is None or rows[0] < first[0]):
+            row = int(rows[0])
+            col = int(np.flatnonzero(bad[row])[0])
+            first = (row, message.format(row=row, col=col, value=f"{values[row, col]:.6g}"))
+    return None if first is None else first[1]
+
+
 def check_physical(robot_obs: np.ndarray, scene_obs: np.ndarray, what: str) -> None:
     """Raise ValueError naming the first state outside the scene's physical bounds."""
     problem = first_violation(robot_obs, scene_obs)

@@ -125,9 +125,19 @@ def _checked_file(json_path: Path, document: dict[str, Any], role: str) -> Path:
 def load_weights(json_path: Path, document: dict[str, Any]) -> dict[str, torch.Tensor]:
     path = _checked_file(json_path, document, "weights")
     try:
-        return load_file(path)
+        tensors = load_file(path)
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{path} cannot be read: {err}") from err
+    check_finite(tensors, path)
+    return tensors
+
+
+def check_finite(tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """Refuse weights or statistics holding NaN or infinity: a model loaded with them evaluates to NaN
+    everywhere, silently."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{source}: tensor {name} holds NaN or infinite values")
 
 
 def load_train_state(json_path: Path, document: dict[str, Any]) -> dict[str, Any]:
