@@ -152,6 +152,33 @@ def test_the_mock_robots_reset_refuses_states_outside_the_scene(graph):
         assert not future.result().success and says in future.result().message, future.result().message
 
 
+def test_a_second_source_of_twists_or_robot_state_refuses_the_goal(graph):
+    """Another node's twists would reach the arm beside the policy's, past the e-stop latch; a second
+    robot state would interleave two robots. Either refuses the goal with the reason."""
+    from geometry_msgs.msg import TwistStamped
+
+    from diwa_msgs.msg import SceneState
+
+    client, action, robot, _ = graph
+    reset(client, robot, "open_drawer", seed=3)
+    for kind, topic, says in (
+        (TwistStamped, "/servo_node/delta_twist_cmds", "another node publishes twist commands"),
+        (SceneState, "/mock_robot/scene_state", "nodes publish on /mock_robot/scene_state"),
+    ):
+        intruder = client.node.create_publisher(kind, topic, 10)
+        try:
+            time.sleep(1.0)  # discovery
+            outcome = result_of(send(action, ExecuteSkill.Goal(skill="open_drawer", policy="scripted")), timeout=20)
+            assert not outcome.result.success and says in outcome.result.message, outcome.result.message
+        finally:
+            client.node.destroy_publisher(intruder)
+    time.sleep(1.0)
+    outcome = result_of(
+        send(action, ExecuteSkill.Goal(skill="open_drawer", policy="scripted", max_steps=3)), timeout=20
+    )
+    assert "refused" not in outcome.result.message, outcome.result.message
+
+
 def test_unknown_skill_is_refused_with_the_known_skills(graph):
     _, action, _, _ = graph
     handle = send(action, ExecuteSkill.Goal(skill="make_coffee", policy="scripted"))

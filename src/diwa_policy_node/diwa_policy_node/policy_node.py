@@ -42,6 +42,10 @@ class RunStats:
     safety_flags: tuple[str, ...] = ()
 
 
+CONFLICT_CHECK_EVERY = 30
+"""Control periods between checks for other command or state publishers during a skill (1 s at 30 Hz)."""
+
+
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("policy_node")
@@ -87,9 +91,9 @@ class PolicyNode(Node):
 
         group = ReentrantCallbackGroup()
         self.estop = EStop(self, self.safety, self.backend.hold, self.busy.locked, group)
-        self.create_subscription(
-            SceneState, str(value("scene_state_topic")), self.on_scene_state, 10, callback_group=group
-        )
+        self.scene_state_topic = self.resolve_topic_name(str(value("scene_state_topic")))
+        self.twist_topic = self.resolve_topic_name(str(value("twist_topic")))
+        self.create_subscription(SceneState, self.scene_state_topic, self.on_scene_state, 10, callback_group=group)
         self.status_pub = self.create_publisher(PolicyStatus, "~/status", 10)
         self.marker_pub = self.create_publisher(MarkerArray, "~/predicted_path", 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -167,6 +171,18 @@ class PolicyNode(Node):
             self.get_logger().warn(f"{self.stats.skill}: {message}")
         return result
 
+    def _conflicting_publishers(self) -> str | None:
+        """Another source of robot commands, or of the state the policy acts on, makes the run unsafe:
+        its twists would reach the arm beside ours (the e-stop cannot latch them), or the policy would
+        act on two robots' states interleaved. Make MoveIt Servo listen to this node alone (docs/deploy.md)."""
+        state = self.count_publishers(self.scene_state_topic)
+        if state > 1:
+            return f"{state} nodes publish on {self.scene_state_topic}; the policy needs exactly one robot state"
+        twists = self.count_publishers(self.twist_topic) - 1  # our backend's own publisher
+        if twists > 0:
+            return f"another node publishes twist commands on {self.twist_topic}; stop it before a skill runs"
+        return None
+
     def _brake_to_rest(self) -> None:
         """Ramp the twist down through the safety filter, one control period at a time, so that no
         ending of a goal sends a step the rate limits forbid (the e-stop alone cuts to zero)."""
@@ -185,6 +201,9 @@ class PolicyNode(Node):
         try:
             # The goal itself is judged first: a bad skill name is refused whatever the robot's state.
             check_skill(goal.skill)
+            conflict = self._conflicting_publishers()
+            if conflict is not None:
+                raise ValueError(conflict)
             episode = self.runner.start(goal.skill, goal.policy, self._observation())
         except (ValueError, FileNotFoundError, ObservationUnavailableError) as err:
             return self._finish(goal_handle, "abort", False, 0, f"refused: {err}")
@@ -203,6 +222,10 @@ class PolicyNode(Node):
                 return self._finish(goal_handle, "abort", False, step, "e-stopped")
             if goal_handle.is_cancel_requested:
                 return self._finish(goal_handle, "canceled", False, step, "cancelled")
+            if step % CONFLICT_CHECK_EVERY == CONFLICT_CHECK_EVERY - 1:
+                conflict = self._conflicting_publishers()
+                if conflict is not None:
+                    return self._finish(goal_handle, "abort", False, step, f"aborted, arm held: {conflict}")
             try:
                 timed = self.observations.latest(time.monotonic(), self.max_age_s)
             except ObservationUnavailableError as err:
