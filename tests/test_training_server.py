@@ -101,3 +101,15 @@ def test_bad_goals_are_refused_with_a_reason(server):
     goal = TrainWorldModel.Goal(datasets=[str(server["root"] / "missing")], profile="quick")
     outcome = run(server["train_wm"], goal, [])
     assert outcome.status == 6 and "not found" in outcome.result.message
+    # An output the server cannot create fails inside the node: the result still says why.
+    blocker = server["root"] / "a_file"
+    blocker.write_text("x")
+    goal = FineTune.Goal(
+        skill="open_drawer",
+        world_model=str(paths["wm"]),
+        base_policy=str(paths["policy"]),
+        reward_model=str(paths["reward"]),
+        output_path=str(blocker / "out"),
+    )
+    outcome = run(server["fine_tune"], goal, [])
+    assert outcome.status == 6 and outcome.result.message.startswith("failed: "), outcome.result.message

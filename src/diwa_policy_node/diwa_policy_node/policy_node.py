@@ -153,6 +153,11 @@ class PolicyNode(Node):
         with self.busy:
             try:
                 return self._run(goal_handle)
+            except Exception as err:  # the client must learn of any failure; the arm is braked
+                message = f"aborted, arm held: internal error: {type(err).__name__}: {err}"
+                if goal_handle.is_active:
+                    return self._finish(goal_handle, "abort", False, 0, message)
+                return ExecuteSkill.Result(success=False, steps=0, message=message)
             finally:
                 self.stats.state = PolicyStatus.IDLE
                 self._publish_status()

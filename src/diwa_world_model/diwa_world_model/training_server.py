@@ -95,14 +95,33 @@ class TrainingServer(Node):
         accept_one = lambda _goal: GoalResponse.REJECT if self.busy else GoalResponse.ACCEPT  # noqa: E731
         cancel = lambda _goal: CancelResponse.ACCEPT  # noqa: E731
         self.wm_server = ActionServer(
-            self, TrainWorldModel, "train_world_model", self.train_world_model,
+            self, TrainWorldModel, "train_world_model", self._reporting(self.train_world_model, TrainWorldModel),
             goal_callback=accept_one, cancel_callback=cancel, callback_group=group,
         )  # fmt: skip
         self.ft_server = ActionServer(
-            self, FineTune, "fine_tune", self.fine_tune,
+            self, FineTune, "fine_tune", self._reporting(self.fine_tune, FineTune),
             goal_callback=accept_one, cancel_callback=cancel, callback_group=group,
         )  # fmt: skip
         self.get_logger().info(f"training server ready (workdir {self.workdir})")
+
+    def _reporting(self, execute: Callable[[Any], Any], action: Any) -> Callable[[Any], Any]:
+        """`execute` with every exception turned into an aborted goal whose message says what failed:
+        rclpy would otherwise abort it with an empty result."""
+
+        def run(goal_handle: Any) -> Any:
+            try:
+                return execute(goal_handle)
+            except Exception as err:  # the client must learn of any failure
+                self.busy = False
+                message = f"failed: {type(err).__name__}: {err}"
+                self.get_logger().error(message)
+                result = action.Result()
+                result.message = message
+                if goal_handle.is_active:
+                    goal_handle.abort()
+                return result
+
+        return run
 
     def _output(self, requested: str, default_name: str) -> Path:
         path = Path(requested) if requested else self.workdir / default_name
