@@ -32,8 +32,8 @@ from diwa.sim.obs_layout import (
 # rad beyond a soft limit: PyBullet's joint stops are soft, and inverse kinematics near a stop pushes
 # past it (joint 4 reached 0.055 rad below its limit in 50k frames of wide play, seed 1).
 JOINT_TOLERANCE = 0.1
-# Fingers squeezed shut read a little below zero width.
-GRIPPER_WIDTH_MIN = -0.02
+# Fingers squeezed shut read a little below zero width (-0.021 m in 50k frames of wide play, seed 1).
+GRIPPER_WIDTH_MIN = -0.03
 GRIPPER_WIDTH_MAX = 2 * g.GRIPPER_OPEN + 0.01
 # The TCP stays within the arm's reach: the Panda reaches 0.855 m from its shoulder (0.333 m above the
 # base) to the flange, and the TCP sits 0.14 m beyond it (up to 1.0 m). The target box the simulator
