@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from diwa.cli import main
-from diwa.rl.report import build_report
+from diwa.rl.report import build_report, markdown_table
 from diwa.world_model.store import read_world_model_info, save_world_model
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
@@ -69,6 +69,15 @@ def test_report_rows_and_steps_to_match(tmp_path):
     assert drawer["dppo_env_steps_to_match"] == 14400, "first evaluation at or above DiWA's 0.8"
     assert led["dppo_env_steps_to_match"] is None and led["dppo_budget_env_steps"] == 7200
     assert report["mean_finetuned_success"] == pytest.approx(0.85)
+    assert drawer["verdict"] is None, "no verdict.json: none shown"
+
+
+def test_report_shows_the_world_models_verdict(tmp_path):
+    run = diwa_run(tmp_path / "a", "open_drawer", 0.5, 0.3)
+    (run / "verdict.json").write_text(json.dumps({"verdict": "worse"}))
+    report = build_report("t", [run], [])
+    assert report["skills"][0]["verdict"] == "worse"
+    assert markdown_table(report["skills"]).splitlines()[-1].endswith("| worse |")
 
 
 def test_dppo_evaluated_on_other_episodes_is_not_compared(tmp_path):

@@ -18,6 +18,7 @@ from typing import Any
 
 from diwa.rl.atomic import write_atomically
 from diwa.rl.evaluation import EVALUATION_FILE
+from diwa.rl.verdict import read_verdict
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +52,8 @@ def _read_run(directory: Path) -> dict[str, Any]:
         raise ValueError(f"{policy_path} was not written by fine-tuning (no training method recorded)")
     state_path = directory / "finetune.json"
     identity = json.loads(state_path.read_text()).get("identity", {}) if state_path.is_file() else {}
-    return {"dir": directory, "evaluation": evaluation, "training": training, "identity": identity}
+    verdict = read_verdict(directory)
+    return {"dir": directory, "evaluation": evaluation, "training": training, "identity": identity, "verdict": verdict}
 
 
 def world_model_data(path: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -118,6 +120,7 @@ def skill_row(run: dict[str, Any], online: dict[str, Any] | None) -> dict[str, A
         "dppo_env_steps_to_match": None,
         "dppo_budget_env_steps": None,
         "dppo_final_success": None,
+        "verdict": None if run["verdict"] is None else run["verdict"]["verdict"],
         "run": str(run["dir"]),
     }
     if online is not None:
@@ -132,8 +135,8 @@ def skill_row(run: dict[str, Any], online: dict[str, Any] | None) -> dict[str, A
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| skill | BC success | fine-tuned success | eval episodes | env steps (fine-tuning) | imagined steps "
-        "| wall s | DPPO env steps to match |",
-        "|---|---|---|---|---|---|---|---|",
+        "| wall s | DPPO env steps to match | verdict (world model) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         match = r["dppo_env_steps_to_match"]
@@ -143,7 +146,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             match_text = "-" if match is None else f"{match:,}"
         lines.append(
             f"| {r['skill']} | {r['bc_success']:.0%} | {r['finetuned_success']:.0%} | {r['eval_episodes']} "
-            f"| {r['finetune_env_steps']:,} | {r['imagined_steps']:,} | {r['wall_s']:.0f} | {match_text} |"
+            f"| {r['finetune_env_steps']:,} | {r['imagined_steps']:,} | {r['wall_s']:.0f} | {match_text} "
+            f"| {r.get('verdict') or '-'} |"
         )
     return "\n".join(lines) + "\n"
 
