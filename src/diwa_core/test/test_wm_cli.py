@@ -112,3 +112,17 @@ def test_bad_input_exits_with_a_message(
     assert "no checkpoint" in capsys.readouterr().err
     assert main(["train-wm", "--data", str(data), "--out", str(out), "--profile", str(TINY)]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_a_missing_device_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    data = save_dataset(point_mass_dataset(120, 60, seed=0), tmp_path / "play")
+    argv = ["train-wm", "--data", str(data), "--out", str(tmp_path / "wm"), "--profile", str(TINY)]
+    assert main([*argv, "--device", "cuda"]) == 2
+    assert "has no CUDA GPU" in capsys.readouterr().err
+    assert main([*argv, "--device", "warp-drive"]) == 2
+    assert "not a torch device" in capsys.readouterr().err
+    assert not (tmp_path / "wm").exists()

@@ -45,7 +45,22 @@ def _common(parser: argparse.ArgumentParser, *, seed_help: str) -> None:
 def _setup(args: argparse.Namespace) -> None:
     if args.threads < 1:
         raise ValueError(f"--threads must be positive, got {args.threads}")
+    check_device(args.device)
     torch.set_num_threads(args.threads)
+
+
+def check_device(name: str) -> None:
+    """Refuse a torch device this machine does not have, with what it does have, before any work."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"--device {name!r} is not a torch device ({err})") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: this machine has no CUDA GPU (torch {torch.__version__}); use cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name}: MPS is not available on this machine; use cpu")
 
 
 def _register_train(subparsers: argparse._SubParsersAction) -> None:
