@@ -82,9 +82,8 @@ def main() -> None:
         if log.is_file():
             summary = last_json(log)
             val, fit = summary["val"]["loss"], summary.get("train_windows", {}).get("loss")
-            print(
-                f"| {name}: world-model loss held-out / training | {val:.4g} / {fit if fit is None else f'{fit:.4g}'} | |"
-            )
+            fit_text = "not measured" if fit is None else f"{fit:.4g}"
+            print(f"| {name}: world-model loss held-out / training windows | {val:.4g} / {fit_text} | |")
     ol_before, ol_after = open_loop(before), open_loop(after)
     for row in ol_before:
         b = " / ".join(f"{v:.4f}" for v in ol_before[row])
