@@ -94,3 +94,19 @@ def test_non_finite_weights_are_refused_at_load(tmp_path: Path) -> None:
     save_world_model(model, tmp_path, step=1, seed=0, provenance={})
     with pytest.raises(CheckpointError, match="holds NaN or infinite values"):
         load_world_model(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [("rssm", "deter", 10**9), ("rssm", "stoch_classes", 10**6), ("observation", "mlp_units", 10**9)],
+)
+def test_unbounded_config_values_are_refused_before_allocation(
+    saved: tuple[WorldModel, Path], section: str, key: str, value: int
+) -> None:
+    _, directory = saved
+    meta_path = directory / "world_model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["config"][section][key] = value
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises((CheckpointError, ValueError), match="beyond"):
+        load_world_model(directory)

@@ -23,6 +23,13 @@ STATE_KEYS: tuple[str, ...] = ("robot_obs", "scene_obs")
 IMAGE_KEYS: tuple[str, ...] = ("rgb_static", "rgb_gripper")
 
 
+# Bounds checked before anything is allocated: well beyond DiWA's paper profile (a 2048-d GRU, 32 x 32
+# latents, depth-48 CNN), close enough that a corrupt or crafted checkpoint cannot exhaust memory.
+MAX_UNITS = 16384
+MAX_LAYERS = 16
+MAX_CNN_DEPTH = 512
+
+
 @dataclass(frozen=True)
 class RSSMConfig:
     """Sizes of the recurrent state-space model. Features fed to the policy are
@@ -38,6 +45,10 @@ class RSSMConfig:
     def __post_init__(self) -> None:
         if min(self.deter, self.stoch_vars, self.stoch_classes, self.hidden) < 1:
             raise ValueError("rssm sizes must be positive")
+        sizes = {"deter": self.deter, "hidden": self.hidden, "stoch_vars * stoch_classes": self.stoch}
+        for name, size in sizes.items():
+            if size > MAX_UNITS:
+                raise ValueError(f"rssm.{name} = {size} is beyond {MAX_UNITS} (DiWA's paper size is 2048)")
         if not 0.0 <= self.unimix < 1.0:
             raise ValueError(f"rssm.unimix must lie in [0, 1), got {self.unimix}")
 
@@ -84,6 +95,11 @@ class ObservationConfig:
             raise ValueError(f"observation.state_keys must be a non-empty subset of {STATE_KEYS}")
         if self.mlp_layers < 1 or self.mlp_units < 1 or self.cnn_depth < 1:
             raise ValueError("observation.mlp_layers, mlp_units and cnn_depth must be positive")
+        if self.mlp_layers > MAX_LAYERS or self.mlp_units > MAX_UNITS or self.cnn_depth > MAX_CNN_DEPTH:
+            raise ValueError(
+                f"observation sizes beyond the bounds: mlp_layers {self.mlp_layers} (<= {MAX_LAYERS}), mlp_units "
+                f"{self.mlp_units} (<= {MAX_UNITS}), cnn_depth {self.cnn_depth} (<= {MAX_CNN_DEPTH})"
+            )
         if self.kind == "image" and (self.image_size, self.encoder_kernels, self.decoder_kernels) != (
             64,
             (4, 4, 4, 4),
