@@ -47,7 +47,7 @@ def open_loop(root: Path) -> dict[str, list[float]]:
     report = last_json(root / "eval_wm.json")
     rows = {}
     for key in ("robot_obs", "scene_obs"):
-        for predictor in ("anchored", "no_change"):
+        for predictor in ("anchored", "baseline"):
             rows[f"{key} {predictor}"] = [report["horizons"][h][predictor][key]["mae"] for h in ("4", "18", "72")]
     return rows
 
