@@ -14,17 +14,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from diwa.skills import SKILLS
 
-SKILLS = (
-    "open_drawer",
-    "close_drawer",
-    "move_slider_left",
-    "move_slider_right",
-    "turn_on_lightbulb",
-    "turn_off_lightbulb",
-    "turn_on_led",
-    "turn_off_led",
-)
 # Issue 22's table for play 31, demonstrations 7100+i, BC 3, world model 5, reward 5, fine-tuning 4,
 # evaluation 8080, 100 paired episodes: (BC, fine-tuned) success, trained on the play without a floor.
 ISSUE_22_BEFORE = {

@@ -88,7 +88,7 @@ class TrainingServer(Node):
         self.declare_parameter("default_wm_steps", 0)
         self.declare_parameter("default_iterations", 0)
         self.declare_parameter("finetune_profile", "quick")
-        self.declare_parameter("finetune_eval_episodes", 50)
+        self.declare_parameter("finetune_eval_episodes", 100)
         self.workdir = Path(str(self.get_parameter("workdir").value)).resolve()
         self.busy = False
         group = ReentrantCallbackGroup()

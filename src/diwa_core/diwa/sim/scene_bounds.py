@@ -146,7 +146,7 @@ def first_violation(robot_obs: np.ndarray, scene_obs: np.ndarray) -> str | None:
         checks.append((high_z, "scene_obs[{col}] (" + color + " block z) = {value} m is above the reachable area"))
     first: tuple[int, str] | None = None
     for bad, message in checks:
-        source = robot if message.startswith("robot_obs") else scene
+        source = robot if bad.shape[1] == ROBOT_OBS_DIM else scene
         rows = np.flatnonzero(bad.any(axis=1))
         if len(rows) and (first is None or rows[0] < first[0]):
             row = int(rows[0])
