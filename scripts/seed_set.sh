@@ -10,7 +10,8 @@
 # Each fine-tuned skill then gets its pre-deployment verdict (`diwa verdict`, from the world model
 # alone), to be checked against the simulator's paired evaluation.
 # VARIANTs name the fine-tuning runs to make (default: plain guard): `plain` is `diwa finetune` as
-# shipped, `guard` adds --guard. Seeds: play S, demonstrations 100*S+i for skill i, BC S, world model
+# shipped, `guard` adds --guard; `guard:open_drawer,close_drawer` runs a variant on those skills only
+# (an ablation on fewer skills costs less time). Seeds: play S, demonstrations 100*S+i for skill i, BC S, world model
 # S, rewards S, fine-tuning S, evaluation 1000+S; the environment variables PLAY_SEED, DEMO_SEED
 # (the base of 100*S), BC_SEED, WM_SEED, REWARD_SEED, FT_SEED and EVAL_SEED set them one by one, to
 # rerun an earlier seed set. About 100 minutes on 2 cores (the world model takes one core for ~45
@@ -24,6 +25,22 @@ VARIANTS=("$@")
 SKILLS=(open_drawer close_drawer move_slider_left move_slider_right turn_on_lightbulb turn_off_lightbulb turn_on_led turn_off_led)
 # The LED skills learn from 10 demonstrations: from 50 the BC policy is near-perfect (scripts/bc_experiment.sh).
 declare -A DEMOS=([turn_on_led]=10 [turn_off_led]=10)
+variant_skills() {  # variant_skills SPEC: the skills a VARIANT[:skill,...] spec runs on, one line
+  local spec="$1"
+  if [[ "$spec" == *:* ]]; then
+    local s
+    for s in ${spec#*:}; do
+      [[ " ${SKILLS[*]} " == *" $s "* ]] || { echo "seed_set.sh: unknown skill '$s' in '$spec'" >&2; return 1; }
+    done
+    echo "${spec#*:}"
+  else
+    echo "${SKILLS[*]}"
+  fi
+}
+
+for spec in "${VARIANTS[@]}"; do  # check every spec before hours of work
+  variant_skills "${spec//,/ }" > /dev/null
+done
 PLAY_SEED="${PLAY_SEED:-$S}"
 DEMO_SEED="${DEMO_SEED:-$((100 * S))}"
 BC_SEED="${BC_SEED:-$S}"
@@ -116,15 +133,23 @@ both_cores() {  # both_cores NAME_A "CMD_A" NAME_B "CMD_B": two stages side by s
 stage play play
 both_cores bc bc world_model world_model
 both_cores rewards_a "rewards ${SKILLS[*]:0:4}" rewards_b "rewards ${SKILLS[*]:4:4}"
-for variant in "${VARIANTS[@]}"; do
-  both_cores "finetune_${variant}_a" "finetune $variant ${SKILLS[*]:0:4}" \
-    "finetune_${variant}_b" "finetune $variant ${SKILLS[*]:4:4}"
+for spec in "${VARIANTS[@]}"; do
+  variant="${spec%%:*}"
+  read -r -a chosen <<< "$(variant_skills "${spec//,/ }")"
+  half=$(((${#chosen[@]} + 1) / 2))
+  both_cores "finetune_${variant}_a" "finetune $variant ${chosen[*]:0:$half}" \
+    "finetune_${variant}_b" "finetune $variant ${chosen[*]:$half}"
 done
 # The verdicts share one guard, fitted on the world model's play by the first of them.
-stage verdict_guard diwa verdict --skill "${SKILLS[0]}" --run "$O/diwa_${VARIANTS[0]}/${SKILLS[0]}" --wm "$O/wm" \
+first="${VARIANTS[0]%%:*}"
+read -r -a chosen <<< "$(variant_skills "${VARIANTS[0]//,/ }")"
+stage verdict_guard diwa verdict --skill "${chosen[0]}" --run "$O/diwa_${first}/${chosen[0]}" --wm "$O/wm" \
   --reward "$O/rewards" --guard "$O/verdict_guard" --episodes 500 --seed "$FT_SEED" --json
-for variant in "${VARIANTS[@]}"; do
-  both_cores "verdict_${variant}_a" "verdicts $variant ${SKILLS[*]:0:4}" \
-    "verdict_${variant}_b" "verdicts $variant ${SKILLS[*]:4:4}"
+for spec in "${VARIANTS[@]}"; do
+  variant="${spec%%:*}"
+  read -r -a chosen <<< "$(variant_skills "${spec//,/ }")"
+  half=$(((${#chosen[@]} + 1) / 2))
+  both_cores "verdict_${variant}_a" "verdicts $variant ${chosen[*]:0:$half}" \
+    "verdict_${variant}_b" "verdicts $variant ${chosen[*]:$half}"
 done
 echo "[seed set $S] all stages done in $(($(date +%s) - started)) s (this invocation)"
