@@ -26,7 +26,7 @@ from diwa.rl.verdict import read_verdict
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report-seeds",
-        help="per-skill gains across independent seed sets, with paired 95 % intervals, into docs/results",
+        help="per-skill gains across independent seed sets, with paired 95 %% intervals, into docs/results",
         description="Collect the fine-tuned runs of several independent seed sets (scripts/seed_set.sh) and report, "
         "per skill, each set's BC and fine-tuned success and paired gain, and across sets the mean gain, its spread "
         "and 95 %% interval; with verdict.json files, how the pre-deployment verdict matched the simulator. Writes "
