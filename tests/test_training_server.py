@@ -4,11 +4,15 @@ that leaves no half-written checkpoint (the training runs in a child process of 
 from __future__ import annotations
 
 import importlib.util
+import json
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from diwa.rl.guard import fit_guard, save_guard
+from diwa.world_model.store import load_world_model
+from diwa.world_model.synthetic import point_mass_dataset
 from rclpy.action import ActionClient
 
 from diwa_msgs.action import FineTune, TrainWorldModel
@@ -34,7 +38,15 @@ def server(tmp_path_factory):
     paths = rl_tiny.save_pipeline(root / "inputs")
     profile = root / "tiny_finetune.yaml"
     profile.write_text(yaml.safe_dump(rl_tiny.config(iterations=2).to_dict()))
+    # The tiny world model's play is too small to fit the verdict's guard: fit one on more play and
+    # put it where the server looks for this world model's guard.
+    model, info = load_world_model(paths["wm"])
+    guard_config = rl_tiny.config().guard.__class__(enabled=True, members=3, hidden=16, epochs=2)
+    guard, metrics = fit_guard(model, point_mass_dataset(frames=600, episode_frames=300, seed=0), guard_config, 0)
+    meta = {"world_model": {"weights_sha256": info.weights_sha256}, "metrics": metrics}
+    save_guard(guard, root / "work" / "verdict_guards" / info.weights_sha256[:16], guard_config, meta)
     params = {"workdir": str(root / "work"), "finetune_profile": str(profile), "finetune_eval_episodes": 0}
+    params["verdict_episodes"] = 16
     with node_processes([("diwa_world_model", "training_server", params)], root, DOMAIN) as processes:
         client = RosTestClient(DOMAIN)
         try:
@@ -78,6 +90,11 @@ def test_fine_tune_reports_progress_and_writes_the_checkpoint(server):
     assert iterations == sorted(iterations) and iterations[-1] == 3
     assert feedback[-1].feedback.imagined_steps > 0
     assert leftovers(out.parent) == []
+    # The pre-deployment verdict came with the checkpoint, in the result and beside the weights.
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert outcome.result.verdict == verdict["verdict"] and verdict["episodes"] == 16
+    assert list(outcome.result.trusted_gain_ci95) == pytest.approx(verdict["trusted_gain_ci95"])
+    assert f"verdict {verdict['verdict']}" in outcome.result.message
 
 
 def test_cancelled_fine_tune_leaves_no_checkpoint(server):

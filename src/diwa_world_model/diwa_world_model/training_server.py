@@ -4,11 +4,14 @@ Training runs in a child process (`diwa train-wm` / `diwa finetune`), never in t
 a slow step cannot take the ROS graph down, and cancelling is a signal to the child. The child
 writes into a staging directory next to the requested output, which is renamed into place only
 when training succeeds, so a cancelled or failed goal never leaves a half-written checkpoint. Feedback
-comes from the child's progress file (diwa.progress).
+comes from the child's progress file (diwa.progress). A fine-tuned checkpoint gets the world model's
+pre-deployment verdict (`diwa verdict`) in its staging directory before it is moved into place, so
+the checkpoint and the verdict the promotion gate reads arrive together.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,6 +26,7 @@ from typing import Any
 from action_msgs.msg import GoalStatus
 from diwa.progress import ENV_VAR, ProgressFollower
 from diwa.skills import SKILLS
+from diwa.world_model.store import read_world_model_info
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -89,8 +93,11 @@ class TrainingServer(Node):
         self.declare_parameter("default_iterations", 0)
         self.declare_parameter("finetune_profile", "quick")
         self.declare_parameter("finetune_eval_episodes", 100)
+        # Imagined episodes of the pre-deployment verdict on every fine-tuned skill; 0: no verdict.
+        self.declare_parameter("verdict_episodes", 500)
         self.workdir = Path(str(self.get_parameter("workdir").value)).resolve()
         self.busy = False
+        self._verdict_note = ""
         group = ReentrantCallbackGroup()
         accept_one = lambda _goal: GoalResponse.REJECT if self.busy else GoalResponse.ACCEPT  # noqa: E731
         cancel = lambda _goal: CancelResponse.ACCEPT  # noqa: E731
@@ -142,11 +149,23 @@ class TrainingServer(Node):
             return f"training failed (exit {run.process.returncode}): {run.tail()}"
         return None
 
-    def _run_goal(self, goal_handle, command: list[str], output: Path, on_record, result) -> Any:
+    def _run_goal(
+        self,
+        goal_handle,
+        command: list[str],
+        output: Path,
+        on_record,
+        result,
+        before_publish: Callable[[Path], str | None] | None = None,
+    ) -> Any:
+        """Run the child; on success `before_publish(staging)` may add to the staging directory
+        (returning "cancelled" when the goal was cancelled meanwhile) before it is moved into place."""
         self.busy = True
         run = ChildRun(command, output, self.workdir / "logs")
         try:
             problem = self._supervise(goal_handle, run, on_record)
+            if problem is None and before_publish is not None:
+                problem = before_publish(run.staging)
             run.finish(success=problem is None)
         finally:
             self.busy = False
@@ -237,12 +256,55 @@ class TrainingServer(Node):
             )
             goal_handle.publish_feedback(feedback)
 
-        result = self._run_goal(goal_handle, command, output, on_record, result)
+        def add_verdict(staging: Path) -> str | None:
+            return self._verdict(goal_handle, goal, staging, result)
+
+        result = self._run_goal(goal_handle, command, output, on_record, result, add_verdict)
         if rates:
             result.imagined_success_before, result.imagined_success_after = rates[0], rates[-1]
         if goal_handle.status == GoalStatus.STATUS_SUCCEEDED:
             result.checkpoint = str(output)
+            if result.verdict:
+                low, high = result.trusted_gain_ci95
+                result.message += f"; verdict {result.verdict} (trusted imagined gain {low:+.1%} .. {high:+.1%})"
+            elif self._verdict_note:
+                result.message += f"; {self._verdict_note}"
         return result
+
+    def _verdict(self, goal_handle, goal, run_dir: Path, result) -> str | None:
+        """`diwa verdict` on the fine-tuned checkpoint in `run_dir`, into `result`. A verdict that cannot
+        be made leaves `result.verdict` empty and says why in the message: the checkpoint stays
+        usable, the promotion gate then needs a simulator evaluation. Returns "cancelled" or None."""
+        self._verdict_note = ""
+        episodes = int(self.get_parameter("verdict_episodes").value)
+        if episodes <= 0:
+            return None
+        # One guard per world model, fitted on its play by the first verdict and reused after.
+        info, _ = read_world_model_info(goal.world_model)
+        guard = self.workdir / "verdict_guards" / info.weights_sha256[:16]
+        command = [sys.executable, "-m", "diwa.cli", "verdict", "--skill", goal.skill, "--run", str(run_dir)]
+        command += ["--wm", goal.world_model, "--reward", goal.reward_model, "--guard", str(guard)]
+        command += ["--episodes", str(episodes), "--profile", str(self.get_parameter("finetune_profile").value)]
+        log_path = self.workdir / "logs" / f"{run_dir.name}.verdict.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen([*command, "--json"], stdout=subprocess.PIPE, stderr=log, text=True)
+            while process.poll() is None:
+                if goal_handle.is_cancel_requested:
+                    process.kill()
+                    process.wait()
+                    return "cancelled"
+                time.sleep(POLL_PERIOD_S)
+            printed = process.stdout.read() if process.stdout else ""
+        lines = printed.strip().splitlines()
+        if process.returncode != 0 or not lines:
+            self._verdict_note = f"no verdict (see {log_path})"
+            self.get_logger().warn(f"the verdict on {goal.skill} failed: see {log_path}")
+            return None
+        document = json.loads(lines[-1])
+        result.verdict = str(document["verdict"])
+        result.trusted_gain = float(document["trusted_gain"])
+        result.trusted_gain_ci95 = [float(v) for v in document["trusted_gain_ci95"]]
+        return None
 
     @staticmethod
     def _check_paths(paths: list[str], what: str) -> str | None:
