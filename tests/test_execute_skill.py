@@ -77,6 +77,9 @@ def graph(tmp_path_factory):
     logs = tmp_path_factory.mktemp("execute_skill")
     specs = [
         ("diwa_calvin_bridge", "mock_robot", {"seed": 3, "rate_hz": RATE_HZ}),
+        # The policy's twists reach the robot through the arbiter, as in the bringup graphs; a stalled
+        # process on a loaded machine must not cost the policy the arm, so the lease is long here.
+        ("diwa_policy_node", "command_arbiter", {"lease_s": 1.0}),
         # A loaded 2-core CI machine can stall a process for a quarter second; these tests check
         # behaviour, not timing, so they allow older observations than the deployed 0.25 s
         # (the stale-observation test stops the robot outright).
@@ -162,7 +165,7 @@ def test_a_second_source_of_twists_or_robot_state_refuses_the_goal(graph):
     client, action, robot, _ = graph
     reset(client, robot, "open_drawer", seed=3)
     for kind, topic, says in (
-        (TwistStamped, "/servo_node/delta_twist_cmds", "another node publishes twist commands"),
+        (TwistStamped, "/diwa/commands/policy", "another node publishes twist commands"),
         (SceneState, "/mock_robot/scene_state", "nodes publish on /mock_robot/scene_state"),
     ):
         intruder = client.node.create_publisher(kind, topic, 10)

@@ -16,5 +16,10 @@ setup(
     maintainer_email="maintainers@diwa-ros.dev",
     description="ExecuteSkill action server with robot backends and the safety envelope.",
     license="Apache-2.0",
-    entry_points={"console_scripts": [f"policy_node = {PACKAGE}.policy_node:main"]},
+    entry_points={
+        "console_scripts": [
+            f"policy_node = {PACKAGE}.policy_node:main",
+            f"command_arbiter = {PACKAGE}.arbiter_node:main",
+        ]
+    },
 )

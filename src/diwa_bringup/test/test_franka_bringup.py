@@ -57,8 +57,11 @@ def test_servo_parameters_fit_the_safety_envelope_and_the_policy_stream():
 def test_names_agree_across_policy_node_franka_and_servo_files(franka):
     servo = launch_module().servo_parameters(CONFIG)["moveit_servo"]
     policy = load("policy_node.yaml")["policy_node"]["ros__parameters"]
+    arbiter = load("arbiter.yaml")["command_arbiter"]["ros__parameters"]
     servo_twist_topic = servo["cartesian_command_in_topic"].replace("~", franka.servo_node.rstrip("/"), 1)
-    assert policy["twist_topic"] == servo_twist_topic
+    # The policy's twists reach Servo only through the command arbiter.
+    assert arbiter["output_topic"] == servo_twist_topic
+    assert policy["twist_topic"] == f"{arbiter['input_namespace']}/policy" and "policy" in arbiter["sources"]
     assert franka.servo_node == "/" + launch_module().SERVO_NODE_NAME
     assert policy["gripper_namespace"] == "/franka_gripper"  # franka_gripper's node in franka_ros2
     assert servo["move_group_name"] == franka.move_group

@@ -57,7 +57,7 @@ class PolicyNode(Node):
         p("safety_file", "")
         p("safety_profile", "")
         p("scene_state_topic", "/mock_robot/scene_state")
-        p("twist_topic", "/servo_node/delta_twist_cmds")
+        p("twist_topic", "/diwa/commands/policy")  # the command arbiter forwards it to the robot
         p("gripper_namespace", "/franka_gripper")
         p("planning_frame", "world")
         p("gripper_speed", 0.1)

@@ -1,5 +1,7 @@
 """What the play sources (scripted play, teleop) share: they turn a relative action per control
-period into the robot command stream, through the same safety envelope as the policy node."""
+period into the robot command stream, through the same safety envelope as the policy node. The
+twists go to the command arbiter, which alone drives the robot; the e-stop (/diwa/estop or the
+node's ~/estop) also latches the source itself, so its gripper requests stop too."""
 
 from __future__ import annotations
 
@@ -12,15 +14,17 @@ from rclpy.node import Node
 
 from diwa_msgs.msg import SceneState
 from diwa_policy_node.backends import MockRobotBackend, ServoTopics
+from diwa_policy_node.estop import EStop
 from diwa_policy_node.observation_cache import ObservationCache, ObservationUnavailableError
 from diwa_policy_node.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
 
 
-def declare_driver_parameters(node: Node) -> None:
+def declare_driver_parameters(node: Node, source: str) -> None:
+    """`source`: the command arbiter's input this node publishes on (play or teleop)."""
     node.declare_parameter("rate_hz", 30.0)
     node.declare_parameter("observation_max_age_s", 0.25)
     node.declare_parameter("scene_state_topic", "/mock_robot/scene_state")
-    node.declare_parameter("twist_topic", "/servo_node/delta_twist_cmds")
+    node.declare_parameter("twist_topic", f"/diwa/commands/{source}")
     node.declare_parameter("gripper_namespace", "/franka_gripper")
     node.declare_parameter("planning_frame", "world")
     node.declare_parameter("safety_file", "")
@@ -46,6 +50,7 @@ class PlayDriver:
         self.backend = MockRobotBackend(node, topics, GRIPPER_OPEN_WIDTH_M)
         self.observations = ObservationCache()
         node.create_subscription(SceneState, str(value("scene_state_topic")), self._on_state, 10)
+        self.estop = EStop(node, self.safety, self.hold, lambda: False)
 
     def _on_state(self, msg: SceneState) -> None:
         self.observations.update(np.array(msg.robot_obs), np.array(msg.scene_obs), time.monotonic())

@@ -16,7 +16,7 @@ from diwa_world_model.play_driver import PlayDriver, declare_driver_parameters
 class ScriptedPlayNode(Node):
     def __init__(self) -> None:
         super().__init__("scripted_play")
-        declare_driver_parameters(self)
+        declare_driver_parameters(self, "play")
         self.declare_parameter("seed", 0)
         self.declare_parameter("episode_frames", 250)
         self.declare_parameter("reset_service", "/mock_robot/reset")
@@ -43,7 +43,11 @@ class ScriptedPlayNode(Node):
             return
         self.driver.send_action(self.agent.act(obs), obs["robot_obs"][:3])
         self.frames += 1
-        if self.frames % self.episode_frames == 0 and self.reset_client.service_is_ready():
+        if (
+            self.frames % self.episode_frames == 0
+            and self.reset_client.service_is_ready()
+            and not self.driver.safety.estopped
+        ):
             request = ResetSim.Request(seed=int(self.rng.integers(2**31)))
             self.pending_reset = self.reset_client.call_async(request)
 

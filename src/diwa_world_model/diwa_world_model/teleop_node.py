@@ -23,7 +23,7 @@ from diwa_world_model.teleop_mapping import HELP, JoyMapping, JoyTeleop, Keyboar
 class TeleopNode(Node):
     def __init__(self) -> None:
         super().__init__("teleop")
-        declare_driver_parameters(self)
+        declare_driver_parameters(self, "teleop")
         self.declare_parameter("input", "keyboard")  # keyboard | joy
         self.declare_parameter("speed", 0.5)
         self.declare_parameter("joy_axes", list(JoyMapping.axes))
