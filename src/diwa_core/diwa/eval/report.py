@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from diwa.atomic import write_file_atomically
 from diwa.eval.harness import SkillReport
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temporary file beside `path`, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_episode_log(reports: Sequence[SkillReport], path: Path, policy: str) -> None:
@@ -48,11 +33,11 @@ def write_episode_log(reports: Sequence[SkillReport], path: Path, policy: str) -
         for r in reports
         for e in r.results
     ]
-    _atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
+    write_file_atomically(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:
-    _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
+    write_file_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1) + "\n"))
 
 
 def plot_success_rates(reports: Sequence[SkillReport], path: Path, title: str) -> None:
@@ -70,9 +55,11 @@ def plot_success_rates(reports: Sequence[SkillReport], path: Path, title: str) -
     for x, report in zip(positions, reports, strict=True):
         axes.text(x, 0.02, f"{report.successes}/{report.episodes}", ha="center", color="white", fontsize=8)
     figure.tight_layout()
-    _atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+    write_file_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
     plt.close(figure)
 
 
 def write_gif(frames: Sequence[Any], path: Path, fps: int = 15) -> None:
-    _atomic_write(path, lambda tmp: imageio.mimsave(tmp, list(frames), format="GIF", duration=1000 / fps, loop=0))
+    write_file_atomically(
+        path, lambda tmp: imageio.mimsave(tmp, list(frames), format="GIF", duration=1000 / fps, loop=0)
+    )

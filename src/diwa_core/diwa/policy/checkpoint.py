@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from diwa import __version__
+from diwa.atomic import write_atomically
 from diwa.policy.config import PolicyConfig
 from diwa.policy.encoder import build_encoder
 from diwa.policy.network import EpsilonMLP
@@ -40,19 +40,6 @@ from diwa.policy.policy import DiffusionPolicy, build_network
 FORMAT = "diwa-diffusion-policy"
 VERSION = 1
 META_FILE = "policy.json"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def library_versions() -> dict[str, str]:
@@ -92,9 +79,9 @@ def save_policy(
     }
     weights_path = root / meta["weights"]["file"]
     if not weights_path.is_file():
-        _atomic_write(weights_path, weights)
+        write_atomically(weights_path, weights)
     meta_path = root / META_FILE
-    _atomic_write(meta_path, json.dumps(meta, indent=1).encode())
+    write_atomically(meta_path, json.dumps(meta, indent=1))
     for stale in [*root.glob("weights*.safetensors"), *root.glob(".weights*"), *root.glob(f".{META_FILE}.*")]:
         if stale.name != weights_path.name:
             stale.unlink(missing_ok=True)

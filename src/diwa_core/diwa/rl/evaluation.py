@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from diwa.atomic import write_atomically
 from diwa.eval.harness import DEFAULT_MAX_STEPS, SkillReport, evaluate
 from diwa.eval.stats import paired_gain_interval
 from diwa.policy.policy import DiffusionPolicy
-from diwa.rl.atomic import write_atomically
 from diwa.rl.conditioning import ClosedLoopAgent
 from diwa.world_model.model import WorldModel
 

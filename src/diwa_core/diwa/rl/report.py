@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from diwa.rl.atomic import write_atomically
+from diwa.atomic import write_atomically
 from diwa.rl.evaluation import EVALUATION_FILE
 from diwa.rl.verdict import read_verdict
 

@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from diwa.atomic import write_atomically
 from diwa.eval.stats import paired_gain_interval, stratified_gain_interval
-from diwa.rl.atomic import write_atomically
 from diwa.rl.evaluation import EVALUATION_FILE
 from diwa.rl.verdict import read_verdict
 

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from diwa.action_semantics import CommandedTarget
+from diwa.atomic import write_atomically
 from diwa.eval.stats import paired_gain_interval
 from diwa.policy.policy import DiffusionPolicy
-from diwa.rl.atomic import write_atomically
 from diwa.rl.guard import ModelErrorGuard
 from diwa.rl.imagination import PolicyReader, StartStates
 from diwa.world_model.model import WorldModel

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pybullet_data
 
+from diwa.atomic import write_atomically
 from diwa.sim import geometry as g
 
 Vec3 = Sequence[float]
@@ -43,15 +44,7 @@ def write_cached(name: str, text: str) -> Path:
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     target = cache_dir() / f"{name}-{digest}.urdf"
     if not target.exists():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(text)
-            os.chmod(tmp, 0o644)  # mkstemp makes files private; the cache is shared like any asset
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, text)
     return target
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from diwa.atomic import write_atomically, write_file_atomically
 from diwa.data.dataset import Dataset, frames_by_source
 
 
@@ -34,18 +34,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Run write(temp_path), then move the complete file over `path`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def data_provenance(dataset: Dataset, path: str | os.PathLike[str] | None) -> dict[str, Any]:
@@ -73,15 +61,15 @@ def save_checkpoint(
     root.mkdir(parents=True, exist_ok=True)
     weights = root / f"{name}-{tag}.safetensors"
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    _atomic_write(weights, lambda tmp: save_file(tensors, tmp))
+    write_file_atomically(weights, lambda tmp: save_file(tensors, str(tmp)))
     files = {"weights": {"file": weights.name, "sha256": file_sha256(weights)}}
     if train_state is not None:
         state_file = root / f"{name}-{tag}.state.pt"
-        _atomic_write(state_file, lambda tmp: torch.save(train_state, tmp))
+        write_file_atomically(state_file, lambda tmp: torch.save(train_state, tmp))
         files["train_state"] = {"file": state_file.name, "sha256": file_sha256(state_file)}
     document = {"format": fmt, "version": 1, **meta, "files": files}
     json_path = root / f"{name}.json"
-    _atomic_write(json_path, lambda tmp: Path(tmp).write_text(json.dumps(document, indent=1)))
+    write_atomically(json_path, json.dumps(document, indent=1))
     keep = {entry["file"] for entry in files.values()}
     for stale in root.glob(f"{name}-*"):
         if stale.name not in keep and (stale.name.endswith(".safetensors") or stale.name.endswith(".state.pt")):

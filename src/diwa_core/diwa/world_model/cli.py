@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
+from diwa.atomic import write_atomically, write_file_atomically
 from diwa.data.dataset import load_dataset
 from diwa.skills import SKILLS, check_skill
 from diwa.world_model.config import PROFILES, load_world_model_config
@@ -185,27 +184,16 @@ def run_featurize(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, images=model.uses_images)
     features = featurize_dataset(model, dataset, seed=args.seed, progress=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_save_npy(args.out, features)
+    write_file_atomically(args.out, lambda tmp: np.save(tmp, features))
     sidecar = {
         "world_model": {"path": str(info.path), "weights_sha256": info.weights_sha256},
         "dataset": {"path": str(args.data.resolve()), "hash": dataset.content_hash()},
         "seed": args.seed,
         "shape": list(features.shape),
     }
-    args.out.with_suffix(".json").write_text(json.dumps(sidecar, indent=1))
+    write_atomically(args.out.with_suffix(".json"), json.dumps(sidecar, indent=1))
     print(f"wrote {features.shape[0]} x {features.shape[1]} features to {args.out}")
     return 0
-
-
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
-    os.close(fd)
-    try:
-        np.save(tmp, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _register_reward(subparsers: argparse._SubParsersAction) -> None:
