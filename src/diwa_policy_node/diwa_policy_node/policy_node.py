@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diwa.promotion import DEFAULT_MIN_EPISODES
 from diwa.robot_contract import GRIPPER_CLOSED_WIDTH_M, GRIPPER_OPEN_WIDTH_M, action_to_twist
 from diwa.skills import SKILLS, check_skill
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -64,6 +65,7 @@ class PolicyNode(Node):
         p("gripper_force", 20.0)
         p("seed", 0)
         p("allow_unpromoted", False)
+        p("promotion_min_episodes", DEFAULT_MIN_EPISODES)
         for skill in SKILLS:
             p(f"policies.{skill}", "")
 
@@ -81,6 +83,7 @@ class PolicyNode(Node):
             configured={skill: str(value(f"policies.{skill}")) for skill in SKILLS},
             seed=int(value("seed")),
             allow_unpromoted=bool(value("allow_unpromoted")),
+            min_episodes=int(value("promotion_min_episodes")),
             backend_name=backend_name,
             log=self.get_logger(),
         )

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 from diwa.agent import Agent, Observation
 from diwa.eval.agents import load_agent
+from diwa.promotion import DEFAULT_MIN_EPISODES
 from diwa.sim.oracle import completed_tasks
 from diwa.skills import check_skill
 
@@ -62,11 +63,20 @@ class Episode:
 
 class SkillRunner:
     def __init__(
-        self, configured: dict[str, str], seed: int, allow_unpromoted: bool, backend_name: str, log: Logger
+        self,
+        configured: dict[str, str],
+        seed: int,
+        allow_unpromoted: bool,
+        backend_name: str,
+        log: Logger,
+        min_episodes: int = DEFAULT_MIN_EPISODES,
     ) -> None:
+        if min_episodes < 1:
+            raise ValueError(f"promotion_min_episodes must be at least 1, got {min_episodes}")
         self.configured = configured
         self.seed = seed
         self.allow_unpromoted = allow_unpromoted
+        self.min_episodes = min_episodes
         self.backend_name = backend_name
         self.log = log
         self._agents: dict[tuple[str, str], Agent] = {}
@@ -87,7 +97,12 @@ class SkillRunner:
             if not Path(spec).exists():
                 raise FileNotFoundError(f"policy checkpoint {spec} does not exist")
             if self.backend_name == "franka":
-                check_promotion(Path(spec), allow_unpromoted=self.allow_unpromoted, warn=self.log.warn)
+                check_promotion(
+                    Path(spec),
+                    allow_unpromoted=self.allow_unpromoted,
+                    warn=self.log.warn,
+                    min_episodes=self.min_episodes,
+                )
         key = (skill, spec)
         if key not in self._agents:
             self._agents[key] = load_agent(spec, skill, self.seed)

@@ -58,3 +58,18 @@ def test_unjudged_or_unreadable_checkpoint_is_refused(tmp_path):
 def test_the_configured_minimum_of_episodes_applies(tmp_path):
     with pytest.raises(PromotionRefusedError, match="fewer than the 500 required"):
         check_promotion(checkpoint(tmp_path, 0.8), False, print, min_episodes=500)
+
+
+def test_the_policy_nodes_runner_applies_its_configured_minimum(tmp_path):
+    from diwa_policy_node.skill_runner import SkillRunner
+
+    class Log:
+        def warn(self, message: str) -> None:
+            raise AssertionError(message)
+
+    ckpt = checkpoint(tmp_path, 0.8)
+    runner = SkillRunner({}, seed=0, allow_unpromoted=False, backend_name="franka", log=Log(), min_episodes=500)
+    with pytest.raises(PromotionRefusedError, match="fewer than the 500 required"):
+        runner.start("open_drawer", str(ckpt), {})
+    with pytest.raises(ValueError, match="at least 1"):
+        SkillRunner({}, seed=0, allow_unpromoted=False, backend_name="franka", log=Log(), min_episodes=0)
