@@ -62,9 +62,7 @@ def main() -> None:
         "reused, only the posterior samples replayed (seed 0)": lambda: Reseeding(
             ClosedLoopAgent.from_checkpoint(path, skill, 0), False, True, lambda i: 0
         ),
-        **{
-            f"reused, seed {k}": (lambda k=k: ClosedLoopAgent.from_checkpoint(path, skill, k)) for k in (1, 2)
-        },
+        **{f"reused, seed {k}": (lambda k=k: ClosedLoopAgent.from_checkpoint(path, skill, k)) for k in (1, 2)},
     }
     results = {}
     env = make_env()

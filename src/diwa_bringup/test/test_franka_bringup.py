@@ -16,7 +16,7 @@ from diwa_policy_node.safety import load_safety_limits
 
 BRINGUP = Path(__file__).resolve().parents[1]
 CONFIG = BRINGUP / "config"
-# CALVIN's robot base in the world frame of safety.yaml (FACTS section 3); the cell reproduces it.
+# CALVIN's robot base in the world frame of safety.yaml (docs/reference.md §3); the cell reproduces it.
 ROBOT_BASE_IN_WORLD = (-0.34, -0.46, 0.24)
 
 

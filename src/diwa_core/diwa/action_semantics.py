@@ -1,6 +1,6 @@
 """What a CALVIN relative action actually does, for models that predict its effect off the robot.
 
-A relative action moves an internal TCP target (FACTS §3): the motion part is clipped to [-1, 1]
+A relative action moves an internal TCP target (docs/reference.md §3): the motion part is clipped to [-1, 1]
 and scaled, the target position is then clipped to the workspace box, and the gripper command is
 the sign of the last component. Play data records the *effective* action (the target's actual
 change, the simulator's rel_action), so the world model has only ever seen effective actions. A

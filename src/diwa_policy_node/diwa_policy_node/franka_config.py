@@ -23,7 +23,7 @@ class FrankaConfigError(ValueError):
 class FrankaConfig:
     # MoveIt Servo: its node name (services ~/switch_command_type, ~/pause_servo) and the frame the
     # twists are stamped with. CALVIN's robot base has identity orientation in the world frame
-    # (FACTS section 3), so world-frame twists are valid in the base frame fr3_link0 unchanged.
+    # (docs/reference.md §3), so world-frame twists are valid in the base frame fr3_link0 unchanged.
     servo_node: str = "/servo_node"
     command_frame: str = "fr3_link0"
     service_timeout_s: float = 2.0  # per Servo service call, and for an action server to appear

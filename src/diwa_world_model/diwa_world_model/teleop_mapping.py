@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# key -> (action index, sign). The robot faces +y: forward is +y, left is -x (FACTS.md section 3).
+# key -> (action index, sign). The robot faces +y: forward is +y, left is -x (docs/reference.md §3).
 KEY_BINDINGS: dict[str, tuple[int, float]] = {
     "w": (1, +1.0), "s": (1, -1.0), "a": (0, -1.0), "d": (0, +1.0),
     "r": (2, +1.0), "f": (2, -1.0),

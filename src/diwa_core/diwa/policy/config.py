@@ -53,7 +53,7 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class DiffusionConfig:
-    """The denoising chain and the Gaussian of each of its steps (FACTS §1-2 give the values)."""
+    """The denoising chain and the Gaussian of each of its steps (docs/reference.md §1-2 give the values)."""
 
     steps: int = 20
     horizon: int = 4

@@ -102,7 +102,7 @@ class DenoisingMDP:
         return int(self.timesteps.shape[0])
 
     def _evaluation_stds(self) -> torch.Tensor:
-        """DiWA's evaluation (FACTS §1 'std 0 at the last step', as in DPPO): DDPM keeps sampling
+        """DiWA's evaluation (docs/reference.md §1 'std 0 at the last step', as in DPPO): DDPM keeps sampling
         the earlier steps with their own posterior std (floored at eval_min_std) and takes the mean
         at the last step; DDIM takes the mean at every step. DDPM evaluation is therefore still
         random (seeded), and only its last step is noise-free."""

@@ -74,7 +74,7 @@ class DDPMSchedule:
             sqrt_recipm1_alphas_cumprod=np.sqrt(1.0 / abar - 1.0),
             posterior_variance=variance,
             # The posterior variance of the last step (t = 0) is exactly 0; its log is clipped so
-            # that the table stays finite. Sampling floors the std anyway (FACTS §2).
+            # that the table stays finite. Sampling floors the std anyway (docs/reference.md §2).
             posterior_log_variance_clipped=np.log(np.maximum(variance, 1e-20)),
             posterior_mean_coef1=betas * np.sqrt(abar_prev) / (1.0 - abar),
             posterior_mean_coef2=(1.0 - abar_prev) * np.sqrt(alphas) / (1.0 - abar),

@@ -23,7 +23,7 @@ PROFILES: tuple[str, ...] = ("quick", "paper")
 
 @dataclass(frozen=True)
 class PPOConfig:
-    """PPO over the denoising MDP; DiWA's values in FACTS §1 (DPPO's algorithm, FACTS §2).
+    """PPO over the denoising MDP; DiWA's values in docs/reference.md §1 (DPPO's algorithm, docs/reference.md §2).
 
     `batch_size` counts (env step x denoising step) transitions. `target_kl` None disables the
     early stop. `max_grad_norm` clips the actor's and the critic's gradients separately.

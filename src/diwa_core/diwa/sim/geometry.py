@@ -1,6 +1,6 @@
 """Geometry of our CALVIN scene-D look-alike, in CALVIN's world frame (metres).
 
-Positions, travels and thresholds follow the measurements of the real simulator (FACTS.md §3) so
+Positions, travels and thresholds follow the measurements of the real simulator (docs/reference.md §3) so
 that robot_obs / scene_obs are numerically comparable with CALVIN data. Where the exact shape of a
 part was not measured (wall thickness, handle depth), it is chosen so that a gripper pointing down
 can reach and move every part; those choices are marked below.

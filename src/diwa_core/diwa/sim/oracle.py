@@ -4,7 +4,7 @@ Pure functions of (robot_obs, scene_obs) pairs, so the same judge serves the sim
 and the labelling of recorded data. The only extra information is block contacts for the lift
 tasks; when it is not available (recorded data), "held by the robot" is inferred from the gripper.
 
-Thresholds (FACTS.md §3): drawer > 0.12, slider > 0.15 (strict), lights 0 -> 1 / 1 -> 0,
+Thresholds (docs/reference.md §3): drawer > 0.12, slider > 0.15 (strict), lights 0 -> 1 / 1 -> 0,
 push > 0.1 in x on a surface at both ends, lift > 0.05 (0.03 from the slider) held only by the robot,
 rotate > 60 deg in yaw with roll and pitch within 30 deg.
 """

@@ -4,7 +4,7 @@ From a held-out frame t0 the model encodes the single observation (exactly as im
 then rolls its prior forward through the actions actually taken, without seeing any further
 observation. Its predictions at t0 + h are compared with the recorded observations, and with the
 naive baseline that predicts no change (observation t0). Horizons 4, 18 and 72 are one action chunk,
-half an imagined episode and a whole one (FACTS §1).
+half an imagined episode and a whole one (docs/reference.md §1).
 
 Two predictions of the model are scored: `model`, the state decoded from the imagined latent alone,
 and, for a model with a change head, `anchored`: observation t0 plus the predicted change since t0.

@@ -15,13 +15,13 @@ from torch import Tensor, nn
 
 STATE_DIMS: dict[str, int] = {"robot_obs": 15, "scene_obs": 24}
 ANGLE_DIMS: dict[str, tuple[int, ...]] = {
-    # tcp euler xyz; the euler angles of the red, blue and pink blocks (FACTS §3).
+    # tcp euler xyz; the euler angles of the red, blue and pink blocks (docs/reference.md §3).
     "robot_obs": (3, 4, 5),
     "scene_obs": (9, 10, 11, 15, 16, 17, 21, 22, 23),
 }
 TWO_VALUED_DIMS: dict[str, tuple[tuple[int, float, float], ...]] = {
     # (index, one value, the other): the last gripper action (-1 close, +1 open); lightbulb and LED
-    # (0 off, 1 on) (FACTS §3).
+    # (0 off, 1 on) (docs/reference.md §3).
     "robot_obs": ((14, -1.0, 1.0),),
     "scene_obs": ((4, 0.0, 1.0), (5, 0.0, 1.0)),
 }
