@@ -1,8 +1,10 @@
 """Typed configuration: dataclasses built from plain YAML/JSON data, strictly.
 
 Unknown and missing keys and values of the wrong type are errors rather than silent defaults, so a
-typo in a YAML file cannot quietly change a training run. Every config of the package (policy,
-world model, reward, fine-tuning) is built through this one function.
+typo or a forgotten line in a YAML file cannot quietly change a training run: the YAML profiles are
+the single source of values. A dataclass default is used only for a field declared with
+`optional(...)`, which says why the key may be left out. Every config of the package (policy, world
+model, reward, fine-tuning) is built through this one function.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def optional(default: Any, why: str) -> Any:
+    """A dataclass field whose key may be absent from the YAML; `why` documents the exception."""
+    return dataclasses.field(default=default, metadata={"optional": why})
+
+
 def build_dataclass(cls: type[T], data: Any, where: str) -> T:
     """Construct dataclass `cls` from plain YAML/JSON data, refusing unknown and missing keys."""
     if not isinstance(data, dict):
@@ -23,6 +30,9 @@ def build_dataclass(cls: type[T], data: Any, where: str) -> T:
     unknown = set(data) - names
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in data and "optional" not in f.metadata]  # type: ignore[arg-type]
+    if missing:
+        raise ValueError(f"{where}: missing keys {missing}")
     values: dict[str, Any] = {}
     for name, value in data.items():
         hint = hints[name]

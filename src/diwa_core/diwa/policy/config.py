@@ -123,8 +123,8 @@ class PolicyConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PolicyConfig:
-        return build_dataclass(cls, data, "policy")
+    def from_dict(cls, data: dict[str, Any], where: str = "policy") -> PolicyConfig:
+        return build_dataclass(cls, data, where)
 
 
 def load_policy_config(profile_or_path: str | Path) -> PolicyConfig:
@@ -140,4 +140,6 @@ def load_policy_config(profile_or_path: str | Path) -> PolicyConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ValueError(f"policy config {profile_or_path}: invalid YAML ({err})") from err
-    return PolicyConfig.from_dict(data)
+    return PolicyConfig.from_dict(
+        data, f"policy_{profile_or_path}.yaml" if str(profile_or_path) in PROFILES else str(profile_or_path)
+    )

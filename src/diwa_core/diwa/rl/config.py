@@ -168,8 +168,8 @@ class FinetuneConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Any) -> FinetuneConfig:
-        return build_dataclass(cls, data, "finetune")
+    def from_dict(cls, data: Any, where: str = "finetune") -> FinetuneConfig:
+        return build_dataclass(cls, data, where)
 
     def replace(self, section: str, **changes: Any) -> FinetuneConfig:
         """A copy with some fields of one section changed (command-line overrides)."""
@@ -179,7 +179,8 @@ class FinetuneConfig:
 def load_finetune_config(profile_or_path: str | Path) -> FinetuneConfig:
     """A shipped profile ('quick', 'paper') or a YAML file by path."""
     if str(profile_or_path) in PROFILES:
-        return FinetuneConfig.from_dict(packaged_yaml(f"finetune_{profile_or_path}.yaml"))
+        name = f"finetune_{profile_or_path}.yaml"
+        return FinetuneConfig.from_dict(packaged_yaml(name), name)
     if not Path(profile_or_path).is_file():
         raise FileNotFoundError(f"no fine-tuning profile {str(profile_or_path)!r}: not one of {PROFILES} nor a file")
-    return FinetuneConfig.from_dict(yaml_file(profile_or_path))
+    return FinetuneConfig.from_dict(yaml_file(profile_or_path), str(profile_or_path))

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from diwa.typed_config import build_dataclass
+from diwa.typed_config import build_dataclass, optional
 
 PROFILES: tuple[str, ...] = ("quick", "paper")
 OBSERVATIONS: tuple[str, ...] = ("state", "image")
@@ -61,6 +61,10 @@ class RSSMConfig:
         return self.deter + self.stoch
 
 
+IMAGE_ONLY = "read only by image observations (kind: image); a state profile leaves it out"
+ADDED_LATER = "absent from checkpoints written before it existed; the default is how those were trained"
+
+
 @dataclass(frozen=True)
 class ObservationConfig:
     """What the model sees and reconstructs.
@@ -82,11 +86,11 @@ class ObservationConfig:
     state_keys: tuple[str, ...]
     mlp_layers: int = 2
     mlp_units: int = 256
-    image_size: int = 64
-    cnn_depth: int = 48
-    encoder_kernels: tuple[int, ...] = (4, 4, 4, 4)
-    decoder_kernels: tuple[int, ...] = (5, 5, 6, 6)
-    change_head: bool = False
+    image_size: int = optional(64, IMAGE_ONLY)
+    cnn_depth: int = optional(48, IMAGE_ONLY)
+    encoder_kernels: tuple[int, ...] = optional((4, 4, 4, 4), IMAGE_ONLY)
+    decoder_kernels: tuple[int, ...] = optional((5, 5, 6, 6), IMAGE_ONLY)
+    change_head: bool = optional(False, ADDED_LATER)
 
     def __post_init__(self) -> None:
         if self.kind not in OBSERVATIONS:
@@ -125,7 +129,7 @@ class LossConfig:
     kl_weight: float = 0.3
     image_weight: float = 1.0
     state_weight: float = 1.0
-    open_loop_kl_weight: float = 0.0
+    open_loop_kl_weight: float = optional(0.0, ADDED_LATER)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.kl_balance <= 1.0:
@@ -176,8 +180,8 @@ class WorldModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Any) -> WorldModelConfig:
-        return build_dataclass(cls, data, "world_model")
+    def from_dict(cls, data: Any, where: str = "world_model") -> WorldModelConfig:
+        return build_dataclass(cls, data, where)
 
     def with_train(self, **changes: Any) -> WorldModelConfig:
         """A copy with some training settings changed (command-line overrides such as --steps)."""
@@ -206,7 +210,8 @@ def yaml_file(path: str | Path) -> Any:
 def load_world_model_config(profile_or_path: str | Path) -> WorldModelConfig:
     """Load a shipped profile ('quick', 'paper') or a YAML file by path."""
     if str(profile_or_path) in PROFILES:
-        return WorldModelConfig.from_dict(packaged_yaml(f"world_model_{profile_or_path}.yaml"))
+        name = f"world_model_{profile_or_path}.yaml"
+        return WorldModelConfig.from_dict(packaged_yaml(name), name)
     if not Path(profile_or_path).is_file():
         raise FileNotFoundError(f"no world-model profile {str(profile_or_path)!r}: not one of {PROFILES} nor a file")
-    return WorldModelConfig.from_dict(yaml_file(profile_or_path))
+    return WorldModelConfig.from_dict(yaml_file(profile_or_path), str(profile_or_path))

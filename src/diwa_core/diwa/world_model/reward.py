@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from diwa.skills import check_skill
-from diwa.typed_config import build_dataclass
+from diwa.typed_config import build_dataclass, optional
 from diwa.world_model.checkpoint import (
     CheckpointError,
     load_state_dict_strict,
@@ -51,7 +51,7 @@ class RewardConfig:
     segment_frames: int = 256
     positive_frames: int = 4
     oracle_references: int = 16
-    layout_shuffles: int = 0
+    layout_shuffles: int = optional(0, "absent from classifiers saved before copies existed, which trained on none")
     """Extra training copies of the play with the block layouts of other episodes (layout_shuffle.py);
     0 for world models that do not read scene_obs."""
 
