@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from action_msgs.msg import GoalStatus
 from diwa.skills import SKILLS
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.action import ActionClient
@@ -225,7 +226,7 @@ def test_cancel_brakes_the_arm_through_the_rate_limits_and_stops_it(graph):
     cancel_future = handle.cancel_goal_async()
     wait_for(cancel_future.done, 5, "cancel response")
     outcome = result_of(handle, timeout=10)
-    assert outcome.status == 5  # GoalStatus.STATUS_CANCELED
+    assert outcome.status == GoalStatus.STATUS_CANCELED
     time.sleep(10 / RATE_HZ)
     # The command stream: the node checks for a cancel before every step and answers it by braking
     # through the safety filter (the sim profile's 13 m/s^2: no step between consecutive twists above
@@ -258,7 +259,7 @@ def test_stale_observations_abort_the_goal_and_the_arm_holds(graph):
         outcome = result_of(handle, timeout=10)
     finally:
         mock_robot.send_signal(signal.SIGCONT)
-    assert outcome.status == 6  # GoalStatus.STATUS_ABORTED
+    assert outcome.status == GoalStatus.STATUS_ABORTED
     assert "stale" in outcome.result.message
     resumed = time.time()
     time.sleep(0.5 + 10 / RATE_HZ)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from action_msgs.msg import GoalStatus
 from diwa.rl.guard import fit_guard, save_guard
 from diwa.world_model.store import load_world_model
 from diwa.world_model.synthetic import point_mass_dataset
@@ -84,7 +85,7 @@ def test_fine_tune_reports_progress_and_writes_the_checkpoint(server):
     )  # fmt: skip
     feedback: list = []
     outcome = run(server["fine_tune"], goal, feedback)
-    assert outcome.status == 4, outcome.result.message  # succeeded
+    assert outcome.status == GoalStatus.STATUS_SUCCEEDED, outcome.result.message
     assert outcome.result.checkpoint == str(out) and (out / "policy.json").is_file()
     iterations = [f.feedback.iteration for f in feedback]
     assert iterations == sorted(iterations) and iterations[-1] == 3
@@ -106,7 +107,7 @@ def test_cancelled_fine_tune_leaves_no_checkpoint(server):
     feedback: list = []
     started = time.monotonic()
     outcome = run(server["fine_tune"], goal, feedback, cancel_after_feedback=True)
-    assert outcome.status == 5  # canceled
+    assert outcome.status == GoalStatus.STATUS_CANCELED
     assert time.monotonic() - started < 120
     assert not out.exists() and leftovers(out.parent) == []
 
@@ -114,10 +115,10 @@ def test_cancelled_fine_tune_leaves_no_checkpoint(server):
 def test_bad_goals_are_refused_with_a_reason(server):
     paths = server["paths"]
     outcome = run(server["fine_tune"], FineTune.Goal(skill="juggle", world_model=str(paths["wm"])), [])
-    assert outcome.status == 6 and "known skills" in outcome.result.message
+    assert outcome.status == GoalStatus.STATUS_ABORTED and "known skills" in outcome.result.message
     goal = TrainWorldModel.Goal(datasets=[str(server["root"] / "missing")], profile="quick")
     outcome = run(server["train_wm"], goal, [])
-    assert outcome.status == 6 and "not found" in outcome.result.message
+    assert outcome.status == GoalStatus.STATUS_ABORTED and "not found" in outcome.result.message
     # An output the server cannot create fails inside the node: the result still says why.
     blocker = server["root"] / "a_file"
     blocker.write_text("x")
@@ -129,4 +130,6 @@ def test_bad_goals_are_refused_with_a_reason(server):
         output_path=str(blocker / "out"),
     )
     outcome = run(server["fine_tune"], goal, [])
-    assert outcome.status == 6 and outcome.result.message.startswith("failed: "), outcome.result.message
+    assert outcome.status == GoalStatus.STATUS_ABORTED and outcome.result.message.startswith("failed: "), (
+        outcome.result.message
+    )

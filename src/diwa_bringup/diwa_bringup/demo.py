@@ -21,7 +21,7 @@ from pathlib import Path
 import rclpy
 import yaml
 from ament_index_python.packages import get_package_share_directory
-from diwa.skills import SKILLS, check_skill
+from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, check_skill
 from rclpy.action import ActionClient
 from rclpy.node import Node
 
@@ -97,7 +97,9 @@ class DemoClient(Node):
         successes = 0
         for episode in range(episodes):
             self.reset_to(skill, seed * 100_000 + episode)
-            outcome = self.run_goal(self.execute, ExecuteSkill.Goal(skill=skill, policy=str(policy), max_steps=72))
+            outcome = self.run_goal(
+                self.execute, ExecuteSkill.Goal(skill=skill, policy=str(policy), max_steps=EPISODE_STEP_LIMIT)
+            )
             successes += bool(outcome.result.success)
         return successes / episodes
 

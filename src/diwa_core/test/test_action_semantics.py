@@ -1,19 +1,14 @@
 """CommandedTarget turns raw actions into the relative actions the simulator records."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+import rl_tiny
 import torch
 from diwa.action_semantics import CommandedTarget
 from diwa.rl.conditioning import ObservationFeatures
 from diwa.sim.make import make_env
 from diwa.sim.obs_layout import TCP_POS
 from diwa.world_model.featurize import LatentTracker
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 
 def test_effective_actions_match_the_simulators_rel_action_against_the_workspace_edge():

@@ -1,15 +1,12 @@
 """Outputs never destroy inputs or unrelated data: --out is checked before anything is written."""
 
-import sys
 from pathlib import Path
 
 import pytest
+import rl_tiny
 from diwa.cli import main
 from diwa.data.dataset import save_dataset
 from diwa.world_model.synthetic import point_mass_dataset
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 
 def error(capsys: pytest.CaptureFixture) -> str:

@@ -2,12 +2,14 @@
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rl_tiny
 import torch
 from diwa.policy.agent import DiffusionAgent
 from diwa.policy.checkpoint import META_FILE, load_policy, save_policy, weights_path
@@ -16,9 +18,6 @@ from diwa.policy.encoder import FeatureEncoder, StateEncoder
 from diwa.policy.normalizer import ActionNormalizer, FeatureNormalizer
 from diwa.policy.policy import DiffusionPolicy, build_network
 from diwa.skills import UnknownSkillError
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 
 def tiny_policy(skill: str = "open_drawer", feature_dim: int = 39, seed: int = 0) -> DiffusionPolicy:
@@ -164,7 +163,6 @@ def test_checkpoint_for_another_skill_is_refused(tmp_path):
 KILL_BETWEEN_WRITES = """
 import os, signal, sys
 from pathlib import Path
-sys.path.insert(0, sys.argv[2])
 import rl_tiny
 from diwa.policy.checkpoint import save_policy
 
@@ -185,7 +183,8 @@ def test_kill_9_between_the_weights_and_policy_json_leaves_the_old_checkpoint(tm
     save_policy(old, tmp_path)
     before = json.loads((tmp_path / META_FILE).read_text())["weights"]["sha256"]
     here = str(Path(__file__).parent)
-    killed = subprocess.run([sys.executable, "-c", KILL_BETWEEN_WRITES, str(tmp_path), here], check=False)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
+    killed = subprocess.run([sys.executable, "-c", KILL_BETWEEN_WRITES, str(tmp_path)], check=False, env=env)
     assert killed.returncode == -9
     assert len(list(tmp_path.glob("weights*.safetensors"))) == 2  # the new weights are there, unnamed
     loaded = load_policy(tmp_path)

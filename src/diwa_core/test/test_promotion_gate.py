@@ -3,16 +3,13 @@ anything malformed; `diwa promote` prints the same decision the policy node appl
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
+import rl_tiny
 from diwa.cli import main
 from diwa.policy.checkpoint import save_policy
 from diwa.promotion import judge_checkpoint
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 BASE_SHA = "b" * 64
 

@@ -1,16 +1,12 @@
 """Imagination fidelity: chunk-end verdicts in imagination against the oracle in the simulator."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
+import rl_tiny
 import torch
 from diwa.cli import main
 from diwa.rl.fidelity import CHUNK_STEPS, imagine_verdicts, replay_in_simulator
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 
 class ChunkVerdicts:

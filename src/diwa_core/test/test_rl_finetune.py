@@ -3,11 +3,11 @@ the saved checkpoint use the fine-tuned network, mismatched checkpoints are refu
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rl_tiny
 import torch
 import yaml
 from diwa.cli import main
@@ -18,9 +18,6 @@ from diwa.rl.conditioning import ClosedLoopAgent, check_policy
 from diwa.rl.config import load_finetune_config
 from diwa.rl.finetune import FineTuneRun
 from diwa.world_model.store import WorldModelInfo
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 
 def make_run(out: Path, config, resume: bool = False, evaluator=None, env_wrapper=None) -> FineTuneRun:

@@ -1,19 +1,14 @@
 """The imagination environment: success ends an episode, 72 steps truncate it, the guard halts."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+import rl_tiny
 import torch
 from diwa.data.dataset import Annotation
 from diwa.rl.config import RolloutConfig
 from diwa.rl.guard import fit_guard, load_guard, save_guard
 from diwa.rl.imagination import start_frames
 from diwa.world_model.synthetic import point_mass_dataset
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 CHUNK = 4
 

@@ -1,16 +1,11 @@
 """The DPPO baseline's simulator environment: counted steps, truncation, PPO running on it."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+import rl_tiny
 import torch
 from diwa.rl.online import EpisodeFeatures, SimulatorChunkEnv
 from diwa.world_model.featurize import LatentTracker
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
 """The PPO math against hand computations: surrogate loss, clip schedule, GAE, reward scaling."""
 
 import math
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import rl_tiny
 import torch
 from diwa.rl.cached_condition import CachedConditionDenoiser
 from diwa.rl.ppo import (
@@ -15,9 +14,6 @@ from diwa.rl.ppo import (
     denoising_discounts,
     generalized_advantages,
 )
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 
 def test_clipped_surrogate_matches_a_hand_computed_case():

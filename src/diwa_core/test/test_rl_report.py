@@ -1,16 +1,13 @@
 """`diwa report`: fields per skill, DPPO steps to match DiWA, files written."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+import rl_tiny
 from diwa.cli import main
 from diwa.rl.report import build_report, markdown_table
 from diwa.world_model.store import read_world_model_info, save_world_model
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 
 def fake_run(directory: Path, skill: str, base: float, final: float, training: dict, seed: int = 0) -> Path:

@@ -2,11 +2,11 @@
 policy, and `diwa verdict` end to end on a tiny pipeline."""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rl_tiny
 import torch
 import yaml
 from diwa.cli import main
@@ -15,9 +15,6 @@ from diwa.rl.guard import fit_guard, save_guard
 from diwa.rl.verdict import ImaginedOutcomes, imagine_episodes, judge, read_verdict
 from diwa.world_model.store import load_world_model
 from diwa.world_model.synthetic import point_mass_dataset
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
-import rl_tiny
 
 
 def outcomes(success: list[int], distrusted: list[int]) -> ImaginedOutcomes:

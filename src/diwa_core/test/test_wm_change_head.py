@@ -1,7 +1,6 @@
 """The change head: anchored open-loop predictions (observed start + predicted change)."""
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,6 @@ from diwa.world_model.observation import state_difference
 from diwa.world_model.rssm import categorical_kl
 from diwa.world_model.synthetic import point_mass_dataset
 from diwa.world_model.trainer import WorldModelTrainer
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
 from wm_point_mass import TINY, point_mass_config
 
 

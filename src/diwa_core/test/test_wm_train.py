@@ -1,7 +1,6 @@
 """World-model training: it learns the dynamics of a synthetic system, and resuming is exact."""
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,6 @@ from diwa.world_model.evaluate import open_loop_errors
 from diwa.world_model.store import load_world_model
 from diwa.world_model.synthetic import point_mass_dataset
 from diwa.world_model.trainer import WorldModelTrainer
-
-sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode does not add it
 from wm_point_mass import TINY, point_mass_config
 
 

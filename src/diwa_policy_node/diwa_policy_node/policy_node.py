@@ -15,7 +15,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diwa.promotion import DEFAULT_MIN_EPISODES
 from diwa.robot_contract import GRIPPER_CLOSED_WIDTH_M, GRIPPER_OPEN_WIDTH_M, action_to_twist
-from diwa.skills import SKILLS, check_skill
+from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, check_skill
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -31,7 +31,7 @@ from diwa_policy_node.observation_cache import ObservationCache, ObservationUnav
 from diwa_policy_node.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
 from diwa_policy_node.skill_runner import SkillRunner
 
-DEFAULT_MAX_STEPS = 72
+DEFAULT_MAX_STEPS = EPISODE_STEP_LIMIT
 
 
 @dataclass

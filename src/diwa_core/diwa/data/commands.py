@@ -15,7 +15,7 @@ from diwa.data.dataset import Dataset
 from diwa.data.recorder import EpisodeRecorder
 from diwa.output_dirs import check_output_dir, dataset_dir
 from diwa.sim.play import PlayConfig
-from diwa.skills import SKILLS, parse_skill_list
+from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, parse_skill_list
 
 if TYPE_CHECKING:
     from diwa.sim.env import PlayTableEnv
@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demos = commands.add_parser("collect-demos", help="record successful scripted demonstrations of one skill")
     demos.add_argument("--skill", required=True, choices=SKILLS)
     demos.add_argument("--episodes", type=int, required=True, help="number of successful demonstrations")
-    demos.add_argument("--max-steps", type=int, default=72, help="step limit per demonstration")
+    demos.add_argument("--max-steps", type=int, default=EPISODE_STEP_LIMIT, help="step limit per demonstration")
     demos.add_argument("--noise", type=float, default=None, help="std of the expert's action noise (default: its own)")
     _add_output_arguments(demos)
     demos.set_defaults(run=_run_collect_demos)
@@ -69,7 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollouts.add_argument("--policy", required=True, help="'scripted', a checkpoint, or a directory DIR/<skill>")
     rollouts.add_argument("--skills", default="all", help="'all' or a comma-separated list (default all)")
     rollouts.add_argument("--episodes", type=int, required=True, help="episodes per skill")
-    rollouts.add_argument("--steps", type=int, default=72, help="actions per episode; not cut at success")
+    rollouts.add_argument(
+        "--steps", type=int, default=EPISODE_STEP_LIMIT, help="actions per episode; not cut at success"
+    )
     _add_output_arguments(rollouts)
     rollouts.set_defaults(run=_run_collect_rollouts)
 

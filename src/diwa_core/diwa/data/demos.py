@@ -17,7 +17,7 @@ from diwa.sim.env import PlayTableEnv
 from diwa.sim.expert import ScriptedExpert
 from diwa.sim.scene_bounds import blocks_off_table
 from diwa.sim.start_states import sample_start_state, skill_seed
-from diwa.skills import check_skill
+from diwa.skills import EPISODE_STEP_LIMIT, check_skill
 
 
 def collect_demos(
@@ -27,7 +27,7 @@ def collect_demos(
     seed: int,
     noise_std: float,
     recorder: EpisodeRecorder,
-    max_steps: int = 72,
+    max_steps: int = EPISODE_STEP_LIMIT,
     max_attempts: int | None = None,
     progress: bool = True,
 ) -> Dataset:

@@ -19,9 +19,9 @@ from tqdm import tqdm
 from diwa.agent import Agent
 from diwa.eval.stats import wilson_interval
 from diwa.sim.start_states import sample_start_state, skill_seed
-from diwa.skills import check_skill
+from diwa.skills import EPISODE_STEP_LIMIT, check_skill
 
-DEFAULT_MAX_STEPS = 72
+DEFAULT_MAX_STEPS = EPISODE_STEP_LIMIT
 
 
 @dataclass(frozen=True)

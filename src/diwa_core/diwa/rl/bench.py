@@ -29,6 +29,7 @@ from diwa.rl.conditioning import imagined_reader
 from diwa.rl.config import RolloutConfig, load_finetune_config
 from diwa.rl.imagination import ImaginationEnv, StartStates
 from diwa.rl.ppo import DenoisingPPO
+from diwa.skills import EPISODE_STEP_LIMIT
 from diwa.world_model.config import load_world_model_config
 from diwa.world_model.model import WorldModel
 from diwa.world_model.reward import RewardClassifier, load_reward_classifier, load_reward_config
@@ -70,7 +71,7 @@ def run_imagination_bench(args: argparse.Namespace) -> int:
     if policy.feature_dim != model.feat_dim:
         raise ValueError(f"the policy reads {policy.feature_dim}-d features, the world model makes {model.feat_dim}")
     config = load_finetune_config("quick")
-    rollout = RolloutConfig(num_envs=args.envs, chunks_per_iteration=args.chunks, max_episode_steps=72)
+    rollout = RolloutConfig(num_envs=args.envs, chunks_per_iteration=args.chunks, max_episode_steps=EPISODE_STEP_LIMIT)
     if args.reward:
         classifier, _ = load_reward_classifier(args.reward, policy.skill)
     else:

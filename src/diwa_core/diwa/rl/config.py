@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diwa.skills import EPISODE_STEP_LIMIT
 from diwa.typed_config import build_dataclass
 from diwa.world_model.config import packaged_yaml, yaml_file
 
@@ -89,7 +90,7 @@ class RolloutConfig:
 
     num_envs: int = 50
     chunks_per_iteration: int = 36
-    max_episode_steps: int = 72
+    max_episode_steps: int = EPISODE_STEP_LIMIT
 
     def __post_init__(self) -> None:
         if min(self.num_envs, self.chunks_per_iteration, self.max_episode_steps) < 1:
