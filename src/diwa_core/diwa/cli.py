@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "diwa.rl.fidelity",
     "diwa.rl.report",
     "diwa.rl.seed_report",
+    "diwa.models_cli",
 )
 
 

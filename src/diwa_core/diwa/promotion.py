@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from diwa.released import resolve
+
 EVALUATION_FILE = "evaluation.json"
 VERDICT_FILE = "verdict.json"
 POLICY_FILE = "policy.json"
@@ -44,7 +46,7 @@ class _RefusedError(Exception):
 
 def judge_checkpoint(checkpoint: str | Path, min_episodes: int = DEFAULT_MIN_EPISODES) -> PromotionDecision:
     """Whether `checkpoint` may drive a real arm, and why."""
-    root = Path(checkpoint)
+    root = resolve(checkpoint)  # a release name or a path
     root = root.parent if root.name == POLICY_FILE else root
     try:
         skill, weights_sha, base_sha = _checkpoint_identity(root)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from diwa.agent import Agent, Observation
 from diwa.eval.agents import load_agent
 from diwa.promotion import DEFAULT_MIN_EPISODES
+from diwa.released import resolve
 from diwa.sim.oracle import completed_tasks
 from diwa.skills import check_skill
 
@@ -94,11 +94,12 @@ class SkillRunner:
         check_skill(skill)
         spec = self.resolve_policy(skill, requested_policy)
         if spec != "scripted":
-            if not Path(spec).exists():
+            path = resolve(spec)  # a release name or a path
+            if not path.exists():
                 raise FileNotFoundError(f"policy checkpoint {spec} does not exist")
             if self.backend_name == "franka":
                 check_promotion(
-                    Path(spec),
+                    path,
                     allow_unpromoted=self.allow_unpromoted,
                     warn=self.log.warn,
                     min_episodes=self.min_episodes,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from diwa.agent import Agent
+from diwa.released import resolve
 from diwa.sim.expert import DEFAULT_NOISE, ScriptedExpert
 from diwa.skills import check_skill
 
@@ -13,12 +12,13 @@ SCRIPTED = "scripted"
 
 def load_agent(spec: str, skill: str, seed: int) -> Agent:
     """ "scripted" gives the scripted expert (with its demonstration noise); anything else is a
-    diffusion-policy checkpoint, or a directory of checkpoints named by skill (DIR/<skill>), so one
-    `--policy` can evaluate every skill."""
+    diffusion-policy checkpoint, a release name (`released:state/open_drawer`), or a directory of
+    checkpoints named by skill (DIR/<skill>, `released:state`), so one `--policy` can evaluate every
+    skill."""
     check_skill(skill)
     if spec == SCRIPTED:
         return ScriptedExpert(noise_std=DEFAULT_NOISE, seed=seed)
-    path = Path(spec)
+    path = resolve(spec)
     if (path / skill).is_dir():
         path = path / skill
     if not path.exists():

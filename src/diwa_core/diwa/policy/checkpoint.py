@@ -36,6 +36,7 @@ from diwa.policy.encoder import build_encoder
 from diwa.policy.network import EpsilonMLP
 from diwa.policy.normalizer import ActionNormalizer, FeatureNormalizer
 from diwa.policy.policy import DiffusionPolicy, build_network
+from diwa.released import resolve
 
 FORMAT = "diwa-diffusion-policy"
 VERSION = 1
@@ -95,6 +96,7 @@ def weights_path(directory: str | os.PathLike[str]) -> Path:
 
 
 def _read_meta(path: Path) -> tuple[Path, dict[str, Any]]:
+    path = resolve(path)  # a release name (diwa.released) or a path
     meta_path = path / META_FILE if path.is_dir() else path
     if not meta_path.is_file():
         raise FileNotFoundError(f"no policy checkpoint at {path} ({meta_path.name} not found)")

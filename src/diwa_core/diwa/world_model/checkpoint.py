@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from diwa.atomic import write_atomically, write_file_atomically
 from diwa.data.dataset import Dataset, frames_by_source
+from diwa.released import resolve
 
 
 class CheckpointError(ValueError):
@@ -78,8 +79,8 @@ def save_checkpoint(
 
 
 def resolve_checkpoint(path: str | os.PathLike[str], name: str) -> Path:
-    """Accept a checkpoint directory or the JSON file itself."""
-    candidate = Path(path)
+    """Accept a checkpoint directory, the JSON file itself, or a release name (diwa.released)."""
+    candidate = resolve(path)
     if candidate.is_dir():
         candidate = candidate / f"{name}.json"
     if not candidate.is_file():

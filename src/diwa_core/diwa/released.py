@@ -1,0 +1,164 @@
+"""Released models: the checkpoints of one full pipeline run per observation route, shipped with the
+package so that a new user starts from models whose gains were measured, not from a training run.
+
+A release lives in `diwa/models/<route>/` and is addressed by name wherever a checkpoint path is
+accepted (command line, goals, node parameters):
+
+    released:state/open_drawer           the fine-tuned policy (with its evaluation.json, verdict.json)
+    released:state/bc/open_drawer        the behaviour-cloned policy it started from
+    released:state/world_model           the world model
+    released:state/reward                the reward classifiers (one directory for the 8 skills)
+
+`release.json` records where the models came from (the run, its seeds, the command) and what they
+measured (per skill: BC and fine-tuned success on the paired evaluation, the gain's 95 % interval,
+the verdict). `diwa models` lists it; `make_release` writes one from a `scripts/seed_set.sh` run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from diwa.atomic import write_atomically
+from diwa.skills import SKILLS
+
+PREFIX = "released:"
+RELEASE_FILE = "release.json"
+ROUTES = ("state", "camera")
+FINETUNED_FILES = ("policy.json", "evaluation.json", "verdict.json")
+
+
+def models_root() -> Path:
+    return Path(str(resources.files("diwa").joinpath("models")))
+
+
+def is_released(spec: str | Path) -> bool:
+    return str(spec).startswith(PREFIX)
+
+
+def resolve(spec: str | Path) -> Path:
+    """The path behind a checkpoint spec: `released:<route>/<name>` or a path, returned as is.
+    An unknown release name raises ValueError listing what is released."""
+    text = str(spec)
+    if not is_released(text):
+        return Path(spec)
+    name = text[len(PREFIX) :].strip("/")
+    route, _, rest = name.partition("/")
+    root = models_root() / route
+    if route not in ROUTES or not (root / RELEASE_FILE).is_file():
+        available = [r for r in ROUTES if (models_root() / r / RELEASE_FILE).is_file()]
+        raise ValueError(f"no released route {route!r} in {text!r}; released: {', '.join(available) or 'none'}")
+    path = root / rest
+    if not rest or not path.exists():
+        raise ValueError(f"{text!r} is not a released model; try one of: {', '.join(released_names(route))}")
+    return path
+
+
+def released_names(route: str) -> list[str]:
+    root = models_root() / route
+    names = ["world_model", "reward"]
+    names += [f"bc/{s}" for s in SKILLS if (root / "bc" / s).is_dir()]
+    names += [s for s in SKILLS if (root / s).is_dir()]
+    return [f"{PREFIX}{route}/{n}" for n in names]
+
+
+def list_releases() -> list[dict[str, Any]]:
+    """The release.json of every shipped route."""
+    out = []
+    for route in ROUTES:
+        path = models_root() / route / RELEASE_FILE
+        if path.is_file():
+            out.append(json.loads(path.read_text()))
+    return out
+
+
+def make_release(run: Path, variant: str, route: str, destination: Path, command: str) -> Path:
+    """Copy a seed-set run (scripts/seed_set.sh OUT: wm/, rewards/, bc/policies/<skill>/,
+    diwa_<variant>/<skill>/) into a release at `destination`, written beside it and swapped in
+    whole. Checkpoint references inside the copies become release names; the measurements become
+    release.json. Training states and TensorBoard logs are left out."""
+    if route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; expected one of {ROUTES}")
+    runs = run / f"diwa_{variant}"
+    missing = [s for s in SKILLS if not (runs / s / "evaluation.json").is_file()]
+    if missing:
+        raise ValueError(f"{runs} has no evaluated fine-tuning of {missing}")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        _copy_checkpoint(run / "wm", staging / "world_model", ("world_model.json", "world_model-step*.safetensors"))
+        _copy_checkpoint(run / "rewards", staging / "reward", ("reward_*.json", "reward_*-weights.safetensors"))
+        skills = {}
+        for skill in SKILLS:
+            _copy_policy(run / "bc" / "policies" / skill, staging / "bc" / skill, route, ())
+            _copy_policy(runs / skill, staging / skill, route, FINETUNED_FILES[1:])
+            skills[skill] = _measurements(runs / skill)
+        seeds = (run / "seeds.txt").read_text().strip() if (run / "seeds.txt").is_file() else None
+        document = {
+            "route": route,
+            "source_run": str(run.resolve()),
+            "variant": variant,
+            "seeds": seeds,
+            "command": command,
+            "skills": skills,
+        }
+        write_atomically(staging / RELEASE_FILE, json.dumps(document, indent=1) + "\n")
+        if destination.exists():
+            old = destination.with_name(f".{destination.name}.replaced")
+            shutil.rmtree(old, ignore_errors=True)
+            destination.rename(old)
+            staging.rename(destination)
+            shutil.rmtree(old)
+        else:
+            staging.rename(destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return destination
+
+
+def _copy_checkpoint(source: Path, target: Path, patterns: tuple[str, ...]) -> None:
+    target.mkdir(parents=True)
+    copied = [p for pattern in patterns for p in source.glob(pattern)]
+    if not copied:
+        raise FileNotFoundError(f"{source} holds no {patterns[0]}")
+    for path in copied:
+        shutil.copy2(path, target / path.name)
+
+
+def _copy_policy(source: Path, target: Path, route: str, extra: tuple[str, ...]) -> None:
+    """A policy checkpoint (policy.json and the weights it names), with the checkpoints it refers to
+    renamed as release names, so that a fine-tuned policy finds its base and world model."""
+    meta = json.loads((source / "policy.json").read_text())
+    target.mkdir(parents=True)
+    shutil.copy2(source / meta["weights"]["file"], target / meta["weights"]["file"])
+    provenance = meta.get("provenance", {})
+    if "base_checkpoint" in provenance:
+        provenance["base_checkpoint"] = f"{PREFIX}{route}/bc/{meta['skill']}"
+    if isinstance(provenance.get("world_model"), dict):
+        provenance["world_model"]["path"] = f"{PREFIX}{route}/world_model"
+    if isinstance(provenance.get("reward"), dict):
+        provenance["reward"]["path"] = f"{PREFIX}{route}/reward"
+    write_atomically(target / "policy.json", json.dumps(meta, indent=1))
+    for name in extra:
+        if (source / name).is_file():
+            shutil.copy2(source / name, target / name)
+
+
+def _measurements(run: Path) -> dict[str, Any]:
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    verdict_path = run / "verdict.json"
+    verdict = json.loads(verdict_path.read_text()).get("verdict") if verdict_path.is_file() else None
+    return {
+        "bc_success": evaluation["base_success_rate"],
+        "finetuned_success": evaluation["success_rate"],
+        "gain": evaluation.get("gain"),
+        "gain_ci95": evaluation.get("gain_ci95"),
+        "episodes": evaluation["episodes"],
+        "eval_seed": evaluation.get("seed"),
+        "verdict": verdict,
+    }

@@ -1,0 +1,79 @@
+"""Released models: a seed-set run becomes a release, whose checkpoints load by name (a fine-tuned
+policy finds its base), `diwa models` lists their measurements, and unknown names are refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import rl_tiny
+from diwa import released
+from diwa.cli import main
+from diwa.policy.checkpoint import load_policy, save_policy
+from diwa.promotion import judge_checkpoint
+from diwa.skills import SKILLS
+from diwa.world_model.reward import load_reward_classifier, save_reward_classifier
+from diwa.world_model.store import load_world_model, save_world_model
+
+
+def seed_set_run(root: Path) -> Path:
+    """A run laid out as scripts/seed_set.sh writes it, with tiny checkpoints for all 8 skills."""
+    model = rl_tiny.world_model()
+    save_world_model(model, root / "wm", step=3, seed=0, provenance={}, train_state={"step": 3})
+    wm_sha = json.loads((root / "wm" / "world_model.json").read_text())["files"]["weights"]["sha256"]
+    for i, skill in enumerate(SKILLS):
+        meta = {"config": dataclasses.asdict(rl_tiny.REWARD_CONFIG), "feat_dim": model.feat_dim}
+        meta["world_model"] = {"weights_sha256": wm_sha}
+        save_reward_classifier(rl_tiny.random_reward(model.feat_dim, seed=i), root / "rewards", skill, meta)
+        base = rl_tiny.policy(model.feat_dim, latent=False, seed=i, skill=skill)
+        save_policy(base, root / "bc" / "policies" / skill)
+        tuned = base.with_finetuned_copy(2)
+        tuned.provenance = {"base_checkpoint": str(root / "bc" / "policies" / skill)}
+        run = root / "diwa_plain" / skill
+        save_policy(tuned, run)
+        weights = json.loads((run / "policy.json").read_text())["weights"]["sha256"]
+        base_weights = json.loads((root / "bc" / "policies" / skill / "policy.json").read_text())["weights"]["sha256"]
+        evaluation = {
+            "skill": skill, "policy_sha256": weights, "base_policy_sha256": base_weights, "episodes": 100,
+            "success_rate": 0.7, "base_success_rate": 0.5, "gain": 0.2, "gain_ci95": [0.1, 0.3], "seed": 7,
+            "base_checkpoint": str(root / "bc" / "policies" / skill),
+        }  # fmt: skip
+        (run / "evaluation.json").write_text(json.dumps(evaluation))
+    (root / "seeds.txt").write_text("play 1 demos 100+i bc 1 wm 1 reward 1 finetune 1 eval 1001\n")
+    return root
+
+
+def test_a_release_loads_by_name_and_lists_its_measurements(tmp_path, monkeypatch, capsys) -> None:
+    run = seed_set_run(tmp_path / "run")
+    monkeypatch.setattr(released, "models_root", lambda: tmp_path / "models")
+    destination = released.make_release(run, "plain", "state", tmp_path / "models" / "state", "test")
+    assert not (destination / "world_model" / "world_model-step00000003.state.pt").exists()  # no training state
+
+    model, info = load_world_model("released:state/world_model")
+    load_reward_classifier("released:state/reward", "open_drawer", world_model_sha256=info.weights_sha256)
+    tuned = load_policy("released:state/turn_on_led")
+    assert tuned.skill == "turn_on_led" and tuned.finetuned is not None
+    assert tuned.provenance["base_checkpoint"] == "released:state/bc/turn_on_led"
+    assert load_policy(tuned.provenance["base_checkpoint"]).finetuned is None
+    # The evaluation still binds to the released weights: the gate passes it.
+    assert judge_checkpoint("released:state/turn_on_led").allowed
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "released:state" in out and "turn_on_led" in out and "70%" in out
+
+    with pytest.raises(ValueError, match="not a released model"):
+        released.resolve("released:state/juggle")
+    with pytest.raises(ValueError, match="no released route 'camera'"):
+        released.resolve("released:camera/open_drawer")
+    assert released.resolve("plain/path") == Path("plain/path")
+
+
+def test_a_release_needs_every_skill_evaluated_and_replaces_the_old_one_whole(tmp_path) -> None:
+    run = seed_set_run(tmp_path / "run")
+    (run / "diwa_plain" / "close_drawer" / "evaluation.json").unlink()
+    with pytest.raises(ValueError, match="close_drawer"):
+        released.make_release(run, "plain", "state", tmp_path / "models" / "state", "test")
+    assert not (tmp_path / "models").exists()  # refused before anything was written
