@@ -28,3 +28,14 @@ def test_rviz_configuration_shows_the_topics_the_nodes_publish():
     config = yaml.safe_load((BRINGUP / "rviz" / "diwa.rviz").read_text())
     topics = {d["Topic"]["Value"] for d in config["Visualization Manager"]["Displays"] if "Topic" in d}
     assert {"/policy_node/predicted_path", "/mock_robot/tcp_pose", "/camera/static/image_raw"} <= topics
+
+
+def test_every_graph_with_a_command_source_runs_the_command_arbiter():
+    """Sources publish on /diwa/commands/<source>; only the arbiter drives the robot, so a graph
+    without it would leave every command unanswered (or, configured around it, unguarded)."""
+    sources = {"policy_node", "scripted_play", "teleop"}
+    for path in sorted((BRINGUP / "graphs").glob("*.yaml")):
+        graph = parse_graph(path.stem, yaml.safe_load(path.read_text()))
+        executables = {node.executable for node in graph.nodes}
+        if executables & sources:
+            assert "command_arbiter" in executables, path.name
