@@ -25,6 +25,7 @@ from typing import Any
 
 from action_msgs.msg import GoalStatus
 from diwa.progress import ENV_VAR, ProgressFollower
+from diwa.released import resolve
 from diwa.skills import SKILLS
 from diwa.world_model.store import read_world_model_info
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -308,9 +309,16 @@ class TrainingServer(Node):
 
     @staticmethod
     def _check_paths(paths: list[str], what: str) -> str | None:
+        """None if every path (or release name, diwa.released) exists, else why not."""
         if not paths:
             return f"no {what} given"
-        missing = [p for p in paths if not Path(p).exists()]
+        missing = []
+        for path in paths:
+            try:
+                if not resolve(path).exists():
+                    missing.append(path)
+            except ValueError as err:
+                return str(err)
         return f"{what} not found: {', '.join(missing)}" if missing else None
 
 
