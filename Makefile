@@ -7,7 +7,7 @@ SKILL ?= open_drawer
 SKILLS ?= $(SKILL)
 SEED ?= 0
 
-.PHONY: setup build test lint bench demo clean
+.PHONY: setup build test lint bench demo demo-loop clean
 
 ## setup: virtualenv, torch, ROS 2 Jazzy (system or wheels), dependencies, colcon build (idempotent)
 setup:
@@ -25,10 +25,15 @@ test: $(SETUP_DONE)
 	$(ENV) scripts/build.sh >/dev/null
 	$(ENV) python -m pytest $(PYTEST_ARGS)
 
-## demo: the whole DiWA loop through ROS on the simulator (SKILL=open_drawer by default, SKILLS=all for eight)
+## demo: the gain through ROS on the simulator, from the released models (SKILL=open_drawer by default, SKILLS=all)
 demo: $(SETUP_DONE)
 	$(ENV) scripts/build.sh >/dev/null
 	$(ENV) python -m diwa_bringup.demo --skill $(SKILLS) --workdir artifacts/demo
+
+## demo-loop: every stage of the loop through ROS at small size (shows the loop, not the gain)
+demo-loop: $(SETUP_DONE)
+	$(ENV) scripts/build.sh >/dev/null
+	$(ENV) python -m diwa_bringup.demo --loop --skill $(SKILLS) --workdir artifacts/demo
 
 ## lint: ruff over every Python file of the workspace
 lint: $(SETUP_DONE)

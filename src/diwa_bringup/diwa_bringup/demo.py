@@ -1,10 +1,17 @@
-"""`make demo`: the DiWA loop end to end through ROS, on the simulator's mock robot.
+"""`make demo`: DiWA through ROS on the simulator's mock robot, from the released models.
 
-1. record play through the collect graph (mock robot + scripted play + recorder) into a bag,
-2. convert the bag into a dataset, 3. train the world model through the TrainWorldModel action,
-4. collect demonstrations and pretrain the policy by behaviour cloning, 5. train the skill's reward
-classifier, 6. fine-tune in imagination through the FineTune action, 7. evaluate the policy before
-and after through ExecuteSkill on the mock robot, from the same start states, and print the table.
+Default (the gain, about 10 minutes on 2 cores): fine-tune each skill from the released world
+model, BC policy and reward classifier through the FineTune action, with the release's seeds. The
+action also evaluates the BC and the fine-tuned policy on paired simulator episodes and judges the
+result from the world model (the verdict). Then both policies run through ExecuteSkill on the mock
+robot, and the promotion gate judges the fine-tuned checkpoint. The demo ends with a table beside
+the release's own figures, and a PNG.
+
+`--loop` (`make demo-loop`: the loop, not the gain, 15-30 minutes): every stage at small size. It
+records play through the collect graph into a bag and converts it, then trains the world model
+through the TrainWorldModel action. Demonstrations, behaviour cloning and the reward classifier
+follow. Fine-tuning runs through the FineTune action, and both policies are evaluated through
+ExecuteSkill.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from pathlib import Path
 import rclpy
 import yaml
 from ament_index_python.packages import get_package_share_directory
+from diwa.atomic import write_atomically, write_file_atomically
+from diwa.promotion import judge_checkpoint
+from diwa.released import PREFIX, list_releases
 from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, check_skill
 from rclpy.action import ActionClient
 from rclpy.node import Node
@@ -29,6 +39,7 @@ from diwa_msgs.action import ExecuteSkill, FineTune, TrainWorldModel
 from diwa_msgs.srv import ResetSim
 
 SERVER_TIMEOUT_S = 120.0
+ROUTE = "state"
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,7 @@ class DemoClient(Node):
             raise RuntimeError(f"reset failed: {response.message}")
         time.sleep(0.3)  # fresh observations of the new state reach the policy node
 
-    def success_rate(self, skill: str, policy: Path, episodes: int, seed: int) -> float:
+    def success_rate(self, skill: str, policy: str | Path, episodes: int, seed: int) -> float:
         successes = 0
         for episode in range(episodes):
             self.reset_to(skill, seed * 100_000 + episode)
@@ -104,7 +115,76 @@ class DemoClient(Node):
         return successes / episodes
 
 
-def run_demo(skills: list[str], config: DemoConfig, workdir: Path) -> list[dict]:
+def run_released_demo(skills: list[str], config: DemoConfig, workdir: Path) -> list[dict]:
+    release = next((r for r in list_releases() if r["route"] == ROUTE), None)
+    if release is None:
+        raise RuntimeError(f"no released {ROUTE} models in this installation: run `make reproduce` or `make demo-loop`")
+    seeds = release.get("seeds") or {}
+    finetune_seed, eval_seed = seeds.get("finetune", "0"), seeds.get("eval", "0")
+    workdir.mkdir(parents=True, exist_ok=True)
+    launch = ["launch", "finetune", f"workdir:={workdir}", f"seed:={finetune_seed}", f"eval_seed:={eval_seed}"]
+    graph = subprocess.Popen([sys.executable, "-m", "diwa.cli", *launch])
+    rclpy.init()
+    client = DemoClient()
+    rows = []
+    try:
+        client.wait_for_servers()
+        for skill in skills:
+            rows.append(run_released_skill(client, skill, config, workdir, release["skills"][skill]))
+    finally:
+        client.destroy_node()
+        rclpy.try_shutdown()
+        graph.send_signal(2)
+        graph.wait(timeout=60)
+    return rows
+
+
+def run_released_skill(client: DemoClient, skill: str, config: DemoConfig, workdir: Path, published: dict) -> dict:
+    tuned = workdir / skill / "finetuned"
+    started = step(f"{skill}: fine-tune the released BC policy in the released world model (FineTune action)")
+    if not (tuned / "evaluation.json").is_file():
+        goal = FineTune.Goal(
+            skill=skill, world_model=f"{PREFIX}{ROUTE}/world_model", base_policy=f"{PREFIX}{ROUTE}/bc/{skill}",
+            reward_model=f"{PREFIX}{ROUTE}/reward", output_path=str(tuned),
+        )  # fmt: skip
+        outcome = client.run_goal(client.fine_tune, goal, progress_printer())
+        if not outcome.result.checkpoint:
+            raise RuntimeError(f"fine-tuning failed: {outcome.result.message}")
+        print(f"    {outcome.result.message}", flush=True)
+    finetune_s = time.monotonic() - started
+    offline = json.loads((tuned / "evaluation.json").read_text())
+    started = step(f"{skill}: {config.eval_episodes} paired episodes per policy through ExecuteSkill on the mock robot")
+    before = client.success_rate(skill, f"{PREFIX}{ROUTE}/bc/{skill}", config.eval_episodes, config.seed)
+    after = client.success_rate(skill, str(tuned), config.eval_episodes, config.seed)
+    decision = judge_checkpoint(tuned)
+    verdict = (
+        json.loads((tuned / "verdict.json").read_text())["verdict"] if (tuned / "verdict.json").is_file() else None
+    )
+    return {
+        "skill": skill,
+        "offline_bc_success": offline["base_success_rate"], "offline_finetuned_success": offline["success_rate"],
+        "offline_gain_ci95": offline.get("gain_ci95"), "offline_episodes": offline["episodes"],
+        "release_bc_success": published["bc_success"], "release_finetuned_success": published["finetuned_success"],
+        "bc_success": before, "finetuned_success": after, "eval_episodes": config.eval_episodes,
+        "verdict": verdict, "promoted": decision.allowed, "promotion_reason": decision.reason,
+        "finetune_s": finetune_s, "eval_s": time.monotonic() - started,
+    }  # fmt: skip
+
+
+def progress_printer():
+    """FineTune feedback as one short line every few iterations (the details go to TensorBoard)."""
+    last = [0.0]
+
+    def show(feedback) -> None:
+        f = feedback.feedback
+        if time.monotonic() - last[0] >= 10:
+            last[0] = time.monotonic()
+            print(f"    iteration {f.iteration}: imagined success {f.imagined_success_rate:.0%}", flush=True)
+
+    return show
+
+
+def run_loop_demo(skills: list[str], config: DemoConfig, workdir: Path) -> list[dict]:
     workdir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     started = step(f"record {config.play_frames} frames of scripted play through ROS (collect graph)")
@@ -132,8 +212,7 @@ def run_demo(skills: list[str], config: DemoConfig, workdir: Path) -> list[dict]
             def show(feedback) -> None:
                 if time.monotonic() - last[0] > 10:
                     last[0] = time.monotonic()
-                    losses = dict(zip(feedback.feedback.loss_names, feedback.feedback.loss_values, strict=False))
-                    print(f"    step {feedback.feedback.step}: {json.dumps(losses)}", flush=True)
+                    print(f"    step {feedback.feedback.step} of {config.world_model_steps}", flush=True)
 
             outcome = client.run_goal(client.train_wm, goal, show)
             if not outcome.result.checkpoint:
@@ -174,12 +253,7 @@ def run_skill(client: DemoClient, skill: str, config: DemoConfig, workdir: Path,
             iterations=config.finetune_iterations, output_path=str(tuned),
         )  # fmt: skip
 
-        def show(feedback) -> None:
-            f = feedback.feedback
-            print(f"    iteration {f.iteration}: imagined success {f.imagined_success_rate:.2f}, "
-                  f"KL {f.approx_kl:.4f}, imagined steps {f.imagined_steps}", flush=True)  # fmt: skip
-
-        outcome = client.run_goal(client.fine_tune, goal, show)
+        outcome = client.run_goal(client.fine_tune, goal, progress_printer())
         if not outcome.result.checkpoint:
             raise RuntimeError(f"fine-tuning failed: {outcome.result.message}")
     finetune_s = time.monotonic() - started
@@ -202,24 +276,62 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skill", default="open_drawer", help="a skill, or 'all' for the eight")
     parser.add_argument("--workdir", type=Path, default=Path("artifacts/demo"))
     parser.add_argument("--config", type=Path, default=None, help="default: share/diwa_bringup/config/demo.yaml")
+    parser.add_argument("--loop", action="store_true", help="run every stage at small size (the loop, not the gain)")
     args = parser.parse_args(argv)
     skills = list(SKILLS) if args.skill == "all" else [check_skill(args.skill)]
     config_path = args.config or Path(get_package_share_directory("diwa_bringup")) / "config" / "demo.yaml"
     config = DemoConfig.load(config_path)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     started = time.monotonic()
-    rows = run_demo(skills, config, args.workdir.resolve())
-    header = ("skill", "ExecuteSkill: BC", "DiWA", "episodes", "offline: BC", "DiWA", "episodes")
-    print("\n{:<20} {:>17} {:>6} {:>9}   {:>12} {:>6} {:>9}".format(*header))
+    workdir = args.workdir.resolve() / ("loop" if args.loop else "released")
+    rows = (run_loop_demo if args.loop else run_released_demo)(skills, config, workdir)
+    total = time.monotonic() - started
+    print_table(rows, args.loop)
+    write_atomically(workdir / "demo_results.json", json.dumps({"rows": rows, "wall_s": total}, indent=1))
+    write_file_atomically(workdir / "demo_results.png", lambda tmp: plot(rows, tmp))
+    print(f"\nwall time {total / 60:.1f} min; details in {workdir / 'demo_results.json'} and demo_results.png")
+    return 0
+
+
+def print_table(rows: list[dict], loop: bool) -> None:
+    header = ("skill", "offline: BC", "DiWA", "episodes", "ExecuteSkill: BC", "DiWA", "episodes")
+    print("\n{:<20} {:>12} {:>6} {:>9}   {:>17} {:>6} {:>9}".format(*header))
     for r in rows:
         print(
-            f"{r['skill']:<20} {r['bc_success']:>17.0%} {r['finetuned_success']:>6.0%} {r['eval_episodes']:>9}   "
-            f"{r['offline_bc_success']:>12.0%} {r['offline_finetuned_success']:>6.0%} {r['offline_episodes']:>9}"
+            f"{r['skill']:<20} {r['offline_bc_success']:>12.0%} {r['offline_finetuned_success']:>6.0%} "
+            f"{r['offline_episodes']:>9}   {r['bc_success']:>17.0%} {r['finetuned_success']:>6.0%} "
+            f"{r['eval_episodes']:>9}"
         )
-    total = time.monotonic() - started
-    print(f"\nwall time {total / 60:.1f} min; details in {args.workdir / 'demo_results.json'}")
-    (args.workdir / "demo_results.json").write_text(json.dumps({"rows": rows, "wall_s": total}, indent=1))
-    return 0
+        if not loop:
+            low, high = r["offline_gain_ci95"] or (float("nan"), float("nan"))
+            print(
+                f"{'':<20} gain 95 % interval {low:+.0%} .. {high:+.0%}; the release measured "
+                f"{r['release_bc_success']:.0%} -> {r['release_finetuned_success']:.0%}; "
+                f"verdict {r['verdict'] or '-'}; "
+                f"promotion gate: {'passed' if r['promoted'] else 'refused'}"
+            )
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(max(4.0, 1.6 * len(rows)), 3.2))
+    x = range(len(rows))
+    for offset, key, label in ((-0.3, "offline_bc_success", "BC (paired evaluation)"),
+                               (-0.1, "offline_finetuned_success", "DiWA (paired evaluation)"),
+                               (0.1, "bc_success", "BC (ExecuteSkill)"),
+                               (0.3, "finetuned_success", "DiWA (ExecuteSkill)")):  # fmt: skip
+        axis.bar([i + offset for i in x], [100 * r[key] for r in rows], width=0.2, label=label)
+    axis.set_xticks(list(x), [r["skill"] for r in rows], rotation=20)
+    axis.set_ylabel("success (%)")
+    axis.set_ylim(0, 100)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=100)
+    plt.close(figure)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ def run_models(args: argparse.Namespace) -> int:
         return 0
     for release in releases:
         route = release["route"]
-        print(f"{PREFIX}{route}  (from {release['source_run']}, {release['variant']}; seeds: {release['seeds']})")
+        seeds = " ".join(f"{k} {v}" for k, v in (release["seeds"] or {}).items())
+        print(f"{PREFIX}{route}  (from {release['source_run']}, {release['variant']}; seeds: {seeds or '?'})")
         print(f"  {'skill':<20} {'BC':>6} {'fine-tuned':>11} {'gain 95 % interval':>22}  verdict")
         for skill, m in release["skills"].items():
             low, high = m["gain_ci95"] or (float("nan"), float("nan"))

@@ -97,7 +97,7 @@ def make_release(run: Path, variant: str, route: str, destination: Path, command
             _copy_policy(run / "bc" / "policies" / skill, staging / "bc" / skill, route, ())
             _copy_policy(runs / skill, staging / skill, route, FINETUNED_FILES[1:])
             skills[skill] = _measurements(runs / skill)
-        seeds = (run / "seeds.txt").read_text().strip() if (run / "seeds.txt").is_file() else None
+        seeds = _seeds(run / "seeds.txt")
         document = {
             "route": route,
             "source_run": str(run.resolve()),
@@ -119,6 +119,14 @@ def make_release(run: Path, variant: str, route: str, destination: Path, command
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return destination
+
+
+def _seeds(path: Path) -> dict[str, str] | None:
+    """seed_set.sh's seeds.txt ("play 41 demos 4100+i bc 41 ...") as {"play": "41", ...}."""
+    if not path.is_file():
+        return None
+    words = path.read_text().split()
+    return dict(zip(words[::2], words[1::2], strict=False))
 
 
 def _copy_checkpoint(source: Path, target: Path, patterns: tuple[str, ...]) -> None:

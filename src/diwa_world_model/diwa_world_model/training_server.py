@@ -94,6 +94,8 @@ class TrainingServer(Node):
         self.declare_parameter("default_iterations", 0)
         self.declare_parameter("finetune_profile", "quick")
         self.declare_parameter("finetune_eval_episodes", 100)
+        self.declare_parameter("finetune_seed", 0)
+        self.declare_parameter("finetune_eval_seed", 0)
         # Imagined episodes of the pre-deployment verdict on every fine-tuned skill; 0: no verdict.
         self.declare_parameter("verdict_episodes", 500)
         self.workdir = Path(str(self.get_parameter("workdir").value)).resolve()
@@ -239,6 +241,8 @@ class TrainingServer(Node):
         command += ["--reward", goal.reward_model, "--profile", str(self.get_parameter("finetune_profile").value)]
         # The simulator evaluation before and after is what the promotion gate reads (evaluation.json).
         command += ["--eval-episodes", str(int(self.get_parameter("finetune_eval_episodes").value)), "--no-progress"]
+        command += ["--seed", str(int(self.get_parameter("finetune_seed").value))]
+        command += ["--eval-seed", str(int(self.get_parameter("finetune_eval_seed").value))]
         if iterations:
             command += ["--iterations", str(iterations)]
         rates: list[float] = []
