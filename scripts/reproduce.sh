@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make reproduce ROUTE=state`: the full pipeline from nothing to a release of the route's models and
+# their figures, with the seeds of the shipped release (diwa/models/<route>/release.json), then the
+# figures side by side with the shipped ones. Resumable: rerun after an interruption. About 100
+# minutes on 2 cores (scripts/seed_set.sh), one progress line per stage.
+#
+#   scripts/reproduce.sh [ROUTE] [OUT_DIR]      (after `source scripts/env.sh`; repository root)
+set -euo pipefail
+ROUTE="${1:-state}"
+OUT="${2:-artifacts/reproduce/$ROUTE}"
+if [ "$ROUTE" != state ]; then
+  echo "reproduce.sh: only the state route is released so far (camera: issue 25)" >&2
+  exit 2
+fi
+SHIPPED="$(python -c 'from diwa.released import models_root; print(models_root())')/$ROUTE/release.json"
+# The shipped release names its seeds; without one, seed set 41 (the set the state release came from).
+eval "$(python - "$SHIPPED" <<'PY'
+import json, sys
+from pathlib import Path
+path = Path(sys.argv[1])
+seeds = json.loads(path.read_text())["seeds"] if path.is_file() else {}
+names = {"play": "PLAY_SEED", "bc": "BC_SEED", "wm": "WM_SEED", "reward": "REWARD_SEED", "finetune": "FT_SEED",
+         "eval": "EVAL_SEED"}
+for key, var in names.items():
+    if key in seeds:
+        print(f"export {var}={int(seeds[key])}")
+if "demos" in seeds:
+    print(f"export DEMO_SEED={int(seeds['demos'].split('+')[0])}")
+PY
+)"
+started=$(date +%s)
+scripts/seed_set.sh "$OUT/run" 41 plain
+diwa release --run "$OUT/run" --variant plain --route "$ROUTE" --out "$OUT/release"
+python - "$OUT/release/release.json" "$SHIPPED" <<'PY'
+import json, sys
+from pathlib import Path
+made = json.loads(Path(sys.argv[1]).read_text())["skills"]
+shipped = json.loads(Path(sys.argv[2]).read_text())["skills"] if Path(sys.argv[2]).is_file() else {}
+print(f"{'skill':<20} {'BC':>5} {'DiWA':>5}   {'shipped BC':>10} {'DiWA':>5}")
+for skill, m in made.items():
+    s = shipped.get(skill)
+    theirs = f"{s['bc_success']:>10.0%} {s['finetuned_success']:>5.0%}" if s else f"{'-':>10} {'-':>5}"
+    print(f"{skill:<20} {m['bc_success']:>5.0%} {m['finetuned_success']:>5.0%}   {theirs}")
+PY
+echo "reproduce $ROUTE: $(( ($(date +%s) - started) / 60 )) min; release in $OUT/release"
