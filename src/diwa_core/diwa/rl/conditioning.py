@@ -137,7 +137,11 @@ class ObservationFeatures:
 
 class ClosedLoopAgent:
     """A diwa.agent.Agent for any fine-tunable policy: features from ObservationFeatures, actions
-    from DiffusionAgent (which replans every chunk with the policy's base/fine-tuned split)."""
+    from DiffusionAgent (which replans every chunk with the policy's base/fine-tuned split).
+
+    A latent policy sees its features and nothing else, and the latent filter sees only what its
+    world model reads: on the camera route (an image world model on cameras + robot_obs) nothing
+    downstream can read the simulator's scene_obs, which a real cell does not have."""
 
     def __init__(self, policy: DiffusionPolicy, model: WorldModel | None, seed: int) -> None:
         self.agent = DiffusionAgent(policy, seed=seed, deterministic=True)
@@ -146,9 +150,10 @@ class ClosedLoopAgent:
         self._current: np.ndarray | None = None
 
     def reset(self, skill: str, obs: Observation) -> None:
+        obs = self._visible(obs)
         self._current = self.features.reset(obs)
         self._last_action = None
-        self.agent.reset(skill, {**obs, "features": self._current})
+        self.agent.reset(skill, self._policy_input(obs))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, skill: str, seed: int = 0) -> ClosedLoopAgent:
@@ -170,10 +175,25 @@ class ClosedLoopAgent:
                 raise ValueError(f"{recorded['path']} no longer holds the world model {path} was trained with")
         return cls(policy, model, seed)
 
+    def _visible(self, obs: Observation) -> Observation:
+        """What this agent may read of an observation: all of it for a state policy; for a latent
+        policy, the entries its world model reads (plus robot_obs, for the commanded target)."""
+        tracker = self.features.tracker
+        if tracker is None:
+            return obs
+        keys = {*tracker.model.observation_keys, "robot_obs"}
+        return {k: v for k, v in obs.items() if k in keys}
+
+    def _policy_input(self, obs: Observation) -> Observation:
+        if self.features.tracker is None:
+            return {**obs, "features": self._current}
+        return {"features": self._current}
+
     def act(self, obs: Observation) -> np.ndarray:
+        obs = self._visible(obs)
         if self._last_action is not None:
             self._current = self.features.step(self._last_action, obs)
-        action = self.agent.act({**obs, "features": self._current})
+        action = self.agent.act(self._policy_input(obs))
         self._last_action = action
         return action
 
