@@ -4,6 +4,10 @@ A terminal delivers key presses but no key releases, so a pressed direction stay
 `hold_s` after its last press (key repeat keeps it alive while the key is held). A gamepad or 3D
 mouse reports its axes continuously through sensor_msgs/Joy. Both produce the same 7-d action:
 (dx, dy, dz, droll, dpitch, dyaw) in [-1, 1] and the gripper channel (+1 open, -1 closed).
+
+A joystick moves the arm only while its enable button is held (a dead-man switch): releasing it, or
+the joystick falling silent for `timeout_s`, sets the motion to zero, and the safety filter ramps
+the arm to a stop. The gripper toggles only while enabled too.
 """
 
 from __future__ import annotations
@@ -64,6 +68,18 @@ class JoyMapping:
     gripper_button: int = 0
     deadzone: float = 0.1
     scale: float = 1.0
+    enable_button: int = 4  # LB on an Xbox-style pad; the arm moves only while it is held
+    timeout_s: float = 0.5  # no Joy message for this long (driver gone, cable out): motion stops
+
+    def __post_init__(self) -> None:
+        if self.enable_button < 0:
+            raise ValueError(
+                "a joystick needs an enable button (joy_enable_button >= 0): the arm must stop when released"
+            )
+        if self.enable_button == self.gripper_button:
+            raise ValueError("the enable button must differ from the gripper button")
+        if not self.timeout_s > 0:
+            raise ValueError(f"joy_timeout_s must be positive, got {self.timeout_s}")
 
 
 class JoyTeleop:
@@ -72,18 +88,29 @@ class JoyTeleop:
         self.gripper = 1.0
         self._button_was_down = False
         self._axes = np.zeros(6)
+        self._enabled = False
+        self._received_at: float | None = None
 
-    def update(self, axes: list[float], buttons: list[int]) -> None:
+    def update(self, axes: list[float], buttons: list[int], now: float) -> None:
         values = np.zeros(6)
         for channel, (index, sign) in enumerate(zip(self.mapping.axes, self.mapping.signs, strict=True)):
             if 0 <= index < len(axes) and np.isfinite(axes[index]) and abs(axes[index]) > self.mapping.deadzone:
                 values[channel] = sign * axes[index] * self.mapping.scale
         self._axes = np.clip(values, -1.0, 1.0)
+        enable = self.mapping.enable_button
+        self._enabled = 0 <= enable < len(buttons) and bool(buttons[enable])
+        self._received_at = now
         button = self.mapping.gripper_button
         down = 0 <= button < len(buttons) and bool(buttons[button])
-        if down and not self._button_was_down:  # toggle on the press, not while held
+        if down and not self._button_was_down and self._enabled:  # toggle on the press, not while held
             self.gripper = -self.gripper
         self._button_was_down = down
 
-    def action(self) -> np.ndarray:
-        return np.concatenate([self._axes, [self.gripper]])
+    def enabled(self, now: float) -> bool:
+        """The enable button is held and the joystick is alive."""
+        fresh = self._received_at is not None and 0.0 <= now - self._received_at <= self.mapping.timeout_s
+        return self._enabled and fresh
+
+    def action(self, now: float) -> np.ndarray:
+        motion = self._axes if self.enabled(now) else np.zeros(6)
+        return np.concatenate([motion, [self.gripper]])

@@ -30,6 +30,8 @@ class TeleopNode(Node):
         self.declare_parameter("joy_signs", list(JoyMapping.signs))
         self.declare_parameter("joy_gripper_button", JoyMapping.gripper_button)
         self.declare_parameter("joy_deadzone", JoyMapping.deadzone)
+        self.declare_parameter("joy_enable_button", JoyMapping.enable_button)
+        self.declare_parameter("joy_timeout_s", JoyMapping.timeout_s)
         self.driver = PlayDriver(self)
         self.input = str(self.get_parameter("input").value)
         self.keyboard = KeyboardTeleop(speed=float(self.get_parameter("speed").value))
@@ -38,10 +40,12 @@ class TeleopNode(Node):
             signs=tuple(float(s) for s in self.get_parameter("joy_signs").value),
             gripper_button=int(self.get_parameter("joy_gripper_button").value),
             deadzone=float(self.get_parameter("joy_deadzone").value),
+            enable_button=int(self.get_parameter("joy_enable_button").value),
+            timeout_s=float(self.get_parameter("joy_timeout_s").value),
         )
         self.joy = JoyTeleop(mapping)
         if self.input == "joy":
-            self.create_subscription(Joy, "/joy", lambda msg: self.joy.update(list(msg.axes), list(msg.buttons)), 10)
+            self.create_subscription(Joy, "/joy", self._on_joy, 10)
         elif self.input == "keyboard":
             if not sys.stdin.isatty():
                 raise RuntimeError("input:=keyboard needs a terminal; run the node in one, or use input:=joy")
@@ -50,6 +54,9 @@ class TeleopNode(Node):
         else:
             raise ValueError(f"unknown input {self.input!r}; expected keyboard or joy")
         self.create_timer(1.0 / self.driver.rate_hz, self.on_tick)
+
+    def _on_joy(self, msg: Joy) -> None:
+        self.joy.update(list(msg.axes), list(msg.buttons), time.monotonic())
 
     def _read_keys(self) -> None:
         fd = sys.stdin.fileno()
@@ -68,7 +75,8 @@ class TeleopNode(Node):
         if obs is None:
             self.driver.hold()
             return
-        action = self.keyboard.action(time.monotonic()) if self.input == "keyboard" else self.joy.action()
+        now = time.monotonic()
+        action = self.keyboard.action(now) if self.input == "keyboard" else self.joy.action(now)
         self.driver.send_action(action, obs["robot_obs"][:3])
 
 

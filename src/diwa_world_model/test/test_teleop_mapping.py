@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from diwa_world_model.teleop_mapping import JoyMapping, JoyTeleop, KeyboardTeleop
 
@@ -22,12 +23,32 @@ def test_gripper_toggles_and_speed_is_bounded():
     assert teleop.speed == 1.0
 
 
+def joy() -> JoyTeleop:
+    mapping = JoyMapping(axes=(0, 1, 2, -1, -1, 3), signs=(-1, 1, 1, 1, 1, 1), gripper_button=0, enable_button=1)
+    return JoyTeleop(mapping)
+
+
 def test_joy_deadzone_signs_and_button_edge():
-    joy = JoyTeleop(JoyMapping(axes=(0, 1, 2, -1, -1, 3), signs=(-1, 1, 1, 1, 1, 1), gripper_button=0, deadzone=0.1))
-    joy.update([0.5, 0.05, -2.0, float("nan")], [1])
-    np.testing.assert_allclose(joy.action(), [-0.5, 0.0, -1.0, 0, 0, 0, -1.0])
-    joy.update([0, 0, 0, 0], [1])  # still held: no second toggle
-    assert joy.action()[6] == -1.0
-    joy.update([0, 0, 0, 0], [0])
-    joy.update([0, 0, 0, 0], [1])
-    assert joy.action()[6] == 1.0
+    teleop = joy()
+    teleop.update([0.5, 0.05, -2.0, float("nan")], [1, 1], now=0.0)
+    np.testing.assert_allclose(teleop.action(now=0.0), [-0.5, 0.0, -1.0, 0, 0, 0, -1.0])
+    teleop.update([0, 0, 0, 0], [1, 1], now=0.1)  # still held: no second toggle
+    assert teleop.action(now=0.1)[6] == -1.0
+    teleop.update([0, 0, 0, 0], [0, 1], now=0.2)
+    teleop.update([0, 0, 0, 0], [1, 1], now=0.3)
+    assert teleop.action(now=0.3)[6] == 1.0
+
+
+def test_the_arm_moves_only_while_the_enable_button_is_held_and_the_joystick_is_alive():
+    teleop = joy()
+    teleop.update([0.5, 0, 0, 0], [0, 1], now=0.0)
+    assert teleop.action(now=0.1)[0] == -0.5
+    assert teleop.action(now=0.6)[0] == 0.0  # no message for longer than timeout_s: the driver is gone
+    teleop.update([0.5, 0, 0, 0], [1, 0], now=1.0)  # enable released, gripper pressed
+    np.testing.assert_allclose(teleop.action(now=1.0), [0, 0, 0, 0, 0, 0, 1.0])  # no motion, no toggle
+
+
+def test_a_joystick_without_an_enable_button_is_refused():
+    for bad in ({"enable_button": -1}, {"enable_button": 0, "gripper_button": 0}, {"timeout_s": 0.0}):
+        with pytest.raises(ValueError):
+            JoyMapping(**bad)
