@@ -15,7 +15,7 @@ import time
 
 import torch
 from diwa.eval.harness import evaluate
-from diwa.rl.conditioning import ClosedLoopAgent
+from diwa.policy.closed_loop import ClosedLoopAgent
 from diwa.sim.make import make_env
 
 

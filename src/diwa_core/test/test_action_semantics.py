@@ -5,7 +5,7 @@ import pytest
 import rl_tiny
 import torch
 from diwa.action_semantics import CommandedTarget
-from diwa.rl.conditioning import ObservationFeatures
+from diwa.policy.closed_loop import ObservationFeatures
 from diwa.sim.make import make_env
 from diwa.sim.obs_layout import TCP_POS
 from diwa.world_model.featurize import LatentTracker

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import rl_tiny
 import torch
-from diwa.rl.conditioning import ClosedLoopAgent
+from diwa.policy.closed_loop import ClosedLoopAgent
 from diwa.world_model.config import ObservationConfig, RSSMConfig, load_world_model_config
 from diwa.world_model.model import WorldModel
 

@@ -14,7 +14,8 @@ from diwa.cli import main
 from diwa.eval.harness import EpisodeResult, SkillReport
 from diwa.policy.agent import DiffusionAgent
 from diwa.policy.checkpoint import load_policy, save_policy
-from diwa.rl.conditioning import ClosedLoopAgent, check_policy
+from diwa.policy.closed_loop import ClosedLoopAgent
+from diwa.rl.conditioning import check_policy
 from diwa.rl.config import load_finetune_config
 from diwa.rl.finetune import FineTuneRun
 from diwa.world_model.store import WorldModelInfo

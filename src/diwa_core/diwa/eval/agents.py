@@ -26,6 +26,6 @@ def load_agent(spec: str, skill: str, seed: int) -> Agent:
     # Imported here: the policy package pulls in torch, which scripted evaluation does not need.
     # The closed-loop agent runs state policies directly and filters the world model's latent along
     # the episode for latent (DiWA) policies.
-    from diwa.rl.conditioning import ClosedLoopAgent
+    from diwa.policy.closed_loop import ClosedLoopAgent
 
     return ClosedLoopAgent.from_checkpoint(path, skill, seed)

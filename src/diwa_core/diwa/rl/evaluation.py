@@ -14,8 +14,8 @@ from typing import Any
 from diwa.atomic import write_atomically
 from diwa.eval.harness import DEFAULT_MAX_STEPS, SkillReport, evaluate
 from diwa.eval.stats import paired_gain_interval
+from diwa.policy.closed_loop import ClosedLoopAgent
 from diwa.policy.policy import DiffusionPolicy
-from diwa.rl.conditioning import ClosedLoopAgent
 from diwa.world_model.model import WorldModel
 
 EVALUATION_FILE = "evaluation.json"
