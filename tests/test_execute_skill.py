@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from rclpy.action import ActionClient
 
 from diwa_msgs.action import ExecuteSkill
 from diwa_msgs.msg import SceneState
+from diwa_policy_node.safety import SafetyFilter, load_safety_limits
 from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
 
 pytestmark = pytest.mark.ros
@@ -28,6 +30,7 @@ DOMAIN = unique_domain_id()
 # made the mock robot skip or repeat a twist often enough that the open-loop scripted expert missed
 # the drawer handle (2 of 7 isolated runs; 0 of 20 at 10 Hz). A 100 ms period absorbs the jitter.
 RATE_HZ = 10.0
+SAFETY_FILE = Path(__file__).resolve().parents[1] / "src" / "diwa_bringup" / "config" / "safety.yaml"
 
 
 class Robot:
@@ -253,14 +256,23 @@ def test_stale_observations_abort_the_goal_and_the_arm_holds(graph):
     mock_robot = processes[0].process
     reset(client, robot, "open_drawer", seed=12)
     handle = send(action, ExecuteSkill.Goal(skill="open_drawer", policy="scripted"))
-    time.sleep(0.3)
+    # Freeze while the arm moves: the twists before the freeze are not zero.
+    wait_for(lambda: any(np.abs(t).max() > 0 for _, t in robot.twists_since(time.time() - 0.2)), 10, "motion")
     mock_robot.send_signal(signal.SIGSTOP)  # the robot's state stream stops
+    frozen = time.time()
     try:
         outcome = result_of(handle, timeout=10)
     finally:
         mock_robot.send_signal(signal.SIGCONT)
     assert outcome.status == GoalStatus.STATUS_ABORTED
     assert "stale" in outcome.result.message
+    # The command arbiter stops trusting the last pose after the profile's max_observation_age and
+    # brakes at its rate limit: no twist reaches the robot beyond that plus a full stop (the node's
+    # own 1 s limit, relaxed for this loaded machine, does not matter for what the arm receives).
+    limits = load_safety_limits(SAFETY_FILE, "sim")
+    braking = limits.max_observation_age + SafetyFilter(limits).stop_periods() * limits.control_period
+    moving = [stamp - frozen for stamp, twist in robot.twists_since(frozen) if np.abs(twist).max() > 0]
+    assert not moving or max(moving) <= braking + 0.15, (max(moving), braking)
     resumed = time.time()
     time.sleep(0.5 + 10 / RATE_HZ)
     # The policy node sent no command after aborting, so once the mock robot runs again its command
