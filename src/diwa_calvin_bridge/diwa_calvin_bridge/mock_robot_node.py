@@ -11,6 +11,7 @@ command stream stops.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -32,6 +33,7 @@ from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
@@ -117,6 +119,7 @@ class MockRobotNode(Node):
         # The control loop runs in its own thread, as a robot driver's does: gripper actions that
         # wait for the fingers occupy executor threads, and must never starve the stepping.
         self.stopping = threading.Event()
+        self.gripper_active = 0  # gripper goals waiting for the fingers
         self.control_thread = threading.Thread(target=self._control_loop, daemon=True)
         self.control_thread.start()
         self.get_logger().info(f"mock robot ready at {self.rate_hz:.0f} Hz (cameras: {self.cameras})")
@@ -146,8 +149,15 @@ class MockRobotNode(Node):
             time.sleep(max(0.0, next_tick - time.monotonic()))
 
     def stop(self) -> None:
+        """End the control loop and any gripper goal still waiting for the fingers, so that nothing
+        publishes once the node's publishers are destroyed."""
         self.stopping.set()
         self.control_thread.join(timeout=2.0)
+        with self.lock:
+            self.tick.notify_all()
+        deadline = time.monotonic() + 1.0
+        while self.gripper_active and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def on_tick(self) -> None:
         # The state is stamped with the step's start: a command that arrives while the step runs
@@ -233,13 +243,24 @@ class MockRobotNode(Node):
             self.gripper_open = open_
             self.gripper_goals += 1
             generation = self.gripper_goals
+            self.gripper_active += 1
+        try:
+            return self._follow_fingers(goal_handle, generation, feedback_type)
+        finally:
+            with self.lock:
+                self.gripper_active -= 1
+
+    def _follow_fingers(self, goal_handle, generation: int, feedback_type) -> tuple[float, bool]:
         deadline = time.monotonic() + GRIPPER_SETTLE_TIMEOUT_S
         previous = self._width()
-        while time.monotonic() < deadline and generation == self.gripper_goals:  # a newer goal preempts
+        # A newer goal preempts this one; shutting down ends it before the node's publishers go.
+        while time.monotonic() < deadline and generation == self.gripper_goals and not self.stopping.is_set():
             if goal_handle.is_cancel_requested:
                 return self._width(), True
             with self.lock:
                 self.tick.wait(timeout=2.0 / self.rate_hz)
+            if self.stopping.is_set():
+                break
             width = self._width()
             feedback = feedback_type()
             feedback.current_width = width
@@ -292,7 +313,9 @@ class MockRobotNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
+    # rclpy's own SIGINT handler would shut the context down at once, under the control loop and a
+    # gripper goal still publishing; without it Ctrl-C ends the spin and stop() ends them first.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = MockRobotNode()
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(node)
@@ -301,6 +324,7 @@ def main(args: list[str] | None = None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
         node.stop()
         node.destroy_node()
         rclpy.try_shutdown()

@@ -4,26 +4,39 @@ Ctrl-C or SIGINT from `diwa launch`."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+SIGNAL_CHECK_S = 0.2
 
 
 def run_node(make_node: Callable[[], Node], threads: int, on_exit: Callable[[Node], None] | None = None) -> None:
-    """Run one node until shutdown; `on_exit` runs while the context is still valid (e.g. a last
-    zero-velocity command), and is skipped when a signal already shut the context down."""
-    rclpy.init()
+    """Run one node until Ctrl-C (SIGINT) or an external shutdown; `on_exit` then runs while the
+    context is still valid (e.g. a last zero-velocity command)."""
+    # Without rclpy's SIGINT handler, which shuts the context down at once: Ctrl-C ends the spin
+    # here, and on_exit still has a valid context to send its last command.
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = make_node()
     executor = MultiThreadedExecutor(num_threads=threads)
     executor.add_node(node)
     try:
-        executor.spin()
+        # Waits are bounded so that Ctrl-C is noticed by a node without timers: Python raises
+        # KeyboardInterrupt only once the wait returns.
+        while node.context.ok():
+            executor.spin_once(timeout_sec=SIGNAL_CHECK_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A terminal's Ctrl-C reaches every process of the group, and `diwa launch` forwards one
+        # more: a second SIGINT while the node cleans up must not interrupt it with a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if on_exit is not None and node.context.ok():
             on_exit(node)
+        executor.shutdown(timeout_sec=2.0)
         node.destroy_node()
         rclpy.try_shutdown()
