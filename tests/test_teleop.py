@@ -112,9 +112,14 @@ def test_the_arm_moves_only_while_the_enable_button_is_held(pad):
     assert any(0.0 < n < norms.max() - 1e-6 for n in norms[int(np.argmax(norms)) :])  # passed through between
     steps = np.linalg.norm(np.diff(speeds, axis=0), axis=1)
     assert steps.max() <= LIMITS.max_linear_acceleration * LIMITS.control_period + 1e-6  # no jump to zero
-    rest = pad.position()
-    time.sleep(0.5)
-    assert np.linalg.norm(pad.position() - rest) < 1e-3
+
+    # At rest: the mock robot, which may run behind on a loaded machine, settles and stays.
+    def settled() -> bool:
+        rest = pad.position()
+        time.sleep(0.5)
+        return bool(np.linalg.norm(pad.position() - rest) < 1e-3)
+
+    wait_for(settled, 5, "the arm to come to rest after the enable button was released")
 
 
 def test_the_estop_latches_teleop(pad):

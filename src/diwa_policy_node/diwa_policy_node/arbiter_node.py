@@ -23,7 +23,7 @@ from rclpy.node import Node
 
 from diwa_msgs.msg import SceneState
 from diwa_policy_node.arbiter import COMMAND_SOURCES, CommandArbiter
-from diwa_policy_node.backends import safety_profile_for
+from diwa_policy_node.backends import command_frame_for, safety_profile_for
 from diwa_policy_node.estop import EStop
 from diwa_policy_node.node_main import run_node
 from diwa_policy_node.observation_cache import ObservationCache, ObservationUnavailableError
@@ -42,7 +42,7 @@ class ArbiterNode(Node):
         p("input_namespace", "/diwa/commands")
         p("output_topic", "/servo_node/delta_twist_cmds")
         p("scene_state_topic", "/mock_robot/scene_state")
-        p("planning_frame", "world")
+        p("planning_frame", "")
         p("lease_s", 0.2)
         p("backend", "sim")
         p("safety_file", "")
@@ -51,7 +51,7 @@ class ArbiterNode(Node):
         profile = safety_profile_for(str(value("backend")), str(value("safety_profile")))
         limits = load_safety_limits(self._safety_file(str(value("safety_file"))), profile)
         self.period = limits.control_period
-        self.frame = str(value("planning_frame"))
+        self.frame = command_frame_for(str(value("backend")), str(value("planning_frame")))
         # One callback group for every input and the timer: the filter is called from one thread.
         group = MutuallyExclusiveCallbackGroup()
         self.arbiter = CommandArbiter(SafetyFilter(limits), float(value("lease_s")), tuple(value("sources")))

@@ -15,6 +15,7 @@ from geometry_msgs.msg import TwistStamped
 from rclpy.action import ActionClient
 from rclpy.node import Node
 
+from diwa_policy_node.franka_config import FrankaConfig
 from diwa_policy_node.safety import FilteredCommand, GripperRequest
 
 GRASP_EPSILON_M = 0.08
@@ -115,6 +116,13 @@ class MockRobotBackend(ServoStreamBackend):
 REAL_ARM_SAFETY_PROFILES = {"franka": "franka"}
 """The safety profile each real-arm backend must run with: the simulator's profile is about four
 times as fast and would reach a real arm unnoticed through a launch argument."""
+
+
+def command_frame_for(backend: str, requested: str) -> str:
+    """The frame twists reach the robot in: the backend's own unless one is requested. Servo reads a
+    Franka's twists in its planning frame, the arm's base fr3_link0, whose axes are parallel to the
+    scene frame the safety filter works in (docs/deploy.md, step 1)."""
+    return requested or {"franka": FrankaConfig.command_frame}.get(backend, "world")
 
 
 def safety_profile_for(backend: str, requested: str) -> str:

@@ -16,6 +16,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diwa.promotion import DEFAULT_MIN_EPISODES
 from diwa.robot_contract import GRIPPER_CLOSED_WIDTH_M, GRIPPER_OPEN_WIDTH_M, action_to_twist
 from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, check_skill
+from geometry_msgs.msg import TwistStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -47,6 +48,38 @@ CONFLICT_CHECK_EVERY = 30
 """Control periods between checks for other command or state publishers during a skill (1 s at 30 Hz)."""
 
 
+ROBOT_REST_MARGIN_S = 0.5
+"""Allowance beyond the arbiter's braking time for its zero twist to arrive on a loaded machine."""
+
+
+class RobotStreamWatch:
+    """The twist stream the robot receives (the arbiter's output), seen from the policy node: whether
+    it has come to rest since a given moment."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._moving: bool | None = None  # None: the robot has received no twist yet
+
+    def on_twist(self, msg: TwistStamped) -> None:
+        values = (msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z)
+        values += (msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z)
+        with self._lock:
+            self._moving = any(v != 0.0 for v in values)
+            self._lock.notify_all()
+
+    def wait_at_rest(self, timeout: float) -> bool:
+        """True once the last twist the robot received is zero (the arbiter then falls silent), or if
+        it has received none; False if it is still moving after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._moving:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+            return True
+
+
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("policy_node")
@@ -59,6 +92,7 @@ class PolicyNode(Node):
         p("safety_profile", "")
         p("scene_state_topic", "/mock_robot/scene_state")
         p("twist_topic", "/diwa/commands/policy")  # the command arbiter forwards it to the robot
+        p("robot_twist_topic", "/servo_node/delta_twist_cmds")  # what the arbiter sends the robot
         p("gripper_namespace", "/franka_gripper")
         p("planning_frame", "world")
         p("gripper_speed", 0.1)
@@ -97,6 +131,10 @@ class PolicyNode(Node):
         self.scene_state_topic = self.resolve_topic_name(str(value("scene_state_topic")))
         self.twist_topic = self.resolve_topic_name(str(value("twist_topic")))
         self.create_subscription(SceneState, self.scene_state_topic, self.on_scene_state, 10, callback_group=group)
+        self.robot_stream = RobotStreamWatch()
+        self.create_subscription(
+            TwistStamped, str(value("robot_twist_topic")), self.robot_stream.on_twist, 10, callback_group=group
+        )
         self.status_pub = self.create_publisher(PolicyStatus, "~/status", 10)
         self.marker_pub = self.create_publisher(MarkerArray, "~/predicted_path", 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -168,6 +206,7 @@ class PolicyNode(Node):
     def _finish(self, goal_handle, outcome: str, success: bool, steps: int, message: str) -> ExecuteSkill.Result:
         if self.streaming:
             self._brake_to_rest()
+            self._wait_for_robot_at_rest()
             self.backend.deactivate()
             self.streaming = False
         result = ExecuteSkill.Result(success=success, steps=steps, message=message)
@@ -202,6 +241,13 @@ class PolicyNode(Node):
                 return
             time.sleep(period)
         self.backend.hold()
+
+    def _wait_for_robot_at_rest(self) -> None:
+        """The arbiter brakes on its own after our last command: the backend (on the Franka, pausing
+        Servo) is deactivated only once the robot's own stream is at rest, so it never cuts a ramp."""
+        timeout = (self.safety.stop_periods() + 3) * self.safety.limits.control_period + ROBOT_REST_MARGIN_S
+        if not self.robot_stream.wait_at_rest(timeout):
+            self.get_logger().warn(f"the robot's twist stream was still moving {timeout:.2f} s after the skill ended")
 
     def _run(self, goal_handle) -> ExecuteSkill.Result:
         goal = goal_handle.request

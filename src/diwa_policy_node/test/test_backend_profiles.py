@@ -1,4 +1,5 @@
-"""The backend chooses its safety profile, and the Franka's planned start pose must lie in the box."""
+"""The backend chooses its safety profile and its command frame, and the Franka's planned start pose
+must lie in the box."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 from diwa.sim.geometry import ROBOT_BASE_POS
 
-from diwa_policy_node.backends import safety_profile_for
+from diwa_policy_node.backends import command_frame_for, safety_profile_for
 from diwa_policy_node.franka_config import FrankaConfig, start_position_problem
 from diwa_policy_node.safety import load_safety_limits
 
@@ -34,3 +35,9 @@ def test_the_shipped_start_pose_lies_in_the_franka_box_and_a_far_one_does_not() 
     assert problem is not None and "z 0.140 outside 0.320..0.750" in problem
     other_frame = replace(FrankaConfig(), start_frame="world")
     assert "only fr3_link0" in start_position_problem(other_frame, ROBOT_BASE_POS, *box)
+
+
+def test_twists_reach_servo_in_the_frankas_base_frame_and_the_simulator_in_its_world() -> None:
+    assert command_frame_for("franka", "") == "fr3_link0" == FrankaConfig().command_frame
+    assert command_frame_for("sim", "") == "world"
+    assert command_frame_for("franka", "fr3_link0_aligned") == "fr3_link0_aligned"
