@@ -12,8 +12,9 @@ pretrained base. Every fine-tuned denoising step of every chunk is one PPO trans
     3. generalized_advantages                GAE over chunks (the outer MDP)
     4. clipped_surrogate                     the PPO policy loss of one minibatch
     5. DenoisingPPO.collect                  roll out the current policy in a ChunkEnv
-    6. DenoisingPPO.update                   epochs of minibatches over (chunk x denoising step),
-                                             optionally held near the base (base_kl)
+    6. DenoisingPPO.minibatch_loss           the loss of one minibatch of (chunk x denoising step)
+                                             transitions, optionally held near the base (base_kl)
+       DenoisingPPO.update                   epochs of minibatches, one optimiser step each
     7. DenoisingPPO.iterate                  one iteration = 5 + advantages + 6, with its statistics
 
 The environment side is a `ChunkEnv` (imagination.py, online.py); checkpoints, evaluation and
@@ -218,6 +219,63 @@ class Rollout:
     primitive_steps: int  # primitive environment (or imagined) steps executed
 
 
+@dataclass(frozen=True)
+class UpdateBatch:
+    """A rollout flattened to (T*B, ...) transitions for the update."""
+
+    cond: torch.Tensor
+    chains: torch.Tensor
+    old_logp: torch.Tensor
+    base_means: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+
+    @classmethod
+    def flatten(cls, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor) -> UpdateBatch:
+        return cls(
+            cond=rollout.cond.flatten(0, 1),
+            chains=rollout.chains.flatten(0, 1),
+            old_logp=rollout.old_logp.flatten(0, 1),
+            base_means=rollout.base_means.flatten(0, 1),
+            advantages=advantages.flatten(),
+            returns=returns.flatten(),
+        )
+
+
+@dataclass(frozen=True)
+class MinibatchLoss:
+    """One minibatch's loss and its parts; the actor's parts are None during the critic warm-up."""
+
+    loss: torch.Tensor
+    value_loss: torch.Tensor
+    policy_loss: torch.Tensor | None = None
+    approx_kl: torch.Tensor | None = None
+    clip_fraction: torch.Tensor | None = None
+    base_kl: torch.Tensor | None = None
+    ratio: torch.Tensor | None = None
+
+    def statistics(self) -> dict[str, float | None]:
+        names = ("value_loss", "policy_loss", "approx_kl", "clip_fraction", "base_kl", "ratio")
+        return {name: None if getattr(self, name) is None else float(getattr(self, name)) for name in names}
+
+
+class RunningMeans:
+    """Means over the update's minibatches of the statistics that were measured (not None)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._sums: dict[str, float] = {}
+
+    def add(self, values: dict[str, float | None]) -> None:
+        self.count += 1
+        for name, value in values.items():
+            if value is not None:
+                self._sums[name] = self._sums.get(name, 0.0) + value
+
+    def result(self) -> dict[str, float]:
+        return {name: total / self.count for name, total in self._sums.items()}
+
+
 class DenoisingPPO:
     """Fine-tunes `policy.finetuned` (the last K denoising steps) and a critic with PPO."""
 
@@ -373,74 +431,56 @@ class DenoisingPPO:
         return advantages, advantages + rollout.values
 
     # 6. ------------------------------------------------------------------------------------------
+    def minibatch_loss(self, batch: UpdateBatch, index: torch.Tensor, train_actor: bool) -> MinibatchLoss:
+        """The PPO loss of one minibatch of (chunk x fine-tuned denoising step) transitions: the
+        critic's value loss, plus, once the actor trains, the clipped surrogate and the KL to the
+        frozen base (a penalty when base_kl_coef > 0, otherwise only measured)."""
+        config, mdp = self.config, self.policy.mdp
+        sample, step = index // self.steps, index % self.steps
+        # A chunk recurs with several denoising steps: run each state's share once.
+        states, rows = torch.unique(sample, return_inverse=True)
+        value_loss = 0.5 * (self.critic(batch.cond[states])[rows] - batch.returns[sample]).square().mean()
+        if not train_actor:
+            return MinibatchLoss(config.vf_coef * value_loss, value_loss)
+        actor = CachedConditionDenoiser(self.actor, batch.cond[states], rows)
+        x, position = batch.chains[sample, step], self.first_position + step
+        mean = mdp.step_gaussian(actor, x, position, actor.cond).mean
+        new_logp = mdp.gaussian_log_prob(mean, batch.chains[sample, step + 1], position) / self.chunk_elements
+        advantages = batch.advantages[sample]
+        if config.normalize_advantages:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        advantages = advantages * self.discounts[step]
+        old_logp = batch.old_logp[sample, step]
+        policy_loss, approx_kl, clip_fraction = clipped_surrogate(new_logp, old_logp, advantages, self.clips[step])
+        tuned_mean = mean if config.base_kl_coef > 0 else mean.detach()
+        base_kl = mdp.kl(tuned_mean, batch.base_means[sample, step], position).mean() / self.chunk_elements
+        loss = config.vf_coef * value_loss + policy_loss + config.base_kl_coef * base_kl
+        ratio = (new_logp.detach() - old_logp).exp().mean()
+        return MinibatchLoss(loss, value_loss, policy_loss, approx_kl, clip_fraction, base_kl, ratio)
+
     def update(self, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor) -> dict[str, float]:
-        """Epochs of minibatches drawn uniformly over (chunk x fine-tuned denoising step).
+        """Epochs of minibatches drawn uniformly over (chunk x fine-tuned denoising step); an epoch
+        stops early once the approximate KL passes target_kl.
 
         During the critic warm-up only the critic learns: its first targets come from a critic
         that knows nothing, and actor steps taken on those advantages would be noise.
         """
         config = self.config
-        cond = rollout.cond.flatten(0, 1)
-        chains = rollout.chains.flatten(0, 1)
-        old_logp = rollout.old_logp.flatten(0, 1)
-        base_means = rollout.base_means.flatten(0, 1)
-        advantages, returns = advantages.flatten(), returns.flatten()
-        total = len(cond) * self.steps
+        batch = UpdateBatch.flatten(rollout, advantages, returns)
+        total = len(batch.cond) * self.steps
         batch_size = min(config.batch_size, total)
-        batches = total // batch_size
         train_actor = self.iteration >= config.critic_warmup_iterations
-        sums: dict[str, float] = {"value_loss": 0.0, "policy_loss": 0.0, "approx_kl": 0.0, "clip_fraction": 0.0}
-        sums |= {"ratio": 0.0, "actor_grad_norm": 0.0, "critic_grad_norm": 0.0, "base_kl": 0.0}
-        mdp = self.policy.mdp
-        minibatches, epochs_done, stopped_early = 0, 0, False
+        means = RunningMeans()
+        epochs_done, stopped_early = 0, False
         for _ in range(config.update_epochs):
             order = torch.randperm(total, generator=self.generator)
-            for b in range(batches):
-                index = order[b * batch_size : (b + 1) * batch_size]
-                sample, step = index // self.steps, index % self.steps
-                # A chunk recurs with several denoising steps: run each state's share once.
-                states, rows = torch.unique(sample, return_inverse=True)
-                value_loss = 0.5 * (self.critic(cond[states])[rows] - returns[sample]).square().mean()
-                loss = config.vf_coef * value_loss
-                if train_actor:
-                    actor = CachedConditionDenoiser(self.actor, cond[states], rows)
-                    x, position = chains[sample, step], self.first_position + step
-                    mean = mdp.step_gaussian(actor, x, position, actor.cond).mean
-                    new_logp = mdp.gaussian_log_prob(mean, chains[sample, step + 1], position) / self.chunk_elements
-                    batch_advantages = advantages[sample]
-                    if config.normalize_advantages:
-                        batch_advantages = (batch_advantages - batch_advantages.mean()) / (
-                            batch_advantages.std() + 1e-8
-                        )
-                    batch_advantages = batch_advantages * self.discounts[step]
-                    policy_loss, approx_kl, clip_fraction = clipped_surrogate(
-                        new_logp, old_logp[sample, step], batch_advantages, self.clips[step]
-                    )
-                    # How far the fine-tuned steps are from the base's: a penalty, or only a measure.
-                    tuned_mean = mean if config.base_kl_coef > 0 else mean.detach()
-                    base_kl = mdp.kl(tuned_mean, base_means[sample, step], position).mean() / self.chunk_elements
-                    loss = loss + policy_loss + config.base_kl_coef * base_kl
-                if not torch.isfinite(loss):
-                    raise NonFiniteError(f"non-finite loss in update minibatch {minibatches}")
-                self.actor_optimizer.zero_grad(set_to_none=True)
-                self.critic_optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                sums["critic_grad_norm"] += float(
-                    nn.utils.clip_grad_norm_(self.critic.parameters(), config.max_grad_norm)
-                )
-                self.critic_optimizer.step()
-                sums["value_loss"] += float(value_loss.detach())
-                if train_actor:
-                    norm = nn.utils.clip_grad_norm_(self.actor.parameters(), config.max_grad_norm)
-                    self.actor_optimizer.step()
-                    sums["actor_grad_norm"] += float(norm)
-                    sums["policy_loss"] += float(policy_loss.detach())
-                    sums["approx_kl"] += float(approx_kl)
-                    sums["clip_fraction"] += float(clip_fraction)
-                    sums["base_kl"] += float(base_kl.detach())
-                    sums["ratio"] += float((new_logp.detach() - old_logp[sample, step]).exp().mean())
-                minibatches += 1
-                if train_actor and config.target_kl is not None and float(approx_kl) > config.target_kl:
+            for b in range(total // batch_size):
+                losses = self.minibatch_loss(batch, order[b * batch_size : (b + 1) * batch_size], train_actor)
+                if not torch.isfinite(losses.loss):
+                    raise NonFiniteError(f"non-finite loss in update minibatch {means.count}")
+                critic_norm, actor_norm = self._step(losses.loss, train_actor)
+                means.add(losses.statistics() | {"critic_grad_norm": critic_norm, "actor_grad_norm": actor_norm})
+                if train_actor and config.target_kl is not None and float(losses.approx_kl) > config.target_kl:
                     stopped_early = True
                     break
             epochs_done += 1
@@ -449,17 +489,29 @@ class DenoisingPPO:
         for module in (self.actor, self.critic):
             if not all(torch.isfinite(p).all() for p in module.parameters()):
                 raise NonFiniteError("the update produced non-finite weights")
-        actor_keys = ("policy_loss", "approx_kl", "clip_fraction", "ratio", "actor_grad_norm", "base_kl")
-        stats = {k: v / minibatches for k, v in sums.items() if train_actor or k not in actor_keys}
-        residual = returns - rollout.values.flatten()
-        stats |= {
-            "explained_variance": float(1.0 - residual.var() / returns.var()) if returns.var() > 0 else 0.0,
+        residual = batch.returns - rollout.values.flatten()
+        variance = batch.returns.var()
+        return means.result() | {
+            "explained_variance": float(1.0 - residual.var() / variance) if variance > 0 else 0.0,
             "epochs": float(epochs_done),
-            "minibatches": float(minibatches),
+            "minibatches": float(means.count),
             "stopped_early": float(stopped_early),
             "actor_updated": float(train_actor),
         }
-        return stats
+
+    def _step(self, loss: torch.Tensor, train_actor: bool) -> tuple[float, float | None]:
+        """One optimiser step on both networks (the actor's only once it trains); the gradient norms
+        before clipping."""
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        critic_norm = float(nn.utils.clip_grad_norm_(self.critic.parameters(), self.config.max_grad_norm))
+        self.critic_optimizer.step()
+        if not train_actor:
+            return critic_norm, None
+        actor_norm = float(nn.utils.clip_grad_norm_(self.actor.parameters(), self.config.max_grad_norm))
+        self.actor_optimizer.step()
+        return critic_norm, actor_norm
 
     # 7. ------------------------------------------------------------------------------------------
     def iterate(self, env: ChunkEnv, chunks: int) -> dict[str, float]:
