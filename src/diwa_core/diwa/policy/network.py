@@ -82,6 +82,15 @@ class EpsilonMLP(nn.Module):
         )
         self.body = ResidualMLP(horizon * action_dim + time_dim + cond_dim, widths, horizon * action_dim)
 
+    def lift_columns(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The first layer's weight split by what its columns read, (W_x, W_t, W_c), so that
+        lift(concat(x, e(t), c)) = W_x x + W_t e(t) + W_c c + b: the fast paths (SamplingEpsilon,
+        rl's CachedConditionDenoiser) compute the terms that repeat once."""
+        chunk = self.horizon * self.action_dim
+        weight = self.body.lift.weight
+        time_end = weight.shape[1] - self.cond_dim
+        return weight[:, :chunk], weight[:, chunk:time_end], weight[:, time_end:]
+
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """x: (B, horizon, action_dim); t: (B,) integer timesteps; cond: (B, cond_dim)."""
         batch = x.shape[0]
@@ -119,16 +128,14 @@ class SamplingEpsilon:
     """
 
     def __init__(self, network: EpsilonMLP, timesteps: torch.Tensor) -> None:
-        chunk = network.horizon * network.action_dim
         body = network.body
-        weight = body.lift.weight.detach()
-        time_dim = weight.shape[1] - chunk - network.cond_dim
+        x_weight, t_weight, c_weight = (w.detach() for w in network.lift_columns())
         with torch.no_grad():
-            embedded = network.time_embedding(timesteps.to(weight.device))
-            self._time_terms = F.linear(embedded, weight[:, chunk : chunk + time_dim]).unbind(0)
-        self._cond_weight, self._lift_bias = weight[:, chunk + time_dim :], body.lift.bias.detach()
+            embedded = network.time_embedding(timesteps.to(x_weight.device))
+            self._time_terms = F.linear(embedded, t_weight).unbind(0)
+        self._cond_weight, self._lift_bias = c_weight, body.lift.bias.detach()
         # Weights transposed: torch.addmm(bias, h, weight^T) is what F.linear runs.
-        self._x_weight = weight[:, :chunk].t()
+        self._x_weight = x_weight.t()
         self._blocks = [
             (
                 block.first.weight.detach().t(),

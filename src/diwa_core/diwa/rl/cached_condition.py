@@ -1,12 +1,12 @@
 """A denoiser view that computes the conditioning's share of its first layer once per state.
 
 The denoiser's first layer reads concat(noisy chunk, time embedding, conditioning); its weight
-splits into three column blocks, so  lift = W_x x + W_t e(t) + W_c c + b.  The conditioning c (the
-512-d latent in the quick profile, 2048-d in the paper's) is most of the input, and the same c
-recurs: at each of the 20 denoising steps of a chunk, at each of the 10 log-probabilities scored
-per stored chain, and ~4 times per PPO minibatch drawn over (chunk x denoising step). Computing
-W_c c + b once per distinct state nearly halves the policy's cost in imagination and in the
-update. The view shares the network's parameters (gradients flow to them as usual), so it always
+splits into three column blocks (EpsilonMLP.lift_columns), so  lift = W_x x + W_t e(t) + W_c c + b.
+The conditioning c (the 512-d latent in the quick profile, 2048-d in the paper's) is most of the
+input, and the same c recurs: at each of the 20 denoising steps of a chunk, at each of the 10
+log-probabilities scored per stored chain, and ~4 times per PPO minibatch drawn over (chunk x
+denoising step). Computing W_c c + b once per distinct state nearly halves the policy's cost in
+imagination and in the update. The view shares the network's parameters (gradients flow to them as usual), so it always
 computes what the network computes (tests compare the two). When the whole batch is at one
 timestep, as in sampling and in scoring stored chains, the time embedding is computed once too.
 """
@@ -31,12 +31,8 @@ class CachedConditionDenoiser(nn.Module):
         super().__init__()
         self.network = network
         self.cond = cond if rows is None else cond[rows]
-        chunk = network.horizon * network.action_dim
-        weight = network.body.lift.weight
-        time_dim = weight.shape[1] - chunk - network.cond_dim
-        self._x_weight = weight[:, :chunk]
-        self._t_weight = weight[:, chunk : chunk + time_dim]
-        term = F.linear(cond, weight[:, chunk + time_dim :], network.body.lift.bias)
+        self._x_weight, self._t_weight, cond_weight = network.lift_columns()
+        term = F.linear(cond, cond_weight, network.body.lift.bias)
         self._cond_term = term if rows is None else term[rows]
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
