@@ -1,4 +1,4 @@
-"""Evaluation artefacts: per-episode JSONL log, summary JSON, bar chart, GIF videos."""
+"""Evaluation artefacts: per-episode JSONL log, summary JSON, bar charts, GIF videos."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import imageio.v2 as imageio
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -63,3 +64,27 @@ def write_gif(frames: Sequence[Any], path: Path, fps: int = 15) -> None:
     write_file_atomically(
         path, lambda tmp: imageio.mimsave(tmp, list(frames), format="GIF", duration=1000 / fps, loop=0)
     )
+
+
+def plot_agreement(summaries: list[dict[str, Any]], path: Path, title: str, target: float) -> None:
+    """Bars of imagination-fidelity agreement per skill beside the real and imagined success rates,
+    with the `target` agreement as a line."""
+    positions = np.arange(len(summaries))
+    figure, axes = plt.subplots(figsize=(max(5.0, 1.2 * len(summaries) + 2.0), 4.0))
+    for offset, key, label in (
+        (-0.27, "agreement", "agreement"),
+        (0.0, "real_success_rate", "success (simulator)"),
+        (0.27, "imagined_success_rate", "success (imagined)"),
+    ):
+        axes.bar(positions + offset, [row[key] for row in summaries], width=0.27, label=label)
+    for level in summaries[0].get("simulator_replay_agreement", {}) if summaries else ():
+        ceiling = [row["simulator_replay_agreement"][level] for row in summaries]
+        axes.scatter(positions - 0.27, ceiling, marker="_", s=300, label=f"simulator replay, noise {level}")
+    axes.axhline(target, color="black", linestyle="--", linewidth=1, label="target agreement")
+    axes.set_xticks(list(positions), [row["skill"] for row in summaries], rotation=30, ha="right")
+    axes.set_ylim(0.0, 1.05)
+    axes.set_title(title)
+    axes.legend(fontsize="small", loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

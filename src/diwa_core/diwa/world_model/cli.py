@@ -6,11 +6,9 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.tensorboard import SummaryWriter
 
 from diwa.atomic import write_atomically, write_file_atomically
 from diwa.data.dataset import load_dataset
@@ -18,9 +16,8 @@ from diwa.skills import SKILLS, check_skill
 from diwa.world_model.config import PROFILES, load_world_model_config
 from diwa.world_model.evaluate import HORIZONS, format_report, held_out_ranges, open_loop_errors
 from diwa.world_model.featurize import featurize_dataset
-from diwa.world_model.labels import Oracle, annotation_labels, oracle_labels, reference_starts
-from diwa.world_model.layout_shuffle import add_shuffled_layouts
-from diwa.world_model.reward import load_reward_config, save_reward_classifier, split_labelled, train_reward_classifier
+from diwa.world_model.reward import load_reward_config
+from diwa.world_model.reward_training import LABEL_SOURCES, train_skill_reward
 from diwa.world_model.store import load_world_model
 from diwa.world_model.trainer import WorldModelTrainer
 
@@ -220,7 +217,7 @@ def _register_reward(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--labels",
-        choices=("oracle", "annotations"),
+        choices=LABEL_SOURCES,
         default="oracle",
         help="oracle: the simulator's task oracle against start states of the skill (DiWA's choice, default); "
         "annotations: the completion frames of the skill's annotation windows",
@@ -228,16 +225,6 @@ def _register_reward(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="end with a JSON summary on the last line")
     _common(parser, seed_help="seed for split, features and training (default 0)")
     parser.set_defaults(run=run_train_reward)
-
-
-def skill_oracle(skill: str) -> Oracle:
-    """The simulator's task oracle for one skill (imported here, not at module import)."""
-    from diwa.sim.oracle import completed_tasks
-
-    def done(start_robot: np.ndarray, start_scene: np.ndarray, robot: np.ndarray, scene: np.ndarray) -> bool:
-        return bool(completed_tasks(start_robot, start_scene, robot, scene, tasks=(skill,)))
-
-    return done
 
 
 def run_train_reward(args: argparse.Namespace) -> int:
@@ -252,36 +239,12 @@ def run_train_reward(args: argparse.Namespace) -> int:
     if args.layout_shuffles is not None:
         config = dataclasses.replace(config, layout_shuffles=args.layout_shuffles)
     dataset = load_dataset(args.data, images=model.uses_images)
-    if args.labels == "annotations":
-        labels = annotation_labels(dataset, skill, config.positive_frames)
-    else:
-        references = reference_starts(dataset, skill, config.oracle_references, args.seed)
-        labels = oracle_labels(dataset, skill_oracle(skill), references)
-    counts = f"{int((labels == 1).sum())} positive / {int((labels == 0).sum())} negative labelled frames"
-    features = featurize_dataset(model, dataset, seed=args.seed, progress=True)
-    train_idx, val_idx = split_labelled(labels, dataset.episodes, config.segment_frames, config.val_fraction, args.seed)
-    features, labels, train_idx = add_shuffled_layouts(
-        model, dataset, features, labels, train_idx, config.layout_shuffles, args.seed, progress=True
-    )
-    writer = SummaryWriter(str(args.out / "tensorboard" / f"reward_{skill}"))
-    classifier, metrics = train_reward_classifier(
-        features, labels, train_idx, val_idx, config, args.seed, progress=True, writer=writer
-    )
-    writer.close()
-    meta: dict[str, Any] = {
-        "config": dataclasses.asdict(config),
-        "feat_dim": model.feat_dim,
-        "seed": args.seed,
-        "labels": args.labels,
-        "world_model": {"path": str(info.path), "weights_sha256": info.weights_sha256, "profile": info.config.profile},
-        "provenance": {"dataset_path": str(args.data.resolve()), "dataset_hash": dataset.content_hash()},
-        "metrics": metrics,
-    }
-    path = save_reward_classifier(classifier, args.out, skill, meta)
+    trained = train_skill_reward(model, info, dataset, args.data, skill, config, args.labels, args.seed, args.out)
     print(
-        f"{skill}: {counts} ({args.labels}; trained with {config.layout_shuffles} layout-shuffled copies); saved {path}"
+        f"{skill}: {trained.positives} positive / {trained.negatives} negative labelled frames ({args.labels}; "
+        f"trained with {config.layout_shuffles} layout-shuffled copies); saved {trained.checkpoint}"
     )
-    val = metrics["val"]
+    val = trained.metrics["val"]
     if val is None or val["positives"] == 0:
         print("held-out: no positive frames (too few completions to hold some out); scores undefined")
     else:
@@ -290,5 +253,9 @@ def run_train_reward(args: argparse.Namespace) -> int:
             f"recall {val['recall']:.3f}  F1 {val['f1']:.3f}"
         )
     if args.json:
-        print(json.dumps({"skill": skill, "checkpoint": str(path), "labels": args.labels, **metrics}))
+        print(
+            json.dumps(
+                {"skill": skill, "checkpoint": str(trained.checkpoint), "labels": args.labels, **trained.metrics}
+            )
+        )
     return 0

@@ -1,4 +1,5 @@
-"""`diwa eval-fidelity`: does imagination agree with the simulator about which episodes succeed?
+"""Imagination fidelity (`diwa eval-fidelity`): does imagination agree with the simulator about which
+episodes succeed?
 
 Fine-tuning in imagination can only improve a skill if the world model and the reward classifier
 tell a successful attempt from a failed one. This measures exactly that, per skill: an agent (the
@@ -20,11 +21,7 @@ millimetre.
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,15 +30,12 @@ from tqdm import tqdm
 
 from diwa.action_semantics import CommandedTarget
 from diwa.agent import Agent
-from diwa.eval.agents import load_agent
-from diwa.eval.commands import parse_skills
 from diwa.eval.harness import DEFAULT_MAX_STEPS
 from diwa.sim.obs_layout import TCP_POS
 from diwa.sim.start_states import sample_start_state, skill_seed
 from diwa.world_model.config import IMAGE_KEYS
 from diwa.world_model.model import WorldModel
-from diwa.world_model.reward import RewardClassifier, load_reward_classifier
-from diwa.world_model.store import load_world_model
+from diwa.world_model.reward import RewardClassifier
 
 CHUNK_STEPS = 4
 """World-model steps per action chunk; the classifier scores each chunk's last latent (DiWA)."""
@@ -202,133 +196,3 @@ def measure_skill(
     finally:
         env.close()
     return result
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "eval-fidelity",
-        help="agreement between imagined and simulated success, per skill",
-        description="Run an agent in the simulator, replay its actions in the world model, and compare the "
-        "reward classifier's verdict with the oracle's.",
-    )
-    parser.add_argument("--wm", type=Path, required=True, help="world-model checkpoint")
-    parser.add_argument("--reward", type=Path, required=True, help="reward classifiers: DIR or DIR/<skill>")
-    parser.add_argument("--agent", default="scripted", help="'scripted' or a policy checkpoint / DIR with DIR/<skill>")
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--skill", help="one skill")
-    which.add_argument("--skills", help="'all' or a comma-separated list of skills")
-    parser.add_argument("--episodes", type=int, default=50)
-    parser.add_argument("--samples", type=int, default=5, help="imagined rollouts per episode")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--temperature", type=float, default=1.0, help="prior sampling temperature (fine-tuning's; DiWA: 1.0)"
-    )
-    parser.add_argument(
-        "--replay-noise",
-        type=float,
-        nargs="+",
-        default=[],
-        metavar="STD",
-        help="also replay each episode open-loop in the simulator --samples times with Gaussian noise of each STD "
-        "(action units; 0.05 = 1 mm per step) on the motion: the ceiling for an imagination that imprecise",
-    )
-    parser.add_argument("--out", type=Path, help="directory for fidelity.json (per episode) and fidelity.png")
-    parser.add_argument("--json", action="store_true", help="end with one JSON line")
-    parser.set_defaults(run=run_eval_fidelity)
-
-
-def run_eval_fidelity(args: argparse.Namespace) -> int:
-    if min(args.episodes, args.samples) < 1:
-        raise ValueError(f"--episodes and --samples must be positive, got {args.episodes} and {args.samples}")
-    if not args.temperature > 0:
-        raise ValueError(f"--temperature must be positive, got {args.temperature}")
-    if not all(np.isfinite(noise) and noise >= 0 for noise in args.replay_noise):
-        raise ValueError(f"--replay-noise takes non-negative numbers, got {args.replay_noise}")
-    skills = parse_skills(args)
-    started = time.perf_counter()
-    model, info = load_world_model(args.wm)
-    model.eval()
-    results = []
-    for skill in skills:
-        # One directory of classifiers, or one per skill (DIR/<skill>, as the README lays them out).
-        reward_dir = args.reward / skill if (args.reward / skill).is_dir() else args.reward
-        classifier, _ = load_reward_classifier(reward_dir, skill, info.weights_sha256)
-        agent = load_agent(args.agent, skill, args.seed)
-        results.append(
-            measure_skill(
-                model,
-                classifier.eval(),
-                agent,
-                args.agent,
-                skill,
-                args.episodes,
-                args.seed,
-                args.samples,
-                temperature=args.temperature,
-                replay_noise=tuple(args.replay_noise),
-            )
-        )
-    summaries = [r.summary() for r in results]
-    document = {
-        "world_model": {"path": str(args.wm), "weights_sha256": info.weights_sha256},
-        "reward": str(args.reward),
-        "agent": args.agent,
-        "seed": args.seed,
-        "temperature": args.temperature,
-        "replay_noise": args.replay_noise,
-        "max_steps": DEFAULT_MAX_STEPS,
-        "target_agreement": TARGET_AGREEMENT,
-        "skills": summaries,
-        "wall_s": time.perf_counter() - started,
-    }
-    levels = [str(noise) for noise in args.replay_noise]
-    print(
-        f"{'skill':<20} {'real':>6} {'imagined':>9} {'agreement':>10} {'false+':>7} {'missed':>7}"
-        + "".join(f" {'sim ' + level:>10}" for level in levels)
-    )
-    for row in summaries:
-        print(
-            f"{row['skill']:<20} {row['real_success_rate']:>6.2f} {row['imagined_success_rate']:>9.2f} "
-            f"{row['agreement']:>10.3f} {row['false_imagined_success']:>7} {row['missed_real_success']:>7}"
-            + "".join(f" {row['simulator_replay_agreement'][level]:>10.3f}" for level in levels)
-        )
-    if args.out:
-        from diwa.eval.report import write_json
-
-        args.out.mkdir(parents=True, exist_ok=True)
-        write_json(
-            {**document, "episodes": {r.skill: [asdict(e) for e in r.episodes] for r in results}},
-            args.out / "fidelity.json",
-        )
-        plot_agreement(summaries, args.out / "fidelity.png", f"imagination fidelity: {args.agent}")
-    if args.json:
-        print(json.dumps(document))
-    return 0
-
-
-def plot_agreement(summaries: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Bars of agreement per skill beside the real and imagined success rates, with the target line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    positions = np.arange(len(summaries))
-    figure, axes = plt.subplots(figsize=(max(5.0, 1.2 * len(summaries) + 2.0), 4.0))
-    for offset, key, label in (
-        (-0.27, "agreement", "agreement"),
-        (0.0, "real_success_rate", "success (simulator)"),
-        (0.27, "imagined_success_rate", "success (imagined)"),
-    ):
-        axes.bar(positions + offset, [row[key] for row in summaries], width=0.27, label=label)
-    for level in summaries[0].get("simulator_replay_agreement", {}) if summaries else ():
-        ceiling = [row["simulator_replay_agreement"][level] for row in summaries]
-        axes.scatter(positions - 0.27, ceiling, marker="_", s=300, label=f"simulator replay, noise {level}")
-    axes.axhline(TARGET_AGREEMENT, color="black", linestyle="--", linewidth=1, label="target agreement")
-    axes.set_xticks(list(positions), [row["skill"] for row in summaries], rotation=30, ha="right")
-    axes.set_ylim(0.0, 1.05)
-    axes.set_title(title)
-    axes.legend(fontsize="small", loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

@@ -6,7 +6,7 @@ import numpy as np
 import rl_tiny
 import torch
 from diwa.cli import main
-from diwa.rl.fidelity import CHUNK_STEPS, imagine_verdicts, replay_in_simulator
+from diwa.world_model.fidelity import CHUNK_STEPS, imagine_verdicts, replay_in_simulator
 
 
 class ChunkVerdicts:

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from diwa.data.bag_commands import add_from_bag
 from diwa.data.convert import LAYOUTS, convert, detect_layout, read_any, write_layout
 from diwa.data.dataset import Dataset
 from diwa.data.recorder import EpisodeRecorder
+from diwa.data.recording_cli import add_from_bag, add_inspect
 from diwa.output_dirs import check_output_dir, dataset_dir
 from diwa.sim.play import PlayConfig
 from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, parse_skill_list
@@ -89,6 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conv.set_defaults(run=_run_convert)
 
     add_from_bag(commands)
+    add_inspect(commands)
 
 
 def _data_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:

@@ -1,4 +1,5 @@
-"""`diwa data from-bag`: recorded play bags -> a consolidated dataset (see diwa.data.rosbag)."""
+"""`diwa data from-bag` (recorded play bags -> a consolidated dataset, see diwa.data.rosbag) and
+`diwa data inspect` (what a bag or a dataset holds, see diwa.data.inspect)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import json
 from pathlib import Path
 
 from diwa.data.dataset import save_dataset
+from diwa.data.inspect import format_report, inspect_path, write_preview
 from diwa.data.rosbag import ConversionConfig, bags_to_dataset
 from diwa.output_dirs import check_output_dir, dataset_dir
 from diwa.robot_contract import CONTROL_RATE_HZ
 
 
 def add_from_bag(data_commands: argparse._SubParsersAction) -> None:
-    """Add `from-bag` to the `diwa data` group (diwa.data.commands creates the group)."""
+    """Add `from-bag` to the `diwa data` group (diwa.data.cli creates the group)."""
     parser = data_commands.add_parser(
         "from-bag",
         help="convert recorded rosbag2 (MCAP) play bags into a consolidated dataset",
@@ -68,4 +70,40 @@ def run_from_bag(args: argparse.Namespace) -> int:
         )
     if args.json:
         print(json.dumps(summary))
+    return 0
+
+
+def add_inspect(data_commands: argparse._SubParsersAction) -> None:
+    """Add `inspect` to the `diwa data` group."""
+    parser = data_commands.add_parser(
+        "inspect",
+        help="what a recorded bag or a dataset holds: topics, rates, gaps, episodes, cameras, tasks",
+        description="Report a rosbag2 (MCAP) recording or a consolidated dataset: per topic the messages, rate and "
+        "longest gap; storage files cut off by a killed recorder; frames, episodes, duration, cameras, where the "
+        "frames came from, annotated tasks, and the tasks the oracle sees completed where the scene state exists.",
+    )
+    parser.add_argument("path", type=Path, metavar="BAG|DATASET", help="a bag directory, an .mcap file or a dataset")
+    parser.add_argument("--max-gap", type=float, default=0.5, help="a longer silence (s) counts as a pause")
+    parser.add_argument("--video", type=Path, default=None, help="write a preview of the cameras (an animated GIF)")
+    parser.add_argument("--every", type=int, default=3, help="preview every N-th frame (default %(default)s)")
+    parser.add_argument("--max-frames", type=int, default=600, help="at most this many preview frames")
+    parser.add_argument("--json", action="store_true", help="end with the report as JSON on the last line")
+    parser.set_defaults(run=run_inspect)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    if args.video is not None and args.video.suffix.lower() != ".gif":
+        raise ValueError(f"--video writes an animated GIF; name it *.gif, not {args.video.name}")
+    if args.every < 1 or args.max_frames < 1:
+        raise ValueError("--every and --max-frames must be at least 1")
+    report, dataset = inspect_path(args.path, args.max_gap, images=args.video is not None)
+    print(format_report(report))
+    if args.video is not None:
+        if dataset is None:
+            raise ValueError(f"{args.path}: nothing to preview ({report['not_convertible']})")
+        written = write_preview(dataset, args.video, args.every, args.max_frames)
+        report["video"] = {"path": str(args.video), "frames": written}
+        print(f"  preview: {written} frames -> {args.video}")
+    if args.json:
+        print(json.dumps(report))
     return 0
