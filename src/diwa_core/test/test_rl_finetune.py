@@ -298,13 +298,12 @@ def test_a_policy_saved_then_fine_tuned_again_keeps_its_split(tmp_path):
     model = rl_tiny.world_model()
     tuned = rl_tiny.policy(model.feat_dim).with_finetuned_copy(3)
     save_policy(tuned, tmp_path)
-    from diwa.rl.cli import trainable_copy
 
-    again = trainable_copy(load_policy(tmp_path), 3)
+    again = load_policy(tmp_path).trainable_copy(3)
     assert all(p.requires_grad for p in again.finetuned.parameters())
     assert not any(p.requires_grad for p in again.base.parameters())
     with pytest.raises(ValueError, match="already fine-tuned"):
-        trainable_copy(load_policy(tmp_path), 2)
+        load_policy(tmp_path).trainable_copy(2)
 
 
 def test_progress_records_carry_what_the_finetune_action_server_reads(tmp_path, monkeypatch):

@@ -108,6 +108,29 @@ class DiffusionPolicy:
             self.provenance,
         )
 
+    def trainable_copy(self, finetuned_steps: int) -> DiffusionPolicy:
+        """The policy whose last `finetuned_steps` denoising steps fine-tuning trains: a fresh
+        trainable copy of the base, or, for an already fine-tuned policy with the same split, a copy
+        that continues from its fine-tuned network."""
+        if self.finetuned is None:
+            return self.with_finetuned_copy(finetuned_steps)
+        if self.finetuned_steps != finetuned_steps:
+            raise ValueError(
+                f"the policy is already fine-tuned on its last {self.finetuned_steps} denoising steps; "
+                f"the profile fine-tunes {finetuned_steps}"
+            )
+        return DiffusionPolicy(
+            self.config,
+            self.skill,
+            self.encoder_spec,
+            self.feature_normalizer,
+            self.action_normalizer,
+            copy.deepcopy(self.base),
+            copy.deepcopy(self.finetuned).requires_grad_(True),
+            finetuned_steps,
+            self.provenance,
+        )
+
     def condition(self, features: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Normalised conditioning tensor (B, D) from raw features (D,) or (B, D)."""
         cond = torch.as_tensor(features, dtype=torch.float32)

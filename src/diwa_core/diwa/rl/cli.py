@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from diwa.data.dataset import load_dataset
 from diwa.output_dirs import check_distinct
 from diwa.policy.checkpoint import load_policy
 from diwa.policy.encoder import FeatureEncoder
@@ -132,31 +130,8 @@ def policy_weights_sha(path: Path) -> str:
     return str(json.loads(meta.read_text())["weights"]["sha256"])
 
 
-def trainable_copy(policy: DiffusionPolicy, steps: int) -> DiffusionPolicy:
-    """The policy whose last `steps` denoising steps PPO trains; an already fine-tuned policy with
-    the same split continues from its fine-tuned network."""
-    if policy.finetuned is None:
-        return policy.with_finetuned_copy(steps)
-    if policy.finetuned_steps != steps:
-        raise ValueError(
-            f"the policy is already fine-tuned on its last {policy.finetuned_steps} denoising steps; "
-            f"the profile fine-tunes {steps}"
-        )
-    return DiffusionPolicy(
-        policy.config,
-        policy.skill,
-        policy.encoder_spec,
-        policy.feature_normalizer,
-        policy.action_normalizer,
-        copy.deepcopy(policy.base),
-        copy.deepcopy(policy.finetuned).requires_grad_(True),
-        steps,
-        policy.provenance,
-    )
-
-
 def _ppo(policy: DiffusionPolicy, config: FinetuneConfig, seed: int) -> DenoisingPPO:
-    tuned = trainable_copy(policy, config.ppo.ft_denoising_steps)
+    tuned = policy.trainable_copy(config.ppo.ft_denoising_steps)
     torch.manual_seed(seed)  # the critic's initialisation
     critic = Critic(policy.feature_dim, policy.config.network.critic_widths)
     return DenoisingPPO(tuned, critic, config.ppo, seed)
@@ -256,7 +231,9 @@ def run_finetune(args: argparse.Namespace) -> int:
     check_policy(policy, skill, model, info)
     reward, reward_meta = load_reward_classifier(args.reward, skill, world_model_sha256=info.weights_sha256)
 
-    starts_path, starts_hash, starts = _start_states(policy, model, skill, args.starts, config)
+    from diwa.rl.imagination import policy_start_states
+
+    starts_path, starts_hash, starts = policy_start_states(policy, model, skill, args.starts, config.imagination)
 
     if args.guard:
         config = config.replace("guard", enabled=True)
@@ -292,64 +269,32 @@ def run_finetune(args: argparse.Namespace) -> int:
     return code
 
 
-def _start_states(
-    policy: DiffusionPolicy, model: Any, skill: str, starts: Path | None, config: FinetuneConfig
-) -> tuple[Path, str, Any]:
-    """Where imagined episodes start: the recorded attempts of `starts`, by default the
-    demonstrations the policy was cloned from (refused if they changed since). Returns the dataset's
-    path, its content hash and the start states."""
-    from diwa.rl.imagination import StartStates, start_frames
-
-    path = starts or (Path(policy.provenance["dataset"]) if "dataset" in policy.provenance else None)
-    if path is None:
-        raise ValueError("the policy does not record its demonstrations; name a dataset of start states with --starts")
-    dataset = load_dataset(path, images=model.uses_images)
-    content_hash = dataset.content_hash()
-    recorded = policy.provenance.get("dataset_hash")
-    if starts is None and recorded is not None and recorded != content_hash:
-        raise ValueError(f"{path} changed since the policy was cloned from it (dataset hash differs)")
-    frames = start_frames(dataset, skill, config.imagination.start_frames)
-    return path, content_hash, StartStates.from_dataset(dataset, model, frames)
-
-
 def _guard(args: argparse.Namespace, config: FinetuneConfig, model: Any, info: Any) -> Any:
     """The run's guard: loaded from --out when it was fitted before (resume), else fitted now on
     real play data and saved there."""
-    return fitted_guard(args.out, args.guard_data, config, model, info, args.seed, not args.no_progress)
+    from diwa.rl.guard import load_or_fit_guard
 
-
-def fitted_guard(
-    directory: Path, data: Path | None, config: FinetuneConfig, model: Any, info: Any, seed: int, progress: bool
-) -> Any:
-    """The guard saved in `directory`, or one fitted now on `data` (default: the world model's
-    training data) and saved there."""
-    from diwa.rl.guard import fit_guard, load_guard, save_guard
-
-    if (directory / "guard.json").is_file():
-        guard, _ = load_guard(directory, info.weights_sha256, model.feat_dim, config.guard.halt_reward)
-        return guard
-    data = data or info.provenance.get("dataset_path")
-    if data is None:
-        raise ValueError("the world model does not record its training data; name play data with --guard-data")
-    guard, metrics = fit_guard(
-        model, load_dataset(data, images=model.uses_images), config.guard, seed, progress=progress
+    return report_guard(
+        load_or_fit_guard(args.out, args.guard_data, config.guard, model, info, args.seed, not args.no_progress),
+        args.out,
     )
-    meta = {
-        "world_model": {"path": str(info.path), "weights_sha256": info.weights_sha256},
-        "data": str(Path(data).resolve()),
-        "seed": seed,
-        "metrics": metrics,
-    }
-    save_guard(guard, directory, config.guard, meta)
-    print(
-        f"guard fitted on {metrics['train_transitions']:,} transitions, threshold {metrics['threshold']:.4f} "
-        f"(saved in {directory})"
-    )
+
+
+def report_guard(loaded: tuple[Any, dict[str, Any] | None], directory: Path) -> Any:
+    """The guard of `load_or_fit_guard`, after a line on the fit when it was fitted now."""
+    guard, metrics = loaded
+    if metrics is not None:
+        print(
+            f"guard fitted on {metrics['train_transitions']:,} transitions, threshold {metrics['threshold']:.4f} "
+            f"(saved in {directory})"
+        )
     return guard
 
 
 def run_verdict(args: argparse.Namespace) -> int:
     from diwa.rl.conditioning import check_policy, imagined_reader
+    from diwa.rl.guard import load_or_fit_guard
+    from diwa.rl.imagination import policy_start_states
     from diwa.rl.verdict import imagine_episodes, judge, write_verdict
     from diwa.world_model.reward import load_reward_classifier
     from diwa.world_model.store import load_world_model
@@ -375,9 +320,9 @@ def run_verdict(args: argparse.Namespace) -> int:
     for policy in (tuned, base):
         check_policy(policy, skill, model, info)
     reward, reward_meta = load_reward_classifier(args.reward, skill, world_model_sha256=info.weights_sha256)
-    _, starts_hash, starts = _start_states(base, model, skill, args.starts, config)
+    _, starts_hash, starts = policy_start_states(base, model, skill, args.starts, config.imagination)
     args.guard.mkdir(parents=True, exist_ok=True)
-    guard = fitted_guard(args.guard, None, config, model, info, args.seed, progress=False)
+    guard = report_guard(load_or_fit_guard(args.guard, None, config.guard, model, info, args.seed, False), args.guard)
     outcomes = [
         imagine_episodes(
             model,

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from diwa.data.dataset import Dataset
+from diwa.data.dataset import Dataset, load_dataset
 from diwa.rl.config import GuardConfig
 from diwa.world_model.checkpoint import load_state_dict_strict, load_weights, read_checkpoint_meta, save_checkpoint
 from diwa.world_model.featurize import featurize_dataset
@@ -162,3 +162,26 @@ def load_guard(
     ensemble = EnsembleMLP(shape["members"], shape["in_dim"], shape["hidden"], shape["out_dim"])
     load_state_dict_strict(ensemble, load_weights(json_path, document), json_path)
     return ModelErrorGuard(ensemble, float(document["threshold"]), halt_reward), document
+
+
+def load_or_fit_guard(
+    directory: Path, data: Path | None, config: GuardConfig, model: WorldModel, info: Any, seed: int, progress: bool
+) -> tuple[ModelErrorGuard, dict[str, Any] | None]:
+    """The guard saved in `directory` (a resumed run, or a verdict's cache), or one fitted now on
+    `data` (default: the world model's training data) and saved there; the fit's metrics, or None
+    when it was loaded."""
+    if (directory / f"{NAME}.json").is_file():
+        guard, _ = load_guard(directory, info.weights_sha256, model.feat_dim, config.halt_reward)
+        return guard, None
+    data = data or info.provenance.get("dataset_path")
+    if data is None:
+        raise ValueError("the world model does not record its training data; name play data with --guard-data")
+    guard, metrics = fit_guard(model, load_dataset(data, images=model.uses_images), config, seed, progress=progress)
+    meta = {
+        "world_model": {"path": str(info.path), "weights_sha256": info.weights_sha256},
+        "data": str(Path(data).resolve()),
+        "seed": seed,
+        "metrics": metrics,
+    }
+    save_guard(guard, directory, config, meta)
+    return guard, metrics

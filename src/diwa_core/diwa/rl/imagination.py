@@ -12,13 +12,15 @@ touches the simulator.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from diwa.action_semantics import CommandedTarget
-from diwa.data.dataset import Dataset
+from diwa.data.dataset import Dataset, load_dataset
+from diwa.policy.policy import DiffusionPolicy
 from diwa.rl.config import ImaginationConfig, RolloutConfig
 from diwa.rl.guard import ModelErrorGuard
 from diwa.rl.ppo import ChunkStep
@@ -77,6 +79,24 @@ class StartStates:
 
     def encode(self, model: WorldModel, index: torch.Tensor, generator: torch.Generator) -> RSSMState:
         return model.encode_start({k: v[index] for k, v in self.observations.items()}, generator)
+
+
+def policy_start_states(
+    policy: DiffusionPolicy, model: WorldModel, skill: str, starts: Path | None, config: ImaginationConfig
+) -> tuple[Path, str, StartStates]:
+    """Where a policy's imagined episodes start: the recorded attempts of `starts`, by default the
+    demonstrations the policy was cloned from (refused if they changed since). Returns the dataset's
+    path, its content hash and the start states."""
+    path = starts or (Path(policy.provenance["dataset"]) if "dataset" in policy.provenance else None)
+    if path is None:
+        raise ValueError("the policy does not record its demonstrations; name a dataset of start states with --starts")
+    dataset = load_dataset(path, images=model.uses_images)
+    content_hash = dataset.content_hash()
+    recorded = policy.provenance.get("dataset_hash")
+    if starts is None and recorded is not None and recorded != content_hash:
+        raise ValueError(f"{path} changed since the policy was cloned from it (dataset hash differs)")
+    frames = start_frames(dataset, skill, config.start_frames)
+    return path, content_hash, StartStates.from_dataset(dataset, model, frames)
 
 
 class ImaginationEnv:
