@@ -70,7 +70,7 @@ def cell(tmp_path_factory):
     logs = tmp_path_factory.mktemp("arbiter")
     specs = [
         ("diwa_calvin_bridge", "mock_robot", {"seed": 3}),
-        ("diwa_policy_node", "command_arbiter", {"lease_s": 0.5}),
+        ("diwa_robot", "command_arbiter", {"lease_s": 0.5}),
     ]
     with node_processes(specs, logs, DOMAIN) as processes:
         client = RosTestClient(DOMAIN)

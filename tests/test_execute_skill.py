@@ -20,7 +20,7 @@ from rclpy.action import ActionClient
 
 from diwa_msgs.action import ExecuteSkill
 from diwa_msgs.msg import SceneState
-from diwa_policy_node.safety import SafetyFilter, load_safety_limits
+from diwa_robot.safety import SafetyFilter, load_safety_limits
 from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
 
 pytestmark = pytest.mark.ros
@@ -83,7 +83,7 @@ def graph(tmp_path_factory):
         ("diwa_calvin_bridge", "mock_robot", {"seed": 3, "rate_hz": RATE_HZ}),
         # The policy's twists reach the robot through the arbiter, as in the bringup graphs; a stalled
         # process on a loaded machine must not cost the policy the arm, so the lease is long here.
-        ("diwa_policy_node", "command_arbiter", {"lease_s": 1.0}),
+        ("diwa_robot", "command_arbiter", {"lease_s": 1.0}),
         # A loaded 2-core CI machine can stall a process for a quarter second; these tests check
         # behaviour, not timing, so they allow older observations than the deployed 0.25 s
         # (the stale-observation test stops the robot outright).

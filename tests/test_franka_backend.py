@@ -29,11 +29,11 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from diwa_msgs.action import ExecuteSkill
-from diwa_policy_node.backends import ServoTopics
-from diwa_policy_node.franka_backend import BackendError, FrankaBackend
-from diwa_policy_node.franka_config import FrankaConfig
-from diwa_policy_node.planner import MoveItPyPlanner
-from diwa_policy_node.safety import FilteredCommand, GripperRequest, Modification, SafetyFilter, load_safety_limits
+from diwa_robot.backends import ServoTopics
+from diwa_robot.franka_backend import BackendError, FrankaBackend
+from diwa_robot.franka_config import FrankaConfig
+from diwa_robot.planner import MoveItPyPlanner
+from diwa_robot.safety import FilteredCommand, GripperRequest, Modification, SafetyFilter, load_safety_limits
 from tests.franka_standins import EventLog, GripperStandIn, MoveItPyStandIn, ServoStandIn
 from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
 
@@ -125,7 +125,7 @@ def graph(client, tmp_path_factory):
         ),
         # The policy's twists reach Servo through the arbiter, as in the deploy graph; its lease is
         # long so that a stalled process on a loaded machine does not cost the policy the arm.
-        ("diwa_policy_node", "command_arbiter", {"backend": "franka", "lease_s": 1.0}),
+        ("diwa_robot", "command_arbiter", {"backend": "franka", "lease_s": 1.0}),
         (
             "diwa_policy_node",
             "policy_node",
@@ -371,7 +371,7 @@ def test_a_missing_servo_fails_activation_within_the_service_timeout(rig):
 
 
 def test_start_pose_message_matches_the_configuration():
-    from diwa_policy_node.franka_backend import start_pose
+    from diwa_robot.franka_backend import start_pose
 
     pose: PoseStamped = start_pose(FrankaConfig(start_frame="base", start_position=(0.1, 0.2, 0.3)))
     assert pose.header.frame_id == "base"

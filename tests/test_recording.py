@@ -127,7 +127,7 @@ def recorded_counts(bag: Path) -> dict[str, int]:
 
 
 def recorder(tmp_path: Path, domain: int, **params: object) -> NodeProcess:
-    return NodeProcess("diwa_world_model", "recorder", {"cameras": True, **params}, tmp_path, domain)
+    return NodeProcess("diwa_play", "recorder", {"cameras": True, **params}, tmp_path, domain)
 
 
 @pytest.fixture(scope="module")

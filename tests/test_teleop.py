@@ -14,7 +14,7 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 from sensor_msgs.msg import Joy
 from std_msgs.msg import Bool
 
-from diwa_policy_node.safety import load_safety_limits
+from diwa_robot.safety import load_safety_limits
 from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
 
 pytestmark = pytest.mark.ros
@@ -78,8 +78,8 @@ def pad(tmp_path_factory):
         ("diwa_calvin_bridge", "mock_robot", {"seed": 3}),
         # The Franka profile (the sim may rehearse with it): its rate limits make a stop take several
         # periods, so a cut to zero would show.
-        ("diwa_policy_node", "command_arbiter", {"lease_s": 0.5, "safety_profile": "franka"}),
-        ("diwa_world_model", "teleop", {"input": "joy", "observation_max_age_s": 1.0, "safety_profile": "franka"}),
+        ("diwa_robot", "command_arbiter", {"lease_s": 0.5, "safety_profile": "franka"}),
+        ("diwa_play", "teleop", {"input": "joy", "observation_max_age_s": 1.0, "safety_profile": "franka"}),
     ]
     with node_processes(specs, logs, DOMAIN) as processes:
         client = RosTestClient(DOMAIN)

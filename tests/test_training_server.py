@@ -48,7 +48,7 @@ def server(tmp_path_factory):
     save_guard(guard, root / "work" / "verdict_guards" / info.weights_sha256[:16], guard_config, meta)
     params = {"workdir": str(root / "work"), "finetune_profile": str(profile), "finetune_eval_episodes": 0}
     params["verdict_episodes"] = 16
-    with node_processes([("diwa_world_model", "training_server", params)], root, DOMAIN) as processes:
+    with node_processes([("diwa_training", "training_server", params)], root, DOMAIN) as processes:
         client = RosTestClient(DOMAIN)
         try:
             fine_tune = ActionClient(client.node, FineTune, "/fine_tune")

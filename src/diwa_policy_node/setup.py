@@ -14,12 +14,11 @@ setup(
     zip_safe=True,
     maintainer="DiWA-ROS maintainers",
     maintainer_email="maintainers@diwa-ros.dev",
-    description="ExecuteSkill action server with robot backends and the safety envelope.",
+    description="ExecuteSkill action server: diffusion-policy skills through the command arbiter to a robot backend.",
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
             f"policy_node = {PACKAGE}.policy_node:main",
-            f"command_arbiter = {PACKAGE}.arbiter_node:main",
         ]
     },
 )

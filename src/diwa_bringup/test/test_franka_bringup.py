@@ -11,8 +11,8 @@ import pytest
 import yaml
 from diwa.node_graph import parse_graph
 
-from diwa_policy_node.franka_config import FrankaConfig
-from diwa_policy_node.safety import load_safety_limits
+from diwa_robot.franka_config import FrankaConfig
+from diwa_robot.safety import load_safety_limits
 
 BRINGUP = Path(__file__).resolve().parents[1]
 CONFIG = BRINGUP / "config"

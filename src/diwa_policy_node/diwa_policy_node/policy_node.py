@@ -24,13 +24,13 @@ from visualization_msgs.msg import MarkerArray
 
 from diwa_msgs.action import ExecuteSkill
 from diwa_msgs.msg import PolicyStatus, SceneState
-from diwa_policy_node.backends import BackendError, MockRobotBackend, RobotBackend, ServoTopics, safety_profile_for
-from diwa_policy_node.estop import EStop
 from diwa_policy_node.markers import chunk_markers
-from diwa_policy_node.node_main import run_node
-from diwa_policy_node.observation_cache import ObservationCache, ObservationUnavailableError
-from diwa_policy_node.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
 from diwa_policy_node.skill_runner import SkillRunner
+from diwa_robot.backends import BackendError, MockRobotBackend, RobotBackend, ServoTopics, safety_profile_for
+from diwa_robot.estop import EStop
+from diwa_robot.node_main import run_node
+from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
+from diwa_robot.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
 
 DEFAULT_MAX_STEPS = EPISODE_STEP_LIMIT
 
@@ -169,8 +169,8 @@ class PolicyNode(Node):
         if name == "franka":
             from diwa.sim.geometry import ROBOT_BASE_POS
 
-            from diwa_policy_node.franka_backend import FrankaBackend
-            from diwa_policy_node.franka_config import start_position_problem
+            from diwa_robot.franka_backend import FrankaBackend
+            from diwa_robot.franka_config import start_position_problem
 
             backend = FrankaBackend(self, topics, GRIPPER_OPEN_WIDTH_M)
             limits = self.safety.limits

@@ -19,7 +19,7 @@ def add_from_bag(data_commands: argparse._SubParsersAction) -> None:
     parser = data_commands.add_parser(
         "from-bag",
         help="convert recorded rosbag2 (MCAP) play bags into a consolidated dataset",
-        description="Convert rosbag2 MCAP bags written by the diwa_world_model recorder into one consolidated "
+        description="Convert rosbag2 MCAP bags written by the diwa_play recorder into one consolidated "
         "dataset: frames from SceneState, relative actions from the twist commands, absolute actions from the "
         "next frame, camera images by stamp, episodes split at pauses, annotations as frame windows. A bag "
         "whose recorder was killed converts up to where its storage file ends.",

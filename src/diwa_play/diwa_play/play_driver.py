@@ -1,0 +1,72 @@
+"""What the play sources (scripted play, teleop) share: they turn a relative action per control
+period into the robot command stream, through the same safety envelope as the policy node. The
+twists go to the command arbiter, which alone drives the robot; the e-stop (/diwa/estop or the
+node's ~/estop) also latches the source itself, so its gripper requests stop too."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from diwa.robot_contract import GRIPPER_CLOSED_WIDTH_M, GRIPPER_OPEN_WIDTH_M, action_to_twist
+from rclpy.node import Node
+
+from diwa_msgs.msg import SceneState
+from diwa_robot.backends import MockRobotBackend, ServoTopics
+from diwa_robot.estop import EStop
+from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
+from diwa_robot.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
+
+
+def declare_driver_parameters(node: Node, source: str) -> None:
+    """`source`: the command arbiter's input this node publishes on (play or teleop)."""
+    node.declare_parameter("rate_hz", 30.0)
+    node.declare_parameter("observation_max_age_s", 0.25)
+    node.declare_parameter("scene_state_topic", "/mock_robot/scene_state")
+    node.declare_parameter("twist_topic", f"/diwa/commands/{source}")
+    node.declare_parameter("gripper_namespace", "/franka_gripper")
+    node.declare_parameter("planning_frame", "world")
+    node.declare_parameter("safety_file", "")
+    node.declare_parameter("safety_profile", "sim")
+    node.declare_parameter("gripper_speed", 0.1)
+    node.declare_parameter("gripper_force", 20.0)
+
+
+class PlayDriver:
+    def __init__(self, node: Node) -> None:
+        value = lambda name: node.get_parameter(name).value  # noqa: E731
+        self.node = node
+        self.rate_hz = float(value("rate_hz"))
+        self.max_age_s = float(value("observation_max_age_s"))
+        self.gripper_speed, self.gripper_force = float(value("gripper_speed")), float(value("gripper_force"))
+        safety_file = str(value("safety_file"))
+        if not safety_file:
+            from ament_index_python.packages import get_package_share_directory
+
+            safety_file = str(Path(get_package_share_directory("diwa_bringup")) / "config" / "safety.yaml")
+        self.safety = SafetyFilter(load_safety_limits(safety_file, str(value("safety_profile"))))
+        topics = ServoTopics(str(value("twist_topic")), str(value("gripper_namespace")), str(value("planning_frame")))
+        self.backend = MockRobotBackend(node, topics, GRIPPER_OPEN_WIDTH_M)
+        self.observations = ObservationCache()
+        node.create_subscription(SceneState, str(value("scene_state_topic")), self._on_state, 10)
+        self.estop = EStop(node, self.safety, self.hold, lambda: False)
+
+    def _on_state(self, msg: SceneState) -> None:
+        self.observations.update(np.array(msg.robot_obs), np.array(msg.scene_obs), time.monotonic())
+
+    def observation(self) -> dict[str, np.ndarray] | None:
+        try:
+            return self.observations.latest(time.monotonic(), self.max_age_s).as_dict()
+        except ObservationUnavailableError:
+            return None
+
+    def send_action(self, action: np.ndarray, tcp_position: np.ndarray) -> None:
+        twist = action_to_twist(action, self.rate_hz)
+        width = GRIPPER_OPEN_WIDTH_M if action[6] >= 0 else GRIPPER_CLOSED_WIDTH_M
+        gripper = GripperRequest(width=width, speed=self.gripper_speed, force=self.gripper_force)
+        command = CartesianCommand(linear=twist.linear, angular=twist.angular, gripper=gripper)
+        self.backend.send(self.safety.filter(command, tcp_position, time.monotonic()))
+
+    def hold(self) -> None:
+        self.backend.send(self.safety.watchdog(time.monotonic()))

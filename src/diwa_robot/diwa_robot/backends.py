@@ -1,0 +1,137 @@
+"""Robot backends: where the policy node's commands go.
+
+The policy node talks to one interface whatever drives the arm. Both the simulator's mock robot and
+a Franka under MoveIt Servo consume the same command stream (TwistStamped on Servo's twist topic)
+and franka_gripper-shaped gripper actions, so the backends differ only in what surrounds the stream:
+the Franka backend switches Servo's command type, pauses it afterwards and plans moves with MoveIt.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from geometry_msgs.msg import TwistStamped
+from rclpy.action import ActionClient
+from rclpy.node import Node
+
+from diwa_robot.franka_config import FrankaConfig
+from diwa_robot.safety import FilteredCommand, GripperRequest
+
+GRASP_EPSILON_M = 0.08
+"""franka_gripper reports a grasp as failed when the fingers stop outside width +- epsilon; the
+policy does not know object widths, so any stop between closed and fully open counts as held."""
+
+
+@dataclass(frozen=True)
+class ServoTopics:
+    twist_topic: str = "/servo_node/delta_twist_cmds"
+    gripper_namespace: str = "/franka_gripper"
+    planning_frame: str = "world"
+
+
+class BackendError(RuntimeError):
+    """The robot stack refused or did not answer, so the skill must not start."""
+
+
+class RobotBackend(ABC):
+    """What the policy node needs from a robot: start, stream, hold, stop."""
+
+    @abstractmethod
+    def activate(self) -> None:
+        """Prepare to stream (called before a skill starts); raises BackendError if the robot is not ready."""
+
+    @abstractmethod
+    def send(self, command: FilteredCommand) -> None:
+        """Send one control period's command (already inside the safety envelope)."""
+
+    @abstractmethod
+    def hold(self) -> None:
+        """Stop the arm now (zero twist); the gripper keeps its state."""
+
+    @abstractmethod
+    def deactivate(self) -> None:
+        """The skill is over (finished, aborted or cancelled)."""
+
+
+class ServoStreamBackend(RobotBackend):
+    """Streams twists to MoveIt Servo's topic and drives the gripper through franka_gripper actions."""
+
+    def __init__(self, node: Node, topics: ServoTopics, move_type, grasp_type, open_width: float) -> None:
+        self.node = node
+        self.open_width = open_width
+        self.topics = topics
+        self.twist_pub = node.create_publisher(TwistStamped, topics.twist_topic, 10)
+        ns = topics.gripper_namespace.rstrip("/")
+        self.move_client = ActionClient(node, move_type, f"{ns}/move")
+        self.grasp_client = ActionClient(node, grasp_type, f"{ns}/grasp")
+        self.move_type, self.grasp_type = move_type, grasp_type
+        self.gripper_open: bool | None = None
+
+    def activate(self) -> None:
+        self.gripper_open = None  # re-send the first gripper request of every skill
+
+    def send(self, command: FilteredCommand) -> None:
+        msg = TwistStamped()
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.header.frame_id = self.topics.planning_frame
+        (msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z) = (float(v) for v in command.linear)
+        (msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z) = (float(v) for v in command.angular)
+        self.twist_pub.publish(msg)
+        if command.gripper is not None:
+            opening = command.gripper.width >= self.open_width / 2.0
+            if opening != self.gripper_open:
+                self._request_gripper(command.gripper, opening)
+                self.gripper_open = opening
+
+    def _request_gripper(self, request: GripperRequest, opening: bool) -> None:
+        """Fire-and-forget, as a teleoperator's button would: the stream must not wait for the fingers.
+        Opening is a Move; closing is a Grasp, so the force limit applies to whatever is held."""
+        if opening:
+            self.move_client.send_goal_async(self.move_type.Goal(width=request.width, speed=request.speed))
+        else:
+            goal = self.grasp_type.Goal(width=request.width, speed=request.speed, force=request.force)
+            goal.epsilon.inner = goal.epsilon.outer = GRASP_EPSILON_M
+            self.grasp_client.send_goal_async(goal)
+
+    def hold(self) -> None:
+        msg = TwistStamped()
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.header.frame_id = self.topics.planning_frame
+        self.twist_pub.publish(msg)
+
+    def deactivate(self) -> None:
+        self.hold()
+
+
+class MockRobotBackend(ServoStreamBackend):
+    """The simulator's mock robot (diwa_calvin_bridge): the plain stream, nothing to switch or pause."""
+
+    def __init__(self, node: Node, topics: ServoTopics, open_width: float) -> None:
+        from diwa_msgs.action import Grasp, Move
+
+        super().__init__(node, topics, Move, Grasp, open_width)
+
+
+REAL_ARM_SAFETY_PROFILES = {"franka": "franka"}
+"""The safety profile each real-arm backend must run with: the simulator's profile is about four
+times as fast and would reach a real arm unnoticed through a launch argument."""
+
+
+def command_frame_for(backend: str, requested: str) -> str:
+    """The frame twists reach the robot in: the backend's own unless one is requested. Servo reads a
+    Franka's twists in its planning frame, the arm's base fr3_link0, whose axes are parallel to the
+    scene frame the safety filter works in (docs/deploy.md, step 1)."""
+    return requested or {"franka": FrankaConfig.command_frame}.get(backend, "world")
+
+
+def safety_profile_for(backend: str, requested: str) -> str:
+    """The safety profile to load: the backend's own unless one is requested; a real arm refuses any
+    other than its own (the simulator may rehearse with the Franka profile)."""
+    required = REAL_ARM_SAFETY_PROFILES.get(backend)
+    if required is not None and requested not in ("", required):
+        raise ValueError(
+            f"backend {backend!r} drives a real arm and must run with the {required!r} safety profile, "
+            f"not {requested!r}"
+        )
+    return requested or required or backend
