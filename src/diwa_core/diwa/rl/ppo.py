@@ -256,7 +256,8 @@ class MinibatchLoss:
 
     def statistics(self) -> dict[str, float | None]:
         names = ("value_loss", "policy_loss", "approx_kl", "clip_fraction", "base_kl", "ratio")
-        return {name: None if getattr(self, name) is None else float(getattr(self, name)) for name in names}
+        values = {name: getattr(self, name) for name in names}
+        return {name: None if value is None else float(value.detach()) for name, value in values.items()}
 
 
 class RunningMeans:
