@@ -23,8 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "diwa.world_model.cli",
     "diwa.rl.cli",
     "diwa.world_model.fidelity_cli",
-    "diwa.rl.report",
-    "diwa.rl.seed_report",
+    "diwa.rl.report_cli",
     "diwa.models_cli",
 )
 

@@ -1,4 +1,4 @@
-"""`diwa report`: the headline table, from fine-tuning output directories.
+"""The headline table of one seed set (`diwa report`), from fine-tuning output directories.
 
 For each skill it pairs a DiWA run (fine-tuned in imagination) with, optionally, a DPPO run (the
 same PPO online in the simulator) and writes `<out>/<name>.json`, `<name>.md` and `<name>.png`.
@@ -10,35 +10,13 @@ it never did within its budget.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from pathlib import Path
 from typing import Any
 
-from diwa.atomic import write_atomically
 from diwa.rl.evaluation import EVALUATION_FILE
 from diwa.rl.verdict import read_verdict
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "report",
-        help="collect fine-tuning results into docs/results/<name>.{json,md,png}",
-        description="Summarise DiWA fine-tuning runs (and optional DPPO baseline runs) per skill: BC and "
-        "fine-tuned simulator success, environment steps used for learning, imagined steps, wall-clock time, "
-        "and the simulator steps DPPO needed to match DiWA.",
-    )
-    parser.add_argument("--name", required=True, help="report name (file stem)")
-    parser.add_argument("--runs", required=True, nargs="+", type=Path, help="`diwa finetune` output directories")
-    parser.add_argument("--online", nargs="*", type=Path, default=[], help="`diwa finetune-online` output directories")
-    parser.add_argument(
-        "--wm",
-        type=Path,
-        help="the world model the DiWA runs used: the report then counts the simulator frames it was trained on",
-    )
-    parser.add_argument("--out-dir", type=Path, default=Path("docs/results"), help="default docs/results")
-    parser.set_defaults(run=run_report)
 
 
 def _read_run(directory: Path) -> dict[str, Any]:
@@ -212,17 +190,3 @@ def build_report(name: str, runs: list[Path], online: list[Path], wm: Path | Non
 def data_line(data: dict[str, Any]) -> str:
     sources = ", ".join(f"{source} {frames:,}" for source, frames in data["frames_by_source"].items())
     return f"World model trained on {data['frames']:,} simulator frames shared by all skills ({sources}).\n"
-
-
-def run_report(args: argparse.Namespace) -> int:
-    report = build_report(args.name, args.runs, args.online, args.wm)
-    out = args.out_dir
-    table = markdown_table(report["skills"])
-    if "world_model_data" in report:
-        table += "\n" + data_line(report["world_model_data"])
-    write_atomically(out / f"{args.name}.json", (json.dumps(report, indent=1) + "\n").encode())
-    write_atomically(out / f"{args.name}.md", f"# {args.name}\n\n{table}".encode())
-    write_atomically(out / f"{args.name}.png", chart_png(report["skills"], args.name))
-    print(table, end="")
-    print(f"wrote {out / args.name}.{{json,md,png}}")
-    return 0

@@ -1,4 +1,4 @@
-"""`diwa report-seeds`: claims across independent seed sets, never from the best of many runs.
+"""Claims across independent seed sets (`diwa report-seeds`), never from the best of many runs.
 
 Each seed set is one full pipeline run (its own play, demonstrations, world model, reward and
 fine-tuning seeds), given as the directory of its fine-tuned runs, one subdirectory per skill with
@@ -11,33 +11,14 @@ how often it flags a skill that got worse, and how often it flags one that did n
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from pathlib import Path
 from typing import Any
 
-from diwa.atomic import write_atomically
 from diwa.eval.stats import paired_gain_interval, stratified_gain_interval
 from diwa.rl.evaluation import EVALUATION_FILE
 from diwa.rl.verdict import read_verdict
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "report-seeds",
-        help="per-skill gains across independent seed sets, with paired 95 %% intervals, into docs/results",
-        description="Collect the fine-tuned runs of several independent seed sets (scripts/seed_set.sh) and report, "
-        "per skill, each set's BC and fine-tuned success and paired gain, and across sets the mean gain, its spread "
-        "and 95 %% interval; with verdict.json files, how the pre-deployment verdict matched the simulator. Writes "
-        "<out-dir>/<name>.json, .md and .png.",
-    )
-    parser.add_argument("--name", required=True, help="report name (file stem)")
-    parser.add_argument(
-        "--sets", required=True, nargs="+", type=Path, help="one directory of fine-tuned runs (one per skill) per set"
-    )
-    parser.add_argument("--out-dir", type=Path, default=Path("docs/results"), help="default docs/results")
-    parser.set_defaults(run=run_report_seeds)
 
 
 def read_set(directory: Path) -> dict[str, dict[str, Any]]:
@@ -221,15 +202,3 @@ def chart_png(report: dict[str, Any]) -> bytes:
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     return buffer.getvalue()
-
-
-def run_report_seeds(args: argparse.Namespace) -> int:
-    report = build_report(args.name, args.sets)
-    out = args.out_dir
-    text = markdown(report)
-    write_atomically(out / f"{args.name}.json", (json.dumps(report, indent=1) + "\n").encode())
-    write_atomically(out / f"{args.name}.md", f"# {args.name}\n\n{text}".encode())
-    write_atomically(out / f"{args.name}.png", chart_png(report))
-    print(text, end="")
-    print(f"wrote {out / args.name}.{{json,md,png}}")
-    return 0
