@@ -10,7 +10,8 @@
 # Each fine-tuned skill then gets its pre-deployment verdict (`diwa verdict`, from the world model
 # alone), to be checked against the simulator's paired evaluation.
 # VARIANTs name the fine-tuning runs to make (default: plain guard): `plain` is `diwa finetune` as
-# shipped, `guard` adds --guard; `guard:open_drawer,close_drawer` runs a variant on those skills only
+# shipped, `guard` adds --guard (the model-error ensemble), `trust` adds --base-kl 0.03 (a KL trust
+# region to the BC policy); `guard:open_drawer,close_drawer` runs a variant on those skills only
 # (an ablation on fewer skills costs less time). Seeds: play S, demonstrations 100*S+i for skill i, BC S, world model
 # S, rewards S, fine-tuning S, evaluation 1000+S; the environment variables PLAY_SEED, DEMO_SEED
 # (the base of 100*S), BC_SEED, WM_SEED, REWARD_SEED, FT_SEED and EVAL_SEED set them one by one, to
@@ -25,8 +26,10 @@ VARIANTS=("$@")
 SKILLS=(open_drawer close_drawer move_slider_left move_slider_right turn_on_lightbulb turn_off_lightbulb turn_on_led turn_off_led)
 # The LED skills learn from 10 demonstrations: from 50 the BC policy is near-perfect (scripts/bc_experiment.sh).
 declare -A DEMOS=([turn_on_led]=10 [turn_off_led]=10)
+declare -A VARIANT_FLAGS=([plain]="" [guard]="--guard" [trust]="--base-kl 0.03")
 variant_skills() {  # variant_skills SPEC: the skills a VARIANT[:skill,...] spec runs on, one line
   local spec="$1"
+  [[ -v "VARIANT_FLAGS[${spec%%:*}]" ]] || { echo "seed_set.sh: unknown variant '${spec%%:*}' (plain, guard, trust)" >&2; return 1; }
   if [[ "$spec" == *:* ]]; then
     local s
     for s in ${spec#*:}; do
@@ -102,8 +105,8 @@ rewards() {  # rewards SKILL...: one core's share of the classifiers
 finetune() {  # finetune VARIANT SKILL...
   local variant="$1"
   shift
-  local flags=()
-  [ "$variant" = guard ] && flags=(--guard)
+  local flags
+  read -r -a flags <<< "${VARIANT_FLAGS[$variant]}"
   for s in "$@"; do
     local out="$O/diwa_$variant/$s"
     [ -f "$out/evaluation.json" ] && continue
