@@ -38,10 +38,10 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 
-from diwa_calvin_bridge.image_conversion import rgb_to_image_msg
 from diwa_msgs.action import Grasp, Homing, Move
 from diwa_msgs.msg import SceneState
 from diwa_msgs.srv import ResetSim
+from diwa_robot.image_conversion import rgb_to_image_msg
 
 GRIPPER_SETTLE_TIMEOUT_S = 2.0
 GRIPPER_SETTLE_TOLERANCE_M = 2e-4

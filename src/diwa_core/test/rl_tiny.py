@@ -39,6 +39,20 @@ def world_model(seed: int = 0) -> WorldModel:
     return WorldModel(config).eval()
 
 
+def camera_world_model(seed: int = 0) -> WorldModel:
+    """The camera route's model at toy size: both 64x64 cameras and robot_obs, depth-4 CNNs."""
+    config = load_world_model_config("paper")
+    config = dataclasses.replace(
+        config,
+        rssm=RSSMConfig(deter=16, stoch_vars=4, stoch_classes=4, hidden=16, unimix=0.01, learned_start=False),
+        observation=ObservationConfig(
+            kind="image", state_keys=("robot_obs",), mlp_layers=1, mlp_units=16, image_size=64, cnn_depth=4
+        ),
+    )
+    torch.manual_seed(seed)
+    return WorldModel(config).eval()
+
+
 def policy(feat_dim: int, latent: bool = True, seed: int = 0, skill: str = SKILL) -> DiffusionPolicy:
     """A 6-step DDPM policy with a 16-wide network; `latent` conditions it on world-model features."""
     config = load_policy_config("quick")

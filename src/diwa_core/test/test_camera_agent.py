@@ -3,27 +3,9 @@ model acts the same whatever scene_obs holds, and runs without it (a real cell h
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import rl_tiny
-import torch
 from diwa.policy.closed_loop import ClosedLoopAgent
-from diwa.world_model.config import ObservationConfig, RSSMConfig, load_world_model_config
-from diwa.world_model.model import WorldModel
-
-
-def camera_world_model() -> WorldModel:
-    config = load_world_model_config("paper")
-    config = dataclasses.replace(
-        config,
-        rssm=RSSMConfig(deter=16, stoch_vars=4, stoch_classes=4, hidden=16, unimix=0.01, learned_start=False),
-        observation=ObservationConfig(
-            kind="image", state_keys=("robot_obs",), mlp_layers=1, mlp_units=16, image_size=64, cnn_depth=4
-        ),
-    )
-    torch.manual_seed(0)
-    return WorldModel(config).eval()
 
 
 def observations(steps: int, scene: np.ndarray | None) -> list[dict[str, np.ndarray]]:
@@ -48,7 +30,7 @@ def actions(agent: ClosedLoopAgent, episode: list[dict[str, np.ndarray]]) -> np.
 
 
 def test_a_camera_policy_never_reads_scene_obs() -> None:
-    model = camera_world_model()
+    model = rl_tiny.camera_world_model()
     policy = rl_tiny.policy(model.feat_dim, latent=True)
     runs = {
         name: actions(ClosedLoopAgent(policy, model, seed=3), observations(9, scene))
@@ -64,7 +46,7 @@ def test_a_camera_policy_never_reads_scene_obs() -> None:
 
 
 def test_the_policy_and_the_latent_filter_receive_no_scene_obs() -> None:
-    model = camera_world_model()
+    model = rl_tiny.camera_world_model()
     agent = ClosedLoopAgent(rl_tiny.policy(model.feat_dim, latent=True), model, seed=3)
     seen: list[set[str]] = []
     policy_act, filter_step = agent.agent.act, agent.features.step

@@ -20,6 +20,7 @@ from geometry_msgs.msg import TwistStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from sensor_msgs.msg import Image
 from visualization_msgs.msg import MarkerArray
 
 from diwa_msgs.action import ExecuteSkill
@@ -28,6 +29,7 @@ from diwa_policy_node.markers import chunk_markers
 from diwa_policy_node.skill_runner import SkillRunner
 from diwa_robot.backends import BackendError, MockRobotBackend, RobotBackend, ServoTopics, safety_profile_for
 from diwa_robot.estop import EStop
+from diwa_robot.image_conversion import image_msg_to_rgb
 from diwa_robot.node_main import run_node
 from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
 from diwa_robot.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
@@ -48,6 +50,8 @@ CONFLICT_CHECK_EVERY = 30
 """Control periods between checks for other command or state publishers during a skill (1 s at 30 Hz)."""
 
 
+CAMERA_TOPICS = {"rgb_static": "/camera/static/image_raw", "rgb_gripper": "/camera/gripper/image_raw"}
+"""Where each camera a world model reads arrives (the mock robot's topics; remap for a real cell)."""
 ROBOT_REST_MARGIN_S = 0.5
 """Allowance beyond the arbiter's braking time for its zero twist to arrive on a loaded machine."""
 
@@ -93,6 +97,9 @@ class PolicyNode(Node):
         p("scene_state_topic", "/mock_robot/scene_state")
         p("twist_topic", "/diwa/commands/policy")  # the command arbiter forwards it to the robot
         p("robot_twist_topic", "/servo_node/delta_twist_cmds")  # what the arbiter sends the robot
+        for key, topic in CAMERA_TOPICS.items():
+            p(f"camera_topics.{key}", topic)
+        p("image_max_skew_s", 0.1)
         p("gripper_namespace", "/franka_gripper")
         p("planning_frame", "world")
         p("gripper_speed", 0.1)
@@ -106,6 +113,7 @@ class PolicyNode(Node):
         value = lambda name: self.get_parameter(name).value  # noqa: E731
         self.rate_hz = float(value("control_rate_hz"))
         self.max_age_s = float(value("observation_max_age_s"))
+        self.image_max_skew_s = float(value("image_max_skew_s"))
         self.default_max_steps = int(value("default_max_steps"))
         self.frame = str(value("planning_frame"))
         self.gripper_speed, self.gripper_force = float(value("gripper_speed")), float(value("gripper_force"))
@@ -131,6 +139,9 @@ class PolicyNode(Node):
         self.scene_state_topic = self.resolve_topic_name(str(value("scene_state_topic")))
         self.twist_topic = self.resolve_topic_name(str(value("twist_topic")))
         self.create_subscription(SceneState, self.scene_state_topic, self.on_scene_state, 10, callback_group=group)
+        for key in CAMERA_TOPICS:
+            topic = str(value(f"camera_topics.{key}"))
+            self.create_subscription(Image, topic, lambda msg, k=key: self.on_image(k, msg), 2, callback_group=group)
         self.robot_stream = RobotStreamWatch()
         self.create_subscription(
             TwistStamped, str(value("robot_twist_topic")), self.robot_stream.on_twist, 10, callback_group=group
@@ -181,6 +192,13 @@ class PolicyNode(Node):
         raise ValueError(f"unknown backend {name!r}; expected 'sim' or 'franka'")
 
     # --- inputs -------------------------------------------------------------------------------
+    def on_image(self, key: str, msg: Image) -> None:
+        try:
+            self.observations.update_image(key, image_msg_to_rgb(msg), time.monotonic())
+        except ValueError as err:
+            self.observations.reject_image(key, str(err), time.monotonic())
+            self.get_logger().warn(f"rejected a {key} image: {err}", throttle_duration_sec=1.0)
+
     def on_scene_state(self, msg: SceneState) -> None:
         if not self.observations.update(np.array(msg.robot_obs), np.array(msg.scene_obs), time.monotonic()):
             self.get_logger().warn("rejected an observation with NaN/inf values", throttle_duration_sec=1.0)
@@ -258,7 +276,7 @@ class PolicyNode(Node):
             conflict = self._conflicting_publishers()
             if conflict is not None:
                 raise ValueError(conflict)
-            episode = self.runner.start(goal.skill, goal.policy, self._observation())
+            episode = self.runner.start(goal.skill, goal.policy, self._observation)
         except (ValueError, FileNotFoundError, ObservationUnavailableError) as err:
             return self._finish(goal_handle, "abort", False, 0, f"refused: {err}")
         max_steps = int(goal.max_steps) or self.default_max_steps
@@ -281,7 +299,9 @@ class PolicyNode(Node):
                 if conflict is not None:
                     return self._finish(goal_handle, "abort", False, step, f"aborted, arm held: {conflict}")
             try:
-                timed = self.observations.latest(time.monotonic(), self.max_age_s)
+                timed = self.observations.latest(
+                    time.monotonic(), self.max_age_s, episode.image_keys, self.image_max_skew_s
+                )
             except ObservationUnavailableError as err:
                 self.stats.state = PolicyStatus.HOLDING
                 return self._finish(goal_handle, "abort", False, step, f"aborted, arm held: {err}")
@@ -302,7 +322,7 @@ class PolicyNode(Node):
             next_tick = max(next_tick + period, time.monotonic())
             time.sleep(max(0.0, next_tick - time.monotonic()))
             self.stats.rate_hz = (step + 1) / max(time.monotonic() - started, 1e-6)
-        obs = self._observation_or_none()
+        obs = self._observation_or_none(episode.image_keys)
         success = obs is not None and episode.succeeded(obs)
         outcome = "succeed" if success else "abort"
         return self._finish(
@@ -313,12 +333,14 @@ class PolicyNode(Node):
             "success at the step limit" if success else f"not done after {max_steps} steps",
         )
 
-    def _observation(self) -> dict[str, np.ndarray]:
-        return self.observations.latest(time.monotonic(), self.max_age_s).as_dict()
+    def _observation(self, image_keys: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        """The current observation, with the frames of `image_keys`; raises if any part is unusable."""
+        now = time.monotonic()
+        return self.observations.latest(now, self.max_age_s, image_keys, self.image_max_skew_s).as_dict()
 
-    def _observation_or_none(self) -> dict[str, np.ndarray] | None:
+    def _observation_or_none(self, image_keys: tuple[str, ...] = ()) -> dict[str, np.ndarray] | None:
         try:
-            return self._observation()
+            return self._observation(image_keys)
         except ObservationUnavailableError:
             return None
 

@@ -18,6 +18,7 @@ from diwa.promotion import DEFAULT_MIN_EPISODES
 from diwa.released import resolve
 from diwa.sim.oracle import completed_tasks
 from diwa.skills import check_skill
+from diwa.world_model.config import IMAGE_KEYS
 
 from diwa_policy_node.promotion import check_promotion
 
@@ -35,8 +36,10 @@ class Episode:
     last_latency_ms: float = 0.0
     new_chunk: bool = False
     classifier: Callable[[Observation], float] | None = None
+    image_keys: tuple[str, ...] = ()  # the cameras the policy reads
 
     def act(self, obs: Observation) -> np.ndarray:
+        check_images(self.start, obs, self.image_keys)
         action = np.asarray(self.agent.act(obs), dtype=np.float64)
         if action.shape != (7,) or not np.isfinite(action).all():
             raise ValueError(f"the policy returned an invalid action {action!r}")
@@ -89,8 +92,9 @@ class SkillRunner:
             )
         return spec
 
-    def start(self, skill: str, requested_policy: str, obs: Observation) -> Episode:
-        """Validate the goal, load (or reuse) its agent and reset it; raises ValueError with a reason."""
+    def start(self, skill: str, requested_policy: str, observe: Callable[[tuple[str, ...]], Observation]) -> Episode:
+        """Validate the goal, load (or reuse) its agent and reset it on `observe(image_keys)`, the
+        observation with the cameras the policy reads; raises ValueError with a reason."""
         check_skill(skill)
         spec = self.resolve_policy(skill, requested_policy)
         if spec != "scripted":
@@ -108,5 +112,19 @@ class SkillRunner:
         if key not in self._agents:
             self._agents[key] = load_agent(spec, skill, self.seed)
         agent = self._agents[key]
+        image_keys = tuple(k for k in getattr(agent, "observation_keys", ()) if k in IMAGE_KEYS)
+        obs = observe(image_keys)
+        check_images(obs, obs, image_keys)
         agent.reset(skill, obs)
-        return Episode(skill=skill, agent=agent, start={k: v.copy() for k, v in obs.items()})
+        return Episode(skill=skill, agent=agent, start={k: v.copy() for k, v in obs.items()}, image_keys=image_keys)
+
+
+def check_images(start: Observation, obs: Observation, keys: tuple[str, ...]) -> None:
+    """Camera frames a policy may act on: square RGB, of the size they had when the skill started
+    (a camera reconfigured mid-skill would feed the world model another view)."""
+    for key in keys:
+        shape, first = tuple(obs[key].shape), tuple(start[key].shape)
+        if len(shape) != 3 or shape[2] != 3 or shape[0] != shape[1]:
+            raise ValueError(f"{key} images must be square RGB, got {shape}")
+        if shape != first:
+            raise ValueError(f"{key} images changed size from {first[0]}x{first[1]} to {shape[0]}x{shape[1]}")

@@ -120,14 +120,19 @@ class ClosedLoopAgent:
                 raise ValueError(f"{recorded['path']} no longer holds the world model {path} was trained with")
         return cls(policy, model, seed)
 
-    def _visible(self, obs: Observation) -> Observation:
-        """What this agent may read of an observation: all of it for a state policy; for a latent
-        policy, the entries its world model reads (plus robot_obs, for the commanded target)."""
+    @property
+    def observation_keys(self) -> tuple[str, ...]:
+        """What this agent reads of an observation: the simulator state for a state policy; for a
+        latent policy, what its world model reads (plus robot_obs, for the commanded target)."""
         tracker = self.features.tracker
         if tracker is None:
+            return ("robot_obs", "scene_obs")
+        return tuple(sorted({*tracker.model.observation_keys, "robot_obs"}))
+
+    def _visible(self, obs: Observation) -> Observation:
+        if self.features.tracker is None:
             return obs
-        keys = {*tracker.model.observation_keys, "robot_obs"}
-        return {k: v for k, v in obs.items() if k in keys}
+        return {k: v for k, v in obs.items() if k in self.observation_keys}
 
     def _policy_input(self, obs: Observation) -> Observation:
         if self.features.tracker is None:

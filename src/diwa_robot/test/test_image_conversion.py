@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
 
-from diwa_calvin_bridge.image_conversion import image_msg_to_rgb, rgb_to_image_msg
+from diwa_robot.image_conversion import image_msg_to_rgb, rgb_to_image_msg
 
 
 def test_rgb_round_trip_and_header():
