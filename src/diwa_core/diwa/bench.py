@@ -10,7 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCH_MODULES: tuple[str, ...] = ("diwa.policy.bench", "diwa.sim.bench", "diwa.world_model.bench", "diwa.rl.bench")
+BENCH_MODULES: tuple[str, ...] = (
+    "diwa.policy.bench",
+    "diwa.policy.camera_bench",
+    "diwa.sim.bench",
+    "diwa.world_model.bench",
+    "diwa.rl.bench",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
