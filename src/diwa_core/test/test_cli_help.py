@@ -22,3 +22,13 @@ def test_every_command_help_renders() -> None:
         assert parser.format_help(), path
         seen.append(path)
     assert "diwa report-seeds" in seen and "diwa data collect-play" in seen
+
+
+def test_python_dash_m_diwa_is_the_diwa_command() -> None:
+    import subprocess
+    import sys
+
+    from diwa import __version__
+
+    done = subprocess.run([sys.executable, "-m", "diwa", "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"diwa {__version__}"
