@@ -7,11 +7,15 @@ the same target removes what an earlier one left behind. The temporaries carry t
 the writing process's id and a `.partial` marker; only those of processes no longer alive are
 removed, so concurrent writers of one target (the shared simulator asset cache) never lose a file
 in flight.
+
+A directory (a dataset, a release) is written the same way as a whole: filled beside the target,
+then swapped in with two renames.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -74,3 +78,26 @@ def write_atomically(path: Path, data: bytes | str) -> None:
     """Write `data` (text is UTF-8 encoded) to `path` atomically."""
     payload = data.encode() if isinstance(data, str) else data
     write_file_atomically(Path(path), lambda temporary: temporary.write_bytes(payload))
+
+
+def write_directory_atomically(path: Path, fill: Callable[[Path], None]) -> Path:
+    """Call `fill(staging)` on a new directory beside `path`, then swap it in whole: the old directory
+    is renamed aside, the new one renamed into place, and the old one removed. A failed fill leaves
+    the old directory untouched and no staging directory behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        fill(staging)
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+            staging.rename(path)
+            shutil.rmtree(old)
+        else:
+            staging.rename(path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return path

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from diwa.atomic import write_atomically
+from diwa.atomic import write_atomically, write_directory_atomically
 from diwa.skills import SKILLS
 
 PREFIX = "released:"
@@ -87,9 +86,8 @@ def make_release(run: Path, variant: str, route: str, destination: Path, command
     missing = [s for s in SKILLS if not (runs / s / "evaluation.json").is_file()]
     if missing:
         raise ValueError(f"{runs} has no evaluated fine-tuning of {missing}")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
-    try:
+
+    def fill(staging: Path) -> None:
         _copy_checkpoint(run / "wm", staging / "world_model", ("world_model.json", "world_model-step*.safetensors"))
         _copy_checkpoint(run / "rewards", staging / "reward", ("reward_*.json", "reward_*-weights.safetensors"))
         skills = {}
@@ -107,18 +105,8 @@ def make_release(run: Path, variant: str, route: str, destination: Path, command
             "skills": skills,
         }
         write_atomically(staging / RELEASE_FILE, json.dumps(document, indent=1) + "\n")
-        if destination.exists():
-            old = destination.with_name(f".{destination.name}.replaced")
-            shutil.rmtree(old, ignore_errors=True)
-            destination.rename(old)
-            staging.rename(destination)
-            shutil.rmtree(old)
-        else:
-            staging.rename(destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return destination
+
+    return write_directory_atomically(destination, fill)
 
 
 def _seeds(path: Path) -> dict[str, str] | None:

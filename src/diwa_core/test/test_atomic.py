@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from diwa.atomic import leftovers, write_atomically, write_file_atomically
+from diwa.atomic import leftovers, write_atomically, write_directory_atomically, write_file_atomically
 
 KILLED_MID_WRITE = """
 import os, signal, sys
@@ -56,3 +56,18 @@ def test_a_live_writers_temporary_is_kept_and_failed_writes_leave_nothing(tmp_pa
     np.testing.assert_array_equal(np.load(target), np.arange(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, in_flight.name])
     assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_a_directory_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "dataset"
+    write_directory_atomically(target, lambda staging: (staging / "a.npy").write_text("old"))
+
+    def failing(staging: Path) -> None:
+        (staging / "a.npy").write_text("half")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        write_directory_atomically(target, failing)
+    assert (target / "a.npy").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
+    write_directory_atomically(target, lambda staging: (staging / "b.npy").write_text("new"))
+    assert [p.name for p in target.iterdir()] == ["b.npy"] and sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]

@@ -21,14 +21,13 @@ import io
 import json
 import os
 import pickle
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from diwa.atomic import write_directory_atomically
 from diwa.data.dataset import IMAGE_KEYS, REQUIRED, Annotation, Dataset
 
 EPISODE_IDS = "ep_start_end_ids.npy"
@@ -57,10 +56,8 @@ def instruction(task: str) -> str:
 def write_calvin(dataset: Dataset, path: str | os.PathLike[str], progress: bool = True) -> Path:
     """Write `dataset` in CALVIN's layout, atomically: a crash leaves the old directory or none."""
     dataset.validate()
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+
+    def fill(staging: Path) -> None:
         for i in tqdm(range(len(dataset)), desc="write calvin", unit="frame", disable=not progress):
             frame = {key: np.asarray(getattr(dataset, key)[i], dtype=np.float32) for key in REQUIRED}
             frame.update({key: np.asarray(images[i]) for key, images in dataset.images.items()})
@@ -76,22 +73,8 @@ def write_calvin(dataset: Dataset, path: str | os.PathLike[str], progress: bool 
         }
         np.save(staging / LANG_FILE, np.asarray(language, dtype=object), allow_pickle=True)
         (staging / PROVENANCE_FILE).write_text(json.dumps(dataset.provenance, indent=1))
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
 
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    if target.exists():
-        backup = target.with_name(f".{target.name}.old")
-        shutil.rmtree(backup, ignore_errors=True)
-        target.rename(backup)
-        staging.rename(target)
-        shutil.rmtree(backup)
-    else:
-        staging.rename(target)
+    return write_directory_atomically(Path(path), fill)
 
 
 def read_calvin(path: str | os.PathLike[str], images: bool = True, progress: bool = True) -> Dataset:

@@ -21,14 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from diwa.atomic import write_directory_atomically
 from diwa.sim.scene_bounds import check_physical, first_action_violation
 
 FORMAT = "diwa-consolidated"
@@ -155,10 +154,8 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> Path:
     problem = first_action_violation(dataset.actions, dataset.rel_actions)
     if problem is not None:
         raise ValueError(f"dataset for {path}: {problem} (no robot command)")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+
+    def fill(staging: Path) -> None:
         for key in REQUIRED:
             np.save(staging / f"{key}.npy", np.asarray(getattr(dataset, key), dtype=np.float32))
         for key, arr in dataset.images.items():
@@ -173,18 +170,8 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> Path:
             "provenance": dataset.provenance,
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=1))
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old")
-            shutil.rmtree(backup, ignore_errors=True)
-            target.rename(backup)
-            staging.rename(target)
-            shutil.rmtree(backup)
-        else:
-            staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+
+    return write_directory_atomically(Path(path), fill)
 
 
 def load_dataset(path: str | os.PathLike[str], *, images: bool = True, mmap: bool = True) -> Dataset:

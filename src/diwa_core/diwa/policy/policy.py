@@ -95,18 +95,7 @@ class DiffusionPolicy:
     def with_finetuned_copy(self, finetuned_steps: int) -> DiffusionPolicy:
         """A policy whose last `finetuned_steps` denoising steps use a trainable copy of the base
         network, the starting point of DiWA's fine-tuning; the base is frozen."""
-        finetuned = copy.deepcopy(self.base).requires_grad_(True)
-        return DiffusionPolicy(
-            self.config,
-            self.skill,
-            self.encoder_spec,
-            self.feature_normalizer,
-            self.action_normalizer,
-            copy.deepcopy(self.base),
-            finetuned,
-            finetuned_steps,
-            self.provenance,
-        )
+        return self._with_finetuned(self.base, finetuned_steps)
 
     def trainable_copy(self, finetuned_steps: int) -> DiffusionPolicy:
         """The policy whose last `finetuned_steps` denoising steps fine-tuning trains: a fresh
@@ -119,6 +108,11 @@ class DiffusionPolicy:
                 f"the policy is already fine-tuned on its last {self.finetuned_steps} denoising steps; "
                 f"the profile fine-tunes {finetuned_steps}"
             )
+        return self._with_finetuned(self.finetuned, finetuned_steps)
+
+    def _with_finetuned(self, network: EpsilonMLP, finetuned_steps: int) -> DiffusionPolicy:
+        """This policy with a trainable copy of `network` for its last `finetuned_steps` steps."""
+        finetuned = copy.deepcopy(network).requires_grad_(True)
         return DiffusionPolicy(
             self.config,
             self.skill,
@@ -126,7 +120,7 @@ class DiffusionPolicy:
             self.feature_normalizer,
             self.action_normalizer,
             copy.deepcopy(self.base),
-            copy.deepcopy(self.finetuned).requires_grad_(True),
+            finetuned,
             finetuned_steps,
             self.provenance,
         )
