@@ -16,6 +16,10 @@ EPISODE_STEP_LIMIT = 72
 """DiWA's episode limit: a skill succeeds within 72 control steps (18 chunks of 4) or fails, in
 evaluation, in demonstrations and in imagination (docs/reference.md §1)."""
 
+CHUNK_STEPS = 4
+"""DiWA's action chunk: the policy predicts 4 actions at a time (the profiles' diffusion.horizon),
+and the reward classifier judges the last latent of every chunk (docs/reference.md §1)."""
+
 
 class UnknownSkillError(ValueError):
     """A skill name outside SKILLS; the message lists the known ones so a typo is easy to fix."""

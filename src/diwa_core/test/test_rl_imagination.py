@@ -8,13 +8,12 @@ from diwa.data.dataset import Annotation
 from diwa.rl.config import RolloutConfig
 from diwa.rl.guard import fit_guard, load_guard, save_guard
 from diwa.rl.imagination import start_frames
+from diwa.skills import CHUNK_STEPS
 from diwa.world_model.synthetic import point_mass_dataset
-
-CHUNK = 4
 
 
 def chunks(batch: int) -> torch.Tensor:
-    return torch.zeros(batch, CHUNK, 7)
+    return torch.zeros(batch, CHUNK_STEPS, 7)
 
 
 def paper_rollout(config):
@@ -31,7 +30,7 @@ def test_episodes_are_truncated_after_72_steps_and_restart():
         step = env.step(chunks(3))
         assert not step.terminated.any() and not step.success.any()
         assert bool(step.truncated.all()) == (chunk % 18 == 0), chunk
-        assert step.steps.tolist() == [CHUNK] * 3
+        assert step.steps.tolist() == [CHUNK_STEPS] * 3
         if chunk % 18 == 0:
             # The next episode has begun: its features are a fresh start, not the truncated state.
             assert not torch.equal(step.features, step.final_features)
@@ -56,7 +55,7 @@ def test_success_on_the_last_latent_of_a_chunk_ends_the_episode():
             assert env.steps[i] == 0, "a terminated episode restarts"
             assert not torch.equal(step.features[i], step.final_features[i])
     # Episode 0 ended on chunk 2 and restarted: its steps count again from the restart.
-    assert env.steps.tolist() == [3 * CHUNK, 2 * CHUNK, 1 * CHUNK]
+    assert env.steps.tolist() == [3 * CHUNK_STEPS, 2 * CHUNK_STEPS, 1 * CHUNK_STEPS]
 
 
 def test_the_world_model_steps_on_the_actions_the_robot_would_execute():
@@ -64,8 +63,8 @@ def test_the_world_model_steps_on_the_actions_the_robot_would_execute():
     play data it learnt from: the same episodes result as from the executable actions."""
     model = rl_tiny.world_model()
     config = paper_rollout(rl_tiny.config())
-    asked = torch.tensor([0.0, 0.0, 0.0, 3.0, -2.5, 0.5, 0.3]).expand(3, CHUNK, 7)
-    executable = torch.tensor([0.0, 0.0, 0.0, 1.0, -1.0, 0.5, 1.0]).expand(3, CHUNK, 7)
+    asked = torch.tensor([0.0, 0.0, 0.0, 3.0, -2.5, 0.5, 0.3]).expand(3, CHUNK_STEPS, 7)
+    executable = torch.tensor([0.0, 0.0, 0.0, 1.0, -1.0, 0.5, 1.0]).expand(3, CHUNK_STEPS, 7)
     features = []
     for chunk in (asked, executable):
         env = rl_tiny.imagination(model, rl_tiny.policy(model.feat_dim), config, seed=3)

@@ -58,3 +58,11 @@ def test_every_key_of_a_shipped_profile_is_required_unless_declared_optional(cls
             build_dataclass(cls, edited, filename)
         checked += 1
     assert checked > 5
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_the_policy_profiles_predict_diwas_chunk(profile: str) -> None:
+    from diwa.policy.config import load_policy_config
+    from diwa.skills import CHUNK_STEPS
+
+    assert load_policy_config(profile).diffusion.horizon == CHUNK_STEPS

@@ -6,7 +6,8 @@ import numpy as np
 import rl_tiny
 import torch
 from diwa.cli import main
-from diwa.world_model.fidelity import CHUNK_STEPS, imagine_verdicts, replay_in_simulator
+from diwa.skills import CHUNK_STEPS
+from diwa.world_model.fidelity import imagine_verdicts, replay_in_simulator
 
 
 class ChunkVerdicts:

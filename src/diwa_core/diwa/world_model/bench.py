@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from diwa.skills import CHUNK_STEPS
 from diwa.world_model.config import load_world_model_config
 from diwa.world_model.model import ACTION_DIM, WorldModel
 from diwa.world_model.reward import RewardClassifier, load_reward_config
@@ -27,7 +28,6 @@ from diwa.world_model.synthetic import point_mass_dataset
 from diwa.world_model.trainer import WorldModelTrainer
 
 IMAGINATION_TARGET = 20_000
-CHUNK = 4
 
 
 def register_bench(subparsers: argparse._SubParsersAction) -> None:
@@ -72,7 +72,7 @@ def imagination_rate(model: WorldModel, batch: int, steps: int, seed: int, rewar
         current = state
         for t in range(length):
             current = model.step(current, actions[t], generator)
-            if reward is not None and t % CHUNK == CHUNK - 1:
+            if reward is not None and t % CHUNK_STEPS == CHUNK_STEPS - 1:
                 reward.reward(current.features())
 
     rollout(20)  # warm-up
@@ -112,7 +112,8 @@ def run_world_model_bench(args: argparse.Namespace) -> int:
     print(f"{profile} world model, {args.threads} thread(s); rates per wall second (per CPU second)")
     print(f"imagination, batch {args.batch}: {prior.wall:,.0f} ({prior.cpu:,.0f}) prior steps/s")
     print(
-        f"  with the reward classifier on every {CHUNK}th latent: {with_reward.wall:,.0f} ({with_reward.cpu:,.0f}) "
+        f"  with the reward classifier on every {CHUNK_STEPS}th latent: "
+        f"{with_reward.wall:,.0f} ({with_reward.cpu:,.0f}) "
         f"steps/s; the whole imagination loop incl. policy targets {IMAGINATION_TARGET:,}"
     )
     print(f"training (quick profile, {per_batch} samples per batch): {train.wall:,.0f} ({train.cpu:,.0f}) samples/s")

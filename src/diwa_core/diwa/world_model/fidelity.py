@@ -33,12 +33,11 @@ from diwa.agent import Agent
 from diwa.eval.harness import DEFAULT_MAX_STEPS
 from diwa.sim.obs_layout import TCP_POS
 from diwa.sim.start_states import sample_start_state, skill_seed
+from diwa.skills import CHUNK_STEPS
 from diwa.world_model.config import IMAGE_KEYS
 from diwa.world_model.model import WorldModel
 from diwa.world_model.reward import RewardClassifier
 
-CHUNK_STEPS = 4
-"""World-model steps per action chunk; the classifier scores each chunk's last latent (DiWA)."""
 TARGET_AGREEMENT = 0.9
 
 
