@@ -5,6 +5,7 @@ the goal is refused with the reason."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,18 +50,28 @@ def graph_specs(cameras: bool) -> list[tuple[str, str, dict[str, object]]]:
     ]
 
 
+NO_STATE_YET = "refused: no valid observation received"
+
+
 def execute(specs, tmp_path: Path, goal: ExecuteSkill.Goal):
+    """Run the graph and send the goal once the policy node sees the robot's state: on a loaded
+    machine DDS discovery between the nodes can take seconds after the action server is up."""
     with node_processes(specs, tmp_path, DOMAIN) as processes:
         client = RosTestClient(DOMAIN)
         try:
             action = ActionClient(client.node, ExecuteSkill, "/execute_skill")
             assert action.wait_for_server(timeout_sec=60), "\n".join(p.output() for p in processes)
-            feedback: list = []
-            sent = action.send_goal_async(goal, feedback_callback=feedback.append)
-            wait_for(sent.done, 20, "goal response")
-            result = sent.result().get_result_async()
-            wait_for(result.done, 120, "the goal's result")
-            return result.result(), feedback
+            deadline = time.monotonic() + 60
+            while True:
+                feedback: list = []
+                sent = action.send_goal_async(goal, feedback_callback=feedback.append)
+                wait_for(sent.done, 20, "goal response")
+                result = sent.result().get_result_async()
+                wait_for(result.done, 120, "the goal's result")
+                outcome = result.result()
+                if not outcome.result.message.startswith(NO_STATE_YET) or time.monotonic() > deadline:
+                    return outcome, feedback
+                time.sleep(0.5)
         finally:
             client.close()
 
