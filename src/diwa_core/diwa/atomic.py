@@ -88,6 +88,9 @@ def write_directory_atomically(path: Path, fill: Callable[[Path], None]) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes directories private; datasets are shared
         fill(staging)
         if path.exists():
             old = path.with_name(f".{path.name}.old")

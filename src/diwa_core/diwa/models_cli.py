@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Copy a seed-set run's world model, reward classifiers, BC and fine-tuned policies (with "
         "their evaluations and verdicts) into diwa/models/<route>, replacing the route's release as a whole.",
     )
-    release.add_argument("--run", type=Path, required=True, help="the seed-set directory (scripts/seed_set.sh OUT)")
+    release.add_argument(
+        "--run", dest="run_dir", type=Path, required=True, help="the seed-set directory (scripts/seed_set.sh OUT)"
+    )
     release.add_argument("--variant", default="plain", help="which fine-tuning variant to release (default plain)")
     release.add_argument("--route", choices=ROUTES, default="state")
     release.add_argument("--out", type=Path, help="release directory (default: diwa/models/<route>)")
@@ -62,6 +64,6 @@ def run_models(args: argparse.Namespace) -> int:
 def run_release(args: argparse.Namespace) -> int:
     destination = args.out or models_root() / args.route
     command = shlex.join(["diwa", *sys.argv[1:]])
-    path = make_release(args.run, args.variant, args.route, destination, command)
-    print(f"released {args.run} ({args.variant}) as {PREFIX}{args.route}: {path}")
+    path = make_release(args.run_dir, args.variant, args.route, destination, command)
+    print(f"released {args.run_dir} ({args.variant}) as {PREFIX}{args.route}: {path}")
     return 0

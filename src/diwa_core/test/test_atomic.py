@@ -61,6 +61,9 @@ def test_a_live_writers_temporary_is_kept_and_failed_writes_leave_nothing(tmp_pa
 def test_a_directory_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
     target = tmp_path / "dataset"
     write_directory_atomically(target, lambda staging: (staging / "a.npy").write_text("old"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's private 0700
 
     def failing(staging: Path) -> None:
         (staging / "a.npy").write_text("half")

@@ -48,7 +48,9 @@ def seed_set_run(root: Path) -> Path:
 def test_a_release_loads_by_name_and_lists_its_measurements(tmp_path, monkeypatch, capsys) -> None:
     run = seed_set_run(tmp_path / "run")
     monkeypatch.setattr(released, "models_root", lambda: tmp_path / "models")
-    destination = released.make_release(run, "plain", "state", tmp_path / "models" / "state", "test")
+    destination = tmp_path / "models" / "state"
+    argv = ["release", "--run", str(run), "--variant", "plain", "--route", "state", "--out", str(destination)]
+    assert main(argv) == 0
     assert not (destination / "world_model" / "world_model-step00000003.state.pt").exists()  # no training state
 
     model, info = load_world_model("released:state/world_model")
