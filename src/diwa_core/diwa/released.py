@@ -8,6 +8,8 @@ accepted (command line, goals, node parameters):
     released:state/bc/open_drawer        the behaviour-cloned policy it started from
     released:state/world_model           the world model
     released:state/reward                the reward classifiers (one directory for the 8 skills)
+    released:state/demos/open_drawer     the demonstrations the BC policy was cloned from, where
+                                         fine-tuning's imagined episodes start
 
 `release.json` records where the models came from (the run, its seeds, the command) and what they
 measured (per skill: BC and fine-tuned success on the paired evaluation, the gain's 95 % interval,
@@ -92,7 +94,12 @@ def make_release(run: Path, variant: str, route: str, destination: Path, command
         _copy_checkpoint(run / "rewards", staging / "reward", ("reward_*.json", "reward_*-weights.safetensors"))
         skills = {}
         for skill in SKILLS:
-            _copy_policy(run / "bc" / "policies" / skill, staging / "bc" / skill, route, ())
+            bc = run / "bc" / "policies" / skill
+            demos = json.loads((bc / "policy.json").read_text()).get("provenance", {}).get("dataset")
+            if demos is None or not Path(demos).is_dir():
+                raise ValueError(f"{bc} does not name its demonstrations, where fine-tuning starts: got {demos}")
+            shutil.copytree(demos, staging / "demos" / skill)
+            _copy_policy(bc, staging / "bc" / skill, route, ())
             _copy_policy(runs / skill, staging / skill, route, FINETUNED_FILES[1:])
             skills[skill] = _measurements(runs / skill)
         seeds = _seeds(run / "seeds.txt")
@@ -139,6 +146,10 @@ def _copy_policy(source: Path, target: Path, route: str, extra: tuple[str, ...])
         provenance["world_model"]["path"] = f"{PREFIX}{route}/world_model"
     if isinstance(provenance.get("reward"), dict):
         provenance["reward"]["path"] = f"{PREFIX}{route}/reward"
+    if "dataset" in provenance:  # the demonstrations: where imagined episodes start
+        provenance["dataset"] = f"{PREFIX}{route}/demos/{meta['skill']}"
+    if isinstance(provenance.get("finetune"), dict) and "starts" in provenance["finetune"]:
+        provenance["finetune"]["starts"] = f"{PREFIX}{route}/demos/{meta['skill']}"
     write_atomically(target / "policy.json", json.dumps(meta, indent=1))
     for name in extra:
         if (source / name).is_file():

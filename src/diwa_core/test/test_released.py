@@ -11,11 +11,13 @@ import pytest
 import rl_tiny
 from diwa import released
 from diwa.cli import main
+from diwa.data.dataset import load_dataset, save_dataset
 from diwa.policy.checkpoint import load_policy, save_policy
 from diwa.promotion import judge_checkpoint
 from diwa.skills import SKILLS
 from diwa.world_model.reward import load_reward_classifier, save_reward_classifier
 from diwa.world_model.store import load_world_model, save_world_model
+from diwa.world_model.synthetic import point_mass_dataset
 
 
 def seed_set_run(root: Path) -> Path:
@@ -28,6 +30,9 @@ def seed_set_run(root: Path) -> Path:
         meta["world_model"] = {"weights_sha256": wm_sha}
         save_reward_classifier(rl_tiny.random_reward(model.feat_dim, seed=i), root / "rewards", skill, meta)
         base = rl_tiny.policy(model.feat_dim, latent=False, seed=i, skill=skill)
+        demos = root / "bc" / "demos" / skill
+        save_dataset(point_mass_dataset(frames=60, episode_frames=30, seed=i), demos)
+        base.provenance = {"dataset": str(demos), "dataset_hash": load_dataset(demos).content_hash()}
         save_policy(base, root / "bc" / "policies" / skill)
         tuned = base.with_finetuned_copy(2)
         tuned.provenance = {"base_checkpoint": str(root / "bc" / "policies" / skill)}
@@ -58,7 +63,10 @@ def test_a_release_loads_by_name_and_lists_its_measurements(tmp_path, monkeypatc
     tuned = load_policy("released:state/turn_on_led")
     assert tuned.skill == "turn_on_led" and tuned.finetuned is not None
     assert tuned.provenance["base_checkpoint"] == "released:state/bc/turn_on_led"
-    assert load_policy(tuned.provenance["base_checkpoint"]).finetuned is None
+    bc = load_policy(tuned.provenance["base_checkpoint"])
+    assert bc.finetuned is None and bc.provenance["dataset"] == "released:state/demos/turn_on_led"
+    # Fine-tuning from the release finds its start states in it (the run's folder may be gone).
+    assert load_dataset(released.resolve(bc.provenance["dataset"])).content_hash() == bc.provenance["dataset_hash"]
     # The evaluation still binds to the released weights: the gate passes it.
     assert judge_checkpoint("released:state/turn_on_led").allowed
 

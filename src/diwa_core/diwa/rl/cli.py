@@ -14,6 +14,7 @@ from diwa.policy.checkpoint import load_policy
 from diwa.policy.encoder import FeatureEncoder
 from diwa.policy.network import Critic
 from diwa.policy.policy import DiffusionPolicy
+from diwa.released import resolve
 from diwa.rl.config import PROFILES, FinetuneConfig, load_finetune_config
 from diwa.rl.finetune import FineTuneRun, RunResult
 from diwa.rl.ppo import DenoisingPPO
@@ -112,7 +113,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="end with a JSON summary on the last line")
 
 
+def resolve_checkpoints(args: argparse.Namespace, names: tuple[str, ...]) -> None:
+    """Release names (`released:state/bc/open_drawer`) become the paths they stand for."""
+    for name in names:
+        if getattr(args, name, None) is not None:
+            setattr(args, name, resolve(getattr(args, name)))
+
+
 def _config(args: argparse.Namespace) -> FinetuneConfig:
+    resolve_checkpoints(args, ("policy", "wm", "reward", "starts", "guard_data"))
     check_distinct(args.out, [p for p in (args.policy, getattr(args, "wm", None), getattr(args, "reward", None)) if p])
     if args.threads < 1:
         raise ValueError(f"--threads must be positive, got {args.threads}")
@@ -299,6 +308,7 @@ def run_verdict(args: argparse.Namespace) -> int:
     from diwa.world_model.reward import load_reward_classifier
     from diwa.world_model.store import load_world_model
 
+    resolve_checkpoints(args, ("run_dir", "wm", "reward", "base", "starts"))
     skill = check_skill(args.skill)
     if args.threads < 1:
         raise ValueError(f"--threads must be positive, got {args.threads}")
@@ -312,7 +322,7 @@ def run_verdict(args: argparse.Namespace) -> int:
     if recorded is not None and recorded != info.weights_sha256:
         raise ValueError(f"{args.run_dir} was fine-tuned in world model {recorded[:12]}, not in {info.path}")
     base_path = args.base or (
-        Path(tuned.provenance["base_checkpoint"]) if "base_checkpoint" in tuned.provenance else None
+        resolve(tuned.provenance["base_checkpoint"]) if "base_checkpoint" in tuned.provenance else None
     )
     if base_path is None:
         raise ValueError(f"{args.run_dir} does not record its base policy; name it with --base")

@@ -21,6 +21,7 @@ import torch
 from diwa.action_semantics import CommandedTarget
 from diwa.data.dataset import Dataset, load_dataset
 from diwa.policy.policy import DiffusionPolicy
+from diwa.released import resolve
 from diwa.rl.config import ImaginationConfig, RolloutConfig
 from diwa.rl.guard import ModelErrorGuard
 from diwa.rl.ppo import ChunkStep
@@ -87,7 +88,7 @@ def policy_start_states(
     """Where a policy's imagined episodes start: the recorded attempts of `starts`, by default the
     demonstrations the policy was cloned from (refused if they changed since). Returns the dataset's
     path, its content hash and the start states."""
-    path = starts or (Path(policy.provenance["dataset"]) if "dataset" in policy.provenance else None)
+    path = starts or (resolve(policy.provenance["dataset"]) if "dataset" in policy.provenance else None)
     if path is None:
         raise ValueError("the policy does not record its demonstrations; name a dataset of start states with --starts")
     dataset = load_dataset(path, images=model.uses_images)
