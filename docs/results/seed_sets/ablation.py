@@ -1,9 +1,9 @@
-"""The model-error guard on and off, per skill and seed set: both fine-tuned policies of a skill are
-evaluated on the same seeded start states, so guard minus plain is a paired difference.
+"""A remedy on and off, per skill and seed set: the fine-tuned policies of a skill with and without it
+are evaluated on the same seeded start states, so variant minus plain is a paired difference.
 
-    python ablation_guard.py SET_DIR [SET_DIR ...] > ablation_guard.md
+    python ablation.py VARIANT SET_DIR [SET_DIR ...] > ablation_VARIANT.md     (VARIANT: guard, trust)
 
-SET_DIR is a scripts/seed_set.sh output with diwa_plain/ and diwa_guard/ runs; skills run in only
+SET_DIR is a scripts/seed_set.sh output with diwa_plain/ and diwa_VARIANT/ runs; skills run in only
 one variant are skipped.
 """
 
@@ -21,16 +21,16 @@ def outcomes(run: Path) -> dict:
     return json.loads((run / "evaluation.json").read_text())
 
 
-def main(sets: list[Path]) -> None:
-    print("| seed set | skill | BC | plain | guard | guard - plain (95 % interval) |")
+def main(variant: str, sets: list[Path]) -> None:
+    print(f"| seed set | skill | BC | plain | {variant} | {variant} - plain (95 % interval) |")
     print("|---|---|---|---|---|---|")
     strata = []
     for directory in sets:
         for skill in SKILLS:
-            plain, guard = directory / "diwa_plain" / skill, directory / "diwa_guard" / skill
-            if not ((plain / "evaluation.json").is_file() and (guard / "evaluation.json").is_file()):
+            plain, tried = directory / "diwa_plain" / skill, directory / f"diwa_{variant}" / skill
+            if not ((plain / "evaluation.json").is_file() and (tried / "evaluation.json").is_file()):
                 continue
-            p, g = outcomes(plain), outcomes(guard)
+            p, g = outcomes(plain), outcomes(tried)
             if p["seed"] != g["seed"] or p["base_outcomes"] != g["base_outcomes"]:
                 raise ValueError(f"{directory}/{skill}: the variants were not evaluated on the same episodes")
             diff, low, high = paired_gain_interval(p["outcomes"], g["outcomes"])
@@ -41,10 +41,10 @@ def main(sets: list[Path]) -> None:
             )
     mean, low, high = stratified_gain_interval(strata)
     print(
-        f"\nAll {len(strata)} (set, skill) pairs, equally weighted: guard - plain {mean:+.1%} "
+        f"\nAll {len(strata)} (set, skill) pairs, equally weighted: {variant} - plain {mean:+.1%} "
         f"({low:+.1%} .. {high:+.1%})."
     )
 
 
 if __name__ == "__main__":
-    main([Path(p) for p in sys.argv[1:]])
+    main(sys.argv[1], [Path(p) for p in sys.argv[2:]])
