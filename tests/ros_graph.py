@@ -120,3 +120,25 @@ def node_processes(
     finally:
         for process in reversed(processes):
             process.stop()
+
+
+def wait_until_the_policy_node_sees_the_robot(action, timeout: float = 60.0) -> None:
+    """Send one-step dry-run goals (they command nothing) until the policy node no longer refuses for
+    want of a robot state: on a loaded machine DDS discovery between the nodes can take seconds
+    after the action server is up, and a test's first goal must not race it."""
+    from diwa_msgs.action import ExecuteSkill
+
+    deadline = time.monotonic() + timeout
+    while True:
+        sent = action.send_goal_async(
+            ExecuteSkill.Goal(skill="open_drawer", policy="scripted", max_steps=1, dry_run=True)
+        )
+        wait_for(sent.done, 20, "dry-run goal response")
+        result = sent.result().get_result_async()
+        wait_for(result.done, 30, "dry-run goal result")
+        message = result.result().result.message
+        if not message.startswith("refused: no valid observation received"):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the policy node saw no robot state within {timeout:.0f} s: {message}")
+        time.sleep(0.5)

@@ -21,7 +21,13 @@ from rclpy.action import ActionClient
 from diwa_msgs.action import ExecuteSkill
 from diwa_msgs.msg import SceneState
 from diwa_robot.safety import SafetyFilter, load_safety_limits
-from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
+from tests.ros_graph import (
+    RosTestClient,
+    node_processes,
+    unique_domain_id,
+    wait_for,
+    wait_until_the_policy_node_sees_the_robot,
+)
 
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
@@ -100,6 +106,7 @@ def graph(tmp_path_factory):
             robot = Robot(client)
             assert action.wait_for_server(timeout_sec=60), "\n".join(p.output() for p in processes)
             wait_for(lambda: robot.scene is not None, 30, "the mock robot's scene state")
+            wait_until_the_policy_node_sees_the_robot(action)
             yield client, action, robot, processes
         finally:
             client.close()

@@ -35,7 +35,13 @@ from diwa_robot.franka_config import FrankaConfig
 from diwa_robot.planner import MoveItPyPlanner
 from diwa_robot.safety import FilteredCommand, GripperRequest, Modification, SafetyFilter, load_safety_limits
 from tests.franka_standins import EventLog, GripperStandIn, MoveItPyStandIn, ServoStandIn
-from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
+from tests.ros_graph import (
+    RosTestClient,
+    node_processes,
+    unique_domain_id,
+    wait_for,
+    wait_until_the_policy_node_sees_the_robot,
+)
 
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
@@ -142,6 +148,7 @@ def graph(client, tmp_path_factory):
         rig = Graph(client, processes)
         outputs = lambda: "\n".join(p.output() for p in processes)  # noqa: E731
         assert rig.action.wait_for_server(timeout_sec=60), outputs()
+        wait_until_the_policy_node_sees_the_robot(rig.action)
         yield rig
 
 
