@@ -58,7 +58,7 @@ ROBOT_REST_MARGIN_S = 0.5
 
 class RobotStreamWatch:
     """The twist stream the robot receives (the arbiter's output), seen from the policy node: whether
-    it has come to rest since a given moment."""
+    its last twist was zero, that is, whether the arbiter has finished braking."""
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
