@@ -53,8 +53,8 @@ def resolve(spec: str | Path) -> Path:
     if route not in ROUTES or not (root / RELEASE_FILE).is_file():
         available = [r for r in ROUTES if (models_root() / r / RELEASE_FILE).is_file()]
         raise ValueError(f"no released route {route!r} in {text!r}; released: {', '.join(available) or 'none'}")
-    path = root / rest
-    if not rest or not path.exists():
+    path = root / rest  # `released:state` alone: the route's directory, fine-tuned policies by skill
+    if not path.exists():
         raise ValueError(f"{text!r} is not a released model; try one of: {', '.join(released_names(route))}")
     return path
 

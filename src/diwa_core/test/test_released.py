@@ -79,6 +79,7 @@ def test_a_release_loads_by_name_and_lists_its_measurements(tmp_path, monkeypatc
     with pytest.raises(ValueError, match="no released route 'camera'"):
         released.resolve("released:camera/open_drawer")
     assert released.resolve("plain/path") == Path("plain/path")
+    assert (released.resolve("released:state") / "turn_on_led" / "policy.json").is_file()  # eval --policy DIR
 
     # A new release of the route replaces the old one whole, leaving nothing beside it.
     released.make_release(run, "plain", "state", destination, "again")
