@@ -114,5 +114,5 @@ class ObservationCache:
                 )
         if not images:
             return obs
-        frames = {key: image.rgb for key, image in images.items() if image is not None and image.rgb is not None}
-        return TimedObservation(obs.robot_obs, obs.scene_obs, obs.received_at, frames)
+        frames = {key: image.rgb for key, image in images.items()}  # each checked present and usable above
+        return TimedObservation(obs.robot_obs, obs.scene_obs, obs.received_at, frames)  # type: ignore[arg-type]
