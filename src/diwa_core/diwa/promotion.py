@@ -121,7 +121,7 @@ def _bound(document: dict[str, Any], name: str, skill: str, weights_sha: str, ba
 def _rate(document: dict[str, Any], key: str, name: str) -> float:
     value = document.get(key)
     # JSON true is a Python int; a string "nan" is no number.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= 1:
+    if not _finite_number(value) or not 0 <= value <= 1:
         raise _RefusedError(f"its {name} has {key} = {value!r}, not a success rate in [0, 1]")
     return float(value)
 
@@ -167,18 +167,38 @@ def _judge_evaluation(
     )
 
 
+def _finite_number(value: object) -> bool:
+    """A JSON number: not a bool (JSON true is a Python int), not NaN or infinite, not a string."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _finite_pair(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(_finite_number(x) for x in value)
+
+
 def _judge_verdict(verdict: dict[str, Any], skill: str, weights_sha: str, base_sha: str | None) -> PromotionDecision:
     _bound(verdict, VERDICT_FILE, skill, weights_sha, base_sha)
     label = verdict.get("verdict")
     interval = verdict.get("trusted_gain_ci95")
-    if label not in ("improved", "worse", "uncertain") or not (
-        isinstance(interval, list)
-        and len(interval) == 2
-        and all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in interval)
-    ):
+    if label not in ("improved", "worse", "uncertain") or not _finite_pair(interval):
         raise _RefusedError(f"its {VERDICT_FILE} is malformed (verdict {label!r}, interval {interval!r})")
     low, high = interval
     text = f"the world model's verdict is {label!r} (trusted imagined gain {low:+.1%} .. {high:+.1%})"
     if label != "improved":
         return PromotionDecision(False, f"it has no simulator evaluation and {text}", "world_model")
-    return PromotionDecision(True, f"no simulator evaluation; {text}", "world_model")
+    independent = verdict.get("independent")
+    if not isinstance(independent, dict):
+        # Verdicts written before the independent check: the training model alone called every
+        # measured regression "improved" (docs/results/verdict_cross_model).
+        return PromotionDecision(
+            False,
+            f"it has no simulator evaluation and {text} from the training world model alone; rerun `diwa verdict` "
+            "with --judge-wm (an independent world model) to confirm it",
+            "world_model",
+        )
+    other, margin = independent.get("gain_ci95"), independent.get("margin")
+    if not (_finite_pair(other) and _finite_number(margin) and other[0] > margin):
+        raise _RefusedError(f"its {VERDICT_FILE} says 'improved' without an independent gain above its margin")
+    return PromotionDecision(
+        True, f"no simulator evaluation; {text}, confirmed by an independent world model", "world_model"
+    )

@@ -137,9 +137,10 @@ def random_reward(feat_dim: int, seed: int = 0, threshold: float = 0.175) -> Rew
     return classifier
 
 
-def save_pipeline(root: Path, latent: bool = True) -> dict[str, Path]:
-    """Checkpoints of a tiny pipeline on disk: world model, demonstrations, policy, reward."""
-    model = world_model()
+def save_pipeline(root: Path, latent: bool = True, seed: int = 0) -> dict[str, Path]:
+    """Checkpoints of a tiny pipeline on disk: world model (initialised with `seed`), demonstrations,
+    policy, reward."""
+    model = world_model(seed)
     dataset = point_mass_dataset(frames=120, episode_frames=30, seed=0)
     demos = Dataset(
         robot_obs=dataset.robot_obs,

@@ -113,12 +113,21 @@ def test_without_an_evaluation_only_an_improved_verdict_promotes(tmp_path: Path)
     write(root, "verdict.json", verdict)
     decision = judge_checkpoint(root)
     assert not decision.allowed and decision.evidence == "world_model" and "'uncertain'" in decision.reason
+    # "improved" from the training model alone (verdicts written before the independent check) is not enough.
     write(root, "verdict.json", {**verdict, "verdict": "improved", "trusted_gain_ci95": [0.05, 0.2]})
+    decision = judge_checkpoint(root)
+    assert not decision.allowed and "--judge-wm" in decision.reason
+    confirmed = {"gain": 0.12, "gain_ci95": [0.08, 0.16], "margin": 0.05}
+    improved = {**verdict, "verdict": "improved", "trusted_gain_ci95": [0.05, 0.2], "independent": confirmed}
+    write(root, "verdict.json", improved)
     assert judge_checkpoint(root).allowed
-    write(root, "verdict.json", {**verdict, "verdict": "improved", "trusted_gain_ci95": [math.nan, 0.2]})
+    for bad in ({**confirmed, "gain_ci95": [0.01, 0.16]}, {**confirmed, "margin": "nan"}, {"gain_ci95": 1}):
+        write(root, "verdict.json", {**improved, "independent": bad})
+        assert "without an independent gain above its margin" in judge_checkpoint(root).reason
+    write(root, "verdict.json", {**improved, "trusted_gain_ci95": [math.nan, 0.2]})
     assert "malformed" in judge_checkpoint(root).reason
     # A simulator evaluation, when there is one, decides.
-    write(root, "verdict.json", {**verdict, "verdict": "improved", "trusted_gain_ci95": [0.05, 0.2]})
+    write(root, "verdict.json", improved)
     write(root, "evaluation.json", evaluation(sha, success_rate=0.5, outcomes=[1] * 50 + [0] * 50))
     assert not judge_checkpoint(root).allowed
 

@@ -12,7 +12,7 @@ import yaml
 from diwa.cli import main
 from diwa.rl.conditioning import imagined_reader
 from diwa.rl.guard import fit_guard, save_guard
-from diwa.rl.verdict import ImaginedOutcomes, imagine_episodes, judge, read_verdict
+from diwa.rl.verdict import INDEPENDENT_MARGIN, ImaginedOutcomes, imagine_episodes, judge, read_verdict
 from diwa.world_model.store import load_world_model
 from diwa.world_model.synthetic import point_mass_dataset
 
@@ -21,12 +21,32 @@ def outcomes(success: list[int], distrusted: list[int]) -> ImaginedOutcomes:
     return ImaginedOutcomes(np.array(success, bool), np.array(distrusted, bool), np.zeros(len(success)))
 
 
-def test_a_gain_the_guard_trusts_is_an_improvement() -> None:
+def test_a_trusted_gain_confirmed_by_an_independent_model_is_an_improvement() -> None:
     base = outcomes([0] * 60 + [1] * 40, [0] * 100)
     tuned = outcomes([1] * 100, [0] * 100)
-    verdict = judge(base, tuned)
+    independent = (outcomes([0] * 50 + [1] * 50, [0] * 100), outcomes([0] * 30 + [1] * 70, [0] * 100))
+    verdict = judge(base, tuned, independent)
     assert verdict["verdict"] == "improved" and verdict["trusted_gain"] == pytest.approx(0.6)
     assert verdict["finetuned"]["imagined_success"] == 1.0
+    assert verdict["independent"]["gain"] == pytest.approx(0.2)
+    assert verdict["independent"]["margin"] == INDEPENDENT_MARGIN
+
+
+def test_the_training_model_alone_never_says_improved() -> None:
+    """It called every regression measured on two seed sets "improved" (docs/results/verdict_cross_model)."""
+    base = outcomes([0] * 60 + [1] * 40, [0] * 100)
+    verdict = judge(base, outcomes([1] * 100, [0] * 100))
+    assert verdict["verdict"] == "uncertain" and verdict["independent"] is None
+
+
+def test_an_independent_gain_within_the_margin_is_uncertain_and_a_loss_is_worse() -> None:
+    """The lamp case of seed set 53: both models see a small gain; the robot got worse."""
+    base = outcomes([0] * 60 + [1] * 40, [0] * 100)
+    tuned = outcomes([1] * 100, [0] * 100)
+    small = (outcomes([0] * 50 + [1] * 50, [0] * 100), outcomes([0] * 47 + [1] * 53, [0] * 100))
+    assert judge(base, tuned, small)["verdict"] == "uncertain"
+    loss = (outcomes([0] * 30 + [1] * 70, [0] * 100), outcomes([0] * 60 + [1] * 40, [0] * 100))
+    assert judge(base, tuned, loss)["verdict"] == "worse"
 
 
 def test_successes_the_guard_distrusts_make_a_perfect_imagined_skill_worse() -> None:
@@ -82,6 +102,11 @@ def test_imagined_episodes_are_reproducible_and_the_guard_decides_trust(tiny: di
     assert distrusting.distrusted.all() and not distrusting.trusted_success.any()
     assert not trusting.distrusted.any()
     np.testing.assert_array_equal(trusting.trusted_success, trusting.success)
+    # Without a guard (the independent model's run) nothing is distrusted and the episodes are the same.
+    reader = imagined_reader(policy, model)
+    unguarded = imagine_episodes(model, reward, rl_tiny.starts(), policy, reader, None, 8, 0, 12)
+    assert not unguarded.distrusted.any()
+    np.testing.assert_array_equal(unguarded.success, first.success)
 
 
 def test_success_ends_an_episode_and_counts_once(tiny: dict) -> None:
@@ -130,3 +155,35 @@ def test_verdict_command_judges_a_fine_tuned_run(tiny: dict, tmp_path: Path, cap
     assert "close_drawer" in capsys.readouterr().err
     assert main([*verdict[:3], "--run", str(paths["policy"]), *verdict[5:]]) == 2
     assert "holds no fine-tuned policy" in capsys.readouterr().err
+
+
+def test_verdict_command_with_an_independent_world_model(tiny: dict, tmp_path: Path, capsys) -> None:
+    """A state policy fine-tuned in one tiny world model, judged again in another (other weights, its
+    own reward classifier); a latent policy cannot be, and the training model is not independent."""
+    paths, other = rl_tiny.save_pipeline(tmp_path, latent=False), rl_tiny.save_pipeline(tmp_path / "b", seed=1)
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text(yaml.safe_dump(rl_tiny.config(iterations=1).to_dict()))
+    run = tmp_path / "run"
+    finetune = ["finetune", "--skill", rl_tiny.SKILL, "--wm", str(paths["wm"]), "--policy", str(paths["policy"])]
+    finetune += ["--reward", str(paths["reward"]), "--out", str(run), "--profile", str(profile)]
+    assert main([*finetune, "--eval-episodes", "0", "--no-progress"]) == 0
+    model, info = load_world_model(paths["wm"])
+    guard, _ = fit_guard(model, tiny["dataset"], tiny["guard_config"], seed=0)
+    meta = {"world_model": {"weights_sha256": info.weights_sha256}}
+    save_guard(guard, tmp_path / "guard", tiny["guard_config"], meta)
+    capsys.readouterr()
+
+    verdict = ["verdict", "--skill", rl_tiny.SKILL, "--run", str(run), "--wm", str(paths["wm"]), "--episodes", "16"]
+    verdict += ["--reward", str(paths["reward"]), "--guard", str(tmp_path / "guard"), "--profile", str(profile)]
+    assert main([*verdict, "--judge-wm", str(other["wm"]), "--judge-reward", str(other["reward"]), "--json"]) == 0
+    stored = read_verdict(run)
+    assert stored == json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    _, other_info = load_world_model(other["wm"])
+    assert stored["judge_world_model_sha256"] == other_info.weights_sha256 != stored["world_model_sha256"]
+    low, high = stored["independent"]["gain_ci95"]
+    assert -1 <= low <= stored["independent"]["gain"] <= high <= 1
+
+    assert main([*verdict, "--judge-wm", str(paths["wm"]), "--judge-reward", str(paths["reward"])]) == 2
+    assert "not another one" in capsys.readouterr().err
+    assert main([*verdict, "--judge-wm", str(other["wm"])]) == 2
+    assert "go together" in capsys.readouterr().err

@@ -98,6 +98,10 @@ class TrainingServer(Node):
         self.declare_parameter("finetune_eval_seed", 0)
         # Imagined episodes of the pre-deployment verdict on every fine-tuned skill; 0: no verdict.
         self.declare_parameter("verdict_episodes", 500)
+        # An independent world model and its reward classifiers (diwa verdict --judge-wm): without them
+        # the verdict stays "uncertain" and the promotion gate needs a simulator evaluation.
+        self.declare_parameter("verdict_judge_world_model", "")
+        self.declare_parameter("verdict_judge_reward_model", "")
         self.workdir = Path(str(self.get_parameter("workdir").value)).resolve()
         self.busy = False
         self._verdict_note = ""
@@ -290,6 +294,10 @@ class TrainingServer(Node):
         command = [sys.executable, "-m", "diwa.cli", "verdict", "--skill", goal.skill, "--run", str(run_dir)]
         command += ["--wm", goal.world_model, "--reward", goal.reward_model, "--guard", str(guard)]
         command += ["--episodes", str(episodes), "--profile", str(self.get_parameter("finetune_profile").value)]
+        judge_wm = str(self.get_parameter("verdict_judge_world_model").value)
+        if judge_wm:
+            judge_reward = str(self.get_parameter("verdict_judge_reward_model").value)
+            command += ["--judge-wm", judge_wm, "--judge-reward", judge_reward]
         log_path = self.workdir / "logs" / f"{run_dir.name}.verdict.log"
         with log_path.open("w") as log:
             process = subprocess.Popen([*command, "--json"], stdout=subprocess.PIPE, stderr=log, text=True)

@@ -49,11 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     verdict = subparsers.add_parser(
         "verdict",
-        help="judge from the world model alone whether a fine-tuned skill improved on its BC policy",
+        help="judge from world models alone whether a fine-tuned skill improved on its BC policy",
         description="Run the fine-tuned policy and its base policy on the same seeded imagined episodes and count "
         "only the successes the model error guard trusts (its ensemble agreed on every transition before the "
-        "success). The paired gain's 95 %% interval gives the verdict: improved, worse or uncertain. Writes "
-        "verdict.json into the run directory; the promotion gate uses it when no simulator evaluation exists.",
+        "success); then run both again in an independent world model (--judge-wm, with its own reward "
+        "classifiers), which must confirm the gain. The paired gains' 95 %% intervals give the verdict: improved, "
+        "worse or uncertain (always uncertain without --judge-wm). Writes verdict.json into the run directory; the "
+        "promotion gate uses it when no simulator evaluation exists.",
     )
     verdict.add_argument("--skill", required=True, help=f"one of: {', '.join(SKILLS)}")
     verdict.add_argument(
@@ -68,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="directory of a fitted guard (guard.json); fitted on the world model's play data and saved there "
         "when it holds none, so that all skills of one world model share it",
     )
+    verdict.add_argument(
+        "--judge-wm",
+        type=Path,
+        help="an independent world model (other play or another seed; not the one the run was fine-tuned in)",
+    )
+    verdict.add_argument("--judge-reward", type=Path, help="the reward classifiers trained on --judge-wm")
     verdict.add_argument("--base", type=Path, help="the base policy (default: the one the run was fine-tuned from)")
     verdict.add_argument("--starts", type=Path, help="start-state dataset (default: the base policy's demonstrations)")
     verdict.add_argument("--episodes", type=int, default=500, help="imagined episodes per policy (default 500)")
@@ -302,14 +310,17 @@ def report_guard(loaded: tuple[Any, dict[str, Any] | None], directory: Path) -> 
 
 def run_verdict(args: argparse.Namespace) -> int:
     from diwa.rl.conditioning import check_policy, imagined_reader
-    from diwa.rl.guard import load_or_fit_guard
-    from diwa.rl.imagination import policy_start_states
-    from diwa.rl.verdict import imagine_episodes, judge, write_verdict
-    from diwa.world_model.reward import load_reward_classifier
+    from diwa.rl.guard import ModelErrorGuard, load_or_fit_guard
+    from diwa.rl.imagination import StartStates, policy_start_states
+    from diwa.rl.verdict import INDEPENDENT_MARGIN, ImaginedOutcomes, imagine_episodes, judge, write_verdict
+    from diwa.world_model.model import WorldModel
+    from diwa.world_model.reward import RewardClassifier, load_reward_classifier
     from diwa.world_model.store import load_world_model
 
-    resolve_checkpoints(args, ("run_dir", "wm", "reward", "base", "starts"))
+    resolve_checkpoints(args, ("run_dir", "wm", "reward", "base", "starts", "judge_wm", "judge_reward"))
     skill = check_skill(args.skill)
+    if (args.judge_wm is None) != (args.judge_reward is None):
+        raise ValueError("--judge-wm and --judge-reward go together: the independent model needs its own classifiers")
     if args.threads < 1:
         raise ValueError(f"--threads must be positive, got {args.threads}")
     torch.set_num_threads(args.threads)
@@ -333,22 +344,39 @@ def run_verdict(args: argparse.Namespace) -> int:
     _, starts_hash, starts = policy_start_states(base, model, skill, args.starts, config.imagination)
     args.guard.mkdir(parents=True, exist_ok=True)
     guard = report_guard(load_or_fit_guard(args.guard, None, config.guard, model, info, args.seed, False), args.guard)
-    outcomes = [
-        imagine_episodes(
-            model,
-            reward,
-            starts,
-            policy,
-            imagined_reader(policy, model),
-            guard,
-            args.episodes,
-            args.seed,
-            config.rollout.max_episode_steps,
-            config.imagination.temperature,
+
+    def imagine(
+        world: WorldModel,
+        classifier: RewardClassifier,
+        begin: StartStates,
+        policy: DiffusionPolicy,
+        trust: ModelErrorGuard | None,
+    ) -> ImaginedOutcomes:
+        reader = imagined_reader(policy, world)
+        steps, temperature = config.rollout.max_episode_steps, config.imagination.temperature
+        return imagine_episodes(
+            world, classifier, begin, policy, reader, trust, args.episodes, args.seed, steps, temperature
         )
-        for policy in (base, tuned)
-    ]
-    document = judge(*outcomes)
+
+    outcomes = [imagine(model, reward, starts, policy, guard) for policy in (base, tuned)]
+    independent, judge_provenance = None, {}
+    if args.judge_wm is not None:
+        other, other_info = load_world_model(args.judge_wm)
+        if other_info.weights_sha256 == info.weights_sha256:
+            raise ValueError(f"--judge-wm {args.judge_wm} is the model the run was fine-tuned in, not another one")
+        for policy in (tuned, base):
+            check_policy(policy, skill, other, other_info)
+        other_reward, other_meta = load_reward_classifier(
+            args.judge_reward, skill, world_model_sha256=other_info.weights_sha256
+        )
+        _, _, other_starts = policy_start_states(base, other, skill, args.starts, config.imagination)
+        independent = tuple(imagine(other, other_reward, other_starts, policy, None) for policy in (base, tuned))
+        judge_provenance = {
+            "judge_world_model_sha256": other_info.weights_sha256,
+            "judge_reward_sha256": other_meta["files"]["weights"]["sha256"],
+        }
+    document = judge(*outcomes, independent=independent)
+    document.update(**judge_provenance)
     document.update(
         skill=skill,
         seed=args.seed,
@@ -361,10 +389,14 @@ def run_verdict(args: argparse.Namespace) -> int:
     )
     path = write_verdict(args.run_dir, document)
     low, high = document["trusted_gain_ci95"]
+    if independent is None:
+        second = "no independent world model (--judge-wm): uncertain by rule"
+    else:
+        other_low, other_high = document["independent"]["gain_ci95"]
+        second = f"independent model's gain {other_low:+.1%} .. {other_high:+.1%} (needs > {INDEPENDENT_MARGIN:+.0%})"
     print(
         f"{skill}: {document['verdict']} (trusted imagined success {document['base']['trusted_success']:.1%} -> "
-        f"{document['finetuned']['trusted_success']:.1%}, gain 95 % interval {low:+.1%} .. {high:+.1%}; "
-        f"imagined {document['base']['imagined_success']:.1%} -> {document['finetuned']['imagined_success']:.1%}); "
+        f"{document['finetuned']['trusted_success']:.1%}, gain 95 % interval {low:+.1%} .. {high:+.1%}; {second}); "
         f"wrote {path}"
     )
     if args.json:

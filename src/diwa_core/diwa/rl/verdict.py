@@ -1,18 +1,23 @@
-"""A verdict on a fine-tuned skill from the world model alone: did it improve, before any robot runs it?
+"""A verdict on a fine-tuned skill from world models alone: did it improve, before any robot runs it?
 
 Imagined success cannot say: PPO maximised it, and where the model is wrong (fingers that miss the
 drawer handle while the model opens the drawer anyway) the fine-tuned policy is rewarded for
-failing. The verdict therefore counts only imagined successes that the model error guard trusts:
-the base (BC) and the fine-tuned policy each run the same seeded imagined episodes (same start
-frames, same latent noise), and an episode whose transitions the guard's ensemble disagrees on
-beyond its threshold before the classifier's success counts as a failure. The paired gain in this
-*trusted* success, with its 95 % interval, gives the verdict:
+failing. Two checks therefore have to agree.
 
-    improved   the interval lies above zero: promotion may rely on it when no real evaluation exists
-    worse      the interval lies below zero
-    uncertain  otherwise
+- In the model the policy was fine-tuned in, the base (BC) and the fine-tuned policy run the same
+  seeded imagined episodes (same start frames, same latent noise), and only successes that the
+  model error guard trusts count: an episode whose transitions the guard's ensemble disagrees on
+  beyond its threshold before the classifier's success counts as a failure.
+- An independent world model (trained on other play, or with another seed) and its own reward
+  classifier run the same pairing. PPO never saw this model, so errors it exploited in the first
+  are not paid again here; its gain must clear INDEPENDENT_MARGIN with 95 % confidence.
 
-How often it agrees with the simulator is measured, not assumed: docs/results/verdict_*.
+    improved   the trusted gain's interval lies above zero and the independent gain's above the margin
+    worse      either interval lies below zero
+    uncertain  otherwise, and always without an independent model: the training model's verdict
+               alone called every regression measured "improved" (docs/results/verdict_cross_model)
+
+How often it agrees with the simulator is measured, not assumed: docs/results/verdict_cross_model.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ from diwa.world_model.reward import RewardClassifier
 
 VERDICT_FILE = "verdict.json"
 VERDICTS = ("improved", "worse", "uncertain")
+INDEPENDENT_MARGIN = 0.05
+"""Gain the independent model must see with 95 % confidence; fixed on seed sets 41 and 53 before
+set 67 tested it (docs/results/verdict_cross_model)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ def imagine_episodes(
     starts: StartStates,
     policy: DiffusionPolicy,
     reader: PolicyReader,
-    guard: ModelErrorGuard,
+    guard: ModelErrorGuard | None,
     episodes: int,
     seed: int,
     max_steps: int,
@@ -75,7 +83,7 @@ def imagine_episodes(
 ) -> ImaginedOutcomes:
     """`episodes` imagined episodes of `policy` run side by side to success or `max_steps`, seeded so
     that two policies meet the same start frames and the same latent noise. The policy acts as on the
-    robot: deterministic denoising."""
+    robot: deterministic denoising. Without a guard no episode is distrusted."""
     if episodes < 2:
         raise ValueError(f"a verdict needs at least 2 imagined episodes, got {episodes}")
     model, reward = model.eval(), reward.eval()
@@ -93,9 +101,10 @@ def imagine_episodes(
         chunk = torch.from_numpy(policy.predict_chunk(reader(state), policy_generator, deterministic=True))
         actions = target.effective(chunk)
         for t in range(actions.shape[1]):
-            level = guard.disagreement(state.features(), actions[:, t])
-            worst = torch.where(ended, worst, torch.maximum(worst, level))
-            distrusted |= ~ended & (level > guard.threshold)
+            if guard is not None:
+                level = guard.disagreement(state.features(), actions[:, t])
+                worst = torch.where(ended, worst, torch.maximum(worst, level))
+                distrusted |= ~ended & (level > guard.threshold)
             state = model.step(state, actions[:, t], generator, temperature)
         steps += actions.shape[1]
         now = (reward.reward(state.features()) > 0) & ~ended
@@ -104,20 +113,41 @@ def imagine_episodes(
     return ImaginedOutcomes(success.numpy(), distrusted.numpy(), worst.numpy())
 
 
-def judge(base: ImaginedOutcomes, tuned: ImaginedOutcomes) -> dict[str, Any]:
-    """The verdict and its evidence from paired imagined outcomes of the base and fine-tuned policy."""
-    gain, low, high = paired_gain_interval(
-        base.trusted_success.astype(int).tolist(), tuned.trusted_success.astype(int).tolist()
-    )
-    verdict = "improved" if low > 0 else "worse" if high < 0 else "uncertain"
-    return {
-        "verdict": verdict,
+def _paired(base: np.ndarray, tuned: np.ndarray) -> tuple[float, float, float]:
+    return paired_gain_interval(base.astype(int).tolist(), tuned.astype(int).tolist())
+
+
+def judge(
+    base: ImaginedOutcomes,
+    tuned: ImaginedOutcomes,
+    independent: tuple[ImaginedOutcomes, ImaginedOutcomes] | None = None,
+) -> dict[str, Any]:
+    """The verdict and its evidence from paired imagined outcomes of the base and fine-tuned policy
+    in the training model, and (base, fine-tuned) in an independent model when there is one."""
+    gain, low, high = _paired(base.trusted_success, tuned.trusted_success)
+    document: dict[str, Any] = {
         "trusted_gain": gain,
         "trusted_gain_ci95": [low, high],
         "episodes": len(base.success),
         "base": base.summary(),
         "finetuned": tuned.summary(),
+        "independent": None,
     }
+    worse = high < 0
+    confirmed = False
+    if independent is not None:
+        other_gain, other_low, other_high = _paired(independent[0].success, independent[1].success)
+        document["independent"] = {
+            "gain": other_gain,
+            "gain_ci95": [other_low, other_high],
+            "margin": INDEPENDENT_MARGIN,
+            "base_success": float(independent[0].success.mean()),
+            "finetuned_success": float(independent[1].success.mean()),
+        }
+        worse = worse or other_high < 0
+        confirmed = other_low > INDEPENDENT_MARGIN
+    document["verdict"] = "worse" if worse else "improved" if low > 0 and confirmed else "uncertain"
+    return document
 
 
 def write_verdict(directory: Path, document: dict[str, Any]) -> Path:
