@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 from diwa.rl.verdict import INDEPENDENT_MARGIN
 
 
@@ -19,6 +20,21 @@ def verdict(row: dict) -> str:
     if own_high < 0 or high < 0:
         return "worse"
     return "improved" if own_low > 0 and low > INDEPENDENT_MARGIN else "uncertain"
+
+
+def ranks(values: list[float]) -> np.ndarray:
+    """Ranks with ties averaged (for Spearman's rho)."""
+    values = np.asarray(values, float)
+    order = values.argsort()
+    ranked = np.empty(len(values))
+    ranked[order] = np.arange(len(values))
+    for value in np.unique(values):
+        ranked[values == value] = ranked[values == value].mean()
+    return ranked
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
 
 
 def main() -> None:
@@ -47,6 +63,12 @@ def main() -> None:
     print(f"- runs that got worse in the simulator: {len(worse)}, flagged (not 'improved'): {flagged(worse)}")
     print(f"- runs that did not get worse: {len(better)}, flagged: {flagged(better)}")
     print(f"- runs significantly better: {len(significant)}, flagged: {flagged(significant)}")
+    real = [r["real_gain"] for r in rows]
+    own, other = spearman([r["own_gain"] for r in rows], real), spearman([r["cross_gain"] for r in rows], real)
+    print(f"- Spearman rank correlation with the simulator gain: own model {own:.2f}, independent model {other:.2f}")
+    means = {key: np.mean([r[key] for r in rows]) for key in ("own_gain", "cross_gain", "real_gain")}
+    text = "own model {own_gain:+.3f}, independent model {cross_gain:+.3f}, simulator {real_gain:+.3f}"
+    print("- mean gain: " + text.format(**means))
 
 
 if __name__ == "__main__":
