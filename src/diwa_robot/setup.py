@@ -19,6 +19,9 @@ setup(
     entry_points={
         "console_scripts": [
             "command_arbiter = diwa_robot.arbiter_node:main",
-        ]
+        ],
+        "diwa.commands": [
+            "robot_check = diwa_robot.robot_check_cli",
+        ],
     },
 )

@@ -2,7 +2,9 @@
 
 Each area of the package contributes its subcommands through a module with a
 `register(subparsers)` function, listed in COMMAND_MODULES; this file only assembles them, so
-adding a command never means editing another area's code.
+adding a command never means editing another area's code. Installed packages that hold robot code
+(which this package must not import) add theirs the same way through the `diwa.commands` entry
+point group: diwa_robot's `robot-check`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from diwa import __version__
 
@@ -27,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "diwa.models_cli",
 )
 
+ENTRY_POINT_GROUP = "diwa.commands"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -37,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for plugin in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        plugin.load().register(subparsers)
     return parser
 
 

@@ -1,0 +1,126 @@
+"""A Franka arm through franky (libfranka inside): TCP state, Cartesian velocity streaming, the
+gripper. ROS-free, so `diwa robot-check` and a ROS bridge share it.
+
+Frames: franky reports and commands in the robot's base frame (fr3_link0). The scene frame that the
+safety box and the policies use has parallel axes (docs/deploy.md, step 1), so twists pass through
+unchanged and positions differ by the base's position in the scene (`base_in_scene`).
+
+Streaming: each control period's twist becomes a franky CartesianVelocityMotion held for
+`hold_s` once reached. franky hands over from one motion to the next without a stop; if no new
+twist arrives, the motion ends after the hold and franky brakes the arm to rest on its own, which is
+the robot-side command timeout (the safety profile's robot_command_timeout).
+
+franky is imported when an arm is opened, so the rest of the package works where it is not
+installed (`make setup` installs it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+class ArmError(RuntimeError):
+    """The arm refused, reported an error, or could not be reached."""
+
+
+def _franky() -> Any:
+    try:
+        import franky
+    except ImportError as err:  # pragma: no cover - make setup installs it
+        raise ArmError("franky is not installed (pip install franky-control; `make setup` does)") from err
+    return franky
+
+
+def active_errors(errors: object) -> tuple[str, ...]:
+    """The set flags of a franka::Errors (one bool attribute per error; the object is always truthy)."""
+    return tuple(name for name in dir(errors) if not name.startswith("_") and getattr(errors, name) is True)
+
+
+@dataclass(frozen=True)
+class ArmState:
+    tcp: np.ndarray  # TCP position, scene frame, m
+    tcp_speed: float  # norm of the TCP's linear velocity, m/s
+    errors: tuple[str, ...]  # libfranka's names of the robot's current errors (reflexes, limits)
+
+
+class FrankyArm:
+    """One connection to a Franka (or franky-sim) at `hostname`: state, twists, gripper."""
+
+    def __init__(
+        self,
+        hostname: str,
+        base_in_scene: tuple[float, float, float],
+        dynamics_factor: float = 0.1,
+        realtime: bool = True,
+    ) -> None:
+        if not 0.0 < dynamics_factor <= 1.0:
+            raise ValueError(f"dynamics_factor must lie in (0, 1], got {dynamics_factor}")
+        franky = _franky()
+        self._franky = franky
+        self._base = np.asarray(base_in_scene, dtype=float)
+        config = franky.RealtimeConfig.Enforce if realtime else franky.RealtimeConfig.Ignore
+        try:
+            self.robot = franky.Robot(hostname, realtime_config=config)
+            self.robot.relative_dynamics_factor = dynamics_factor
+            self.gripper = franky.Gripper(hostname)
+        except franky.Exception as err:
+            raise ArmError(f"cannot connect to the robot at {hostname}: {err}") from err
+
+    def state(self) -> ArmState:
+        pose = self.robot.current_pose.end_effector_pose
+        twist = self.robot.current_cartesian_velocity.end_effector_twist
+        return ArmState(
+            tcp=np.asarray(pose.translation, dtype=float) + self._base,
+            tcp_speed=float(np.linalg.norm(twist.linear)),
+            errors=active_errors(self.robot.state.current_errors),
+        )
+
+    def send_twist(self, linear: np.ndarray, angular: np.ndarray, hold_s: float) -> None:
+        """Command a Cartesian velocity (scene = base axes), held `hold_s` after it is reached."""
+        franky = self._franky
+        twist = franky.Twist(np.asarray(linear, dtype=float), np.asarray(angular, dtype=float))
+        motion = franky.CartesianVelocityMotion(twist, franky.Duration(max(1, round(1000 * hold_s))))
+        try:
+            self.robot.move(motion, asynchronous=True)
+        except franky.Exception as err:
+            raise ArmError(f"the robot refused a velocity command: {err}") from err
+
+    def move_to(self, tcp: np.ndarray) -> None:
+        """A planned straight-line move of the TCP to `tcp` (scene frame), keeping the orientation;
+        blocks until it ends."""
+        franky = self._franky
+        pose = self.robot.current_pose.end_effector_pose
+        target = franky.Affine(np.asarray(tcp, dtype=float) - self._base, pose.quaternion)
+        try:
+            self.robot.move(franky.CartesianMotion(target))
+        except franky.Exception as err:
+            raise ArmError(f"the move to {np.round(tcp, 3).tolist()} failed: {err}") from err
+
+    def wait_until_still(self, timeout_s: float, speed: float = 1e-3) -> bool:
+        """Poll until the TCP moves slower than `speed` (m/s); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.state().tcp_speed < speed:
+                return True
+            time.sleep(0.002)
+        return False
+
+    def join(self, timeout_s: float) -> None:
+        """Wait for the running motion to end and raise what it ended with."""
+        try:
+            self.robot.join_motion(timeout=timeout_s)
+        except self._franky.Exception as err:
+            raise ArmError(f"the motion ended with an error: {err}") from err
+
+    def gripper_width(self) -> float:
+        return float(self.gripper.width)
+
+    def move_gripper(self, width: float, speed: float) -> bool:
+        try:
+            return bool(self.gripper.move(width, speed))
+        except self._franky.Exception as err:
+            raise ArmError(f"the gripper refused to move to {width:.3f} m: {err}") from err

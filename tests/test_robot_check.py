@@ -1,0 +1,64 @@
+"""`diwa robot-check --backend franky` against franky-sim, the FR3 that speaks the robot's own
+network protocol (libfranka through franky), started by the test on a loopback address.
+
+Limits are the check's own (RobotCheckConfig); on a loaded machine the simulator runs behind real
+time, which slows the arm but does not bend its path, so the test asserts on the check's verdict
+and never on timing beyond the check's limits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from diwa.cli import main
+
+from diwa_robot.robot_check import RobotCheckConfig
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+SAFETY = Path(__file__).resolve().parents[1] / "src/diwa_bringup/config/safety.yaml"
+
+
+@pytest.fixture(scope="module")
+def franky_sim():
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("franky_sim_server.py"))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        address = server.stdout.readline().strip()
+        assert address.startswith("127."), f"franky-sim did not start: {address}"
+        yield address
+    finally:
+        server.kill()
+        server.wait()
+
+
+def check(capsys, *args: str) -> tuple[int, dict]:
+    code = main(["robot-check", "--backend", "franky", "--no-realtime", "--safety-file", str(SAFETY), *args, "--json"])
+    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_the_arm_is_refused_outside_the_safety_box_until_moved_to_the_start(franky_sim, capsys) -> None:
+    # franky-sim's FR3 starts with the TCP at z 0.76 m in the scene frame, above the Franka box (0.75 m).
+    code, result = check(capsys, "--robot-ip", franky_sim)
+    assert code == 1 and result["connected"] and not result["ok"]
+    assert "outside the safety box" in result["problems"][0] and result["tracking_error_mm"] is None
+
+    code, result = check(capsys, "--robot-ip", franky_sim, "--move-to-start")
+    assert code == 0 and result["ok"], result
+    limits = RobotCheckConfig()
+    assert 0 < result["tracking_error_mm"] <= limits.tracking_limit_mm
+    assert result["returned_to_start_mm"] <= limits.return_limit_mm
+    assert result["gripper_ok"] and result["gripper_widths_mm"][0] > result["gripper_widths_mm"][1]
+    assert 0 < result["estop_stop_ms"] <= limits.estop_limit_ms
+
+
+def test_no_robot_at_the_address_is_a_clear_failure(capsys) -> None:
+    code, result = check(capsys, "--robot-ip", "127.0.0.254")
+    assert code == 1 and not result["connected"] and not result["ok"]
+    assert "cannot connect" in result["problems"][0]
