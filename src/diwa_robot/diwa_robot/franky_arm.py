@@ -54,7 +54,7 @@ class FrankyArm:
         self,
         hostname: str,
         base_in_scene: tuple[float, float, float],
-        dynamics_factor: float = 0.1,
+        dynamics_factor: float,
         realtime: bool = True,
     ) -> None:
         if not 0.0 < dynamics_factor <= 1.0:
