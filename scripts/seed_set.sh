@@ -7,8 +7,11 @@
 #
 #   scripts/seed_set.sh OUT_DIR S [VARIANT ...]     (after `source scripts/env.sh`; repository root)
 #
-# Each fine-tuned skill then gets its pre-deployment verdict (`diwa verdict`, from the world model
-# alone), to be checked against the simulator's paired evaluation.
+# Each fine-tuned skill then gets its pre-deployment verdict (`diwa verdict`, from world models
+# alone), to be checked against the simulator's paired evaluation. With JUDGE_SEED set, a second
+# world model and its reward classifiers are trained on the same play with that seed (beside the
+# first model, after the BC policies) and confirm each verdict (`--judge-wm`); without it, every
+# verdict is "uncertain" by rule (docs/results/verdict_cross_model).
 # VARIANTs name the fine-tuning runs to make (default: plain guard): `plain` is `diwa finetune` as
 # shipped, `guard` adds --guard (the model-error ensemble), `trust` adds --base-kl 0.03 (a KL trust
 # region to the BC policy); `guard:open_drawer,close_drawer` runs a variant on those skills only
@@ -16,7 +19,8 @@
 # S, rewards S, fine-tuning S, evaluation 1000+S; the environment variables PLAY_SEED, DEMO_SEED
 # (the base of 100*S), BC_SEED, WM_SEED, REWARD_SEED, FT_SEED and EVAL_SEED set them one by one, to
 # rerun an earlier seed set. About 100 minutes on 2 cores (the world model takes one core for ~45
-# minutes while the BC policies train on the other).
+# minutes while the BC policies train on the other); JUDGE_SEED adds about 50 (the second model
+# trains on the other core once the BC policies are done).
 set -euo pipefail
 O="${1:?usage: seed_set.sh OUT_DIR SEED [VARIANT ...]}"
 S="${2:?usage: seed_set.sh OUT_DIR SEED [VARIANT ...]}"
@@ -53,7 +57,7 @@ FT_SEED="${FT_SEED:-$S}"
 EVAL_SEED="${EVAL_SEED:-$((1000 + S))}"
 mkdir -p "$O/logs"
 echo "play $PLAY_SEED demos $DEMO_SEED+i bc $BC_SEED wm $WM_SEED reward $REWARD_SEED finetune $FT_SEED eval $EVAL_SEED" \
-  > "$O/seeds.txt"
+  "judge ${JUDGE_SEED:-none}" > "$O/seeds.txt"
 started=$(date +%s)
 
 stage() {  # stage NAME COMMAND...: run once, then mark done
@@ -95,10 +99,28 @@ world_model() {
     --no-progress --json "${resume[@]}"
 }
 
-rewards() {  # rewards SKILL...: one core's share of the classifiers
+judge_world_model() {  # the independent model of the verdict: same play, JUDGE_SEED
+  local resume=()
+  [ -f "$O/judge/wm/world_model.json" ] && resume=(--resume)
+  diwa train-wm --data "$O/play" --out "$O/judge/wm" --profile quick --steps 20000 --seed "$JUDGE_SEED" \
+    --threads 1 --no-progress --json "${resume[@]}"
+}
+
+bc_then_judge() {
+  bc
+  if [ -n "${JUDGE_SEED:-}" ]; then judge_world_model; fi
+}
+
+rewards() {  # rewards SKILL...: one core's share of the classifiers (and of the judge's)
   for s in "$@"; do
-    [ -f "$O/rewards/reward_$s.json" ] && continue
-    diwa train-reward --skill "$s" --wm "$O/wm" --data "$O/play" --out "$O/rewards" --seed "$REWARD_SEED" --threads 1 --json
+    if [ ! -f "$O/rewards/reward_$s.json" ]; then
+      diwa train-reward --skill "$s" --wm "$O/wm" --data "$O/play" --out "$O/rewards" --seed "$REWARD_SEED" \
+        --threads 1 --json
+    fi
+    if [ -n "${JUDGE_SEED:-}" ] && [ ! -f "$O/judge/rewards/reward_$s.json" ]; then
+      diwa train-reward --skill "$s" --wm "$O/judge/wm" --data "$O/play" --out "$O/judge/rewards" \
+        --seed "$JUDGE_SEED" --threads 1 --json
+    fi
   done
 }
 
@@ -120,9 +142,11 @@ finetune() {  # finetune VARIANT SKILL...
 verdicts() {  # verdicts VARIANT SKILL...: the pre-deployment verdict on each fine-tuned skill
   local variant="$1"
   shift
+  local judge=()
+  [ -n "${JUDGE_SEED:-}" ] && judge=(--judge-wm "$O/judge/wm" --judge-reward "$O/judge/rewards")
   for s in "$@"; do
     diwa verdict --skill "$s" --run "$O/diwa_$variant/$s" --wm "$O/wm" --reward "$O/rewards" \
-      --guard "$O/verdict_guard" --episodes 500 --seed "$FT_SEED" --json
+      --guard "$O/verdict_guard" --episodes 500 --seed "$FT_SEED" --json "${judge[@]}"
   done
 }
 
@@ -134,7 +158,7 @@ both_cores() {  # both_cores NAME_A "CMD_A" NAME_B "CMD_B": two stages side by s
 }
 
 stage play play
-both_cores bc bc world_model world_model
+both_cores bc bc_then_judge world_model world_model
 both_cores rewards_a "rewards ${SKILLS[*]:0:4}" rewards_b "rewards ${SKILLS[*]:4:4}"
 for spec in "${VARIANTS[@]}"; do
   variant="${spec%%:*}"
