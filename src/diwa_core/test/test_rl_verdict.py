@@ -124,30 +124,39 @@ def test_too_few_episodes_are_refused(tiny: dict) -> None:
         imagine(tiny, rl_tiny.policy(model.feat_dim), rl_tiny.random_reward(model.feat_dim), episodes=1)
 
 
-def test_verdict_command_judges_a_fine_tuned_run(tiny: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    paths = rl_tiny.save_pipeline(tmp_path)
-    profile = tmp_path / "tiny.yaml"
+def fine_tuned_run(tiny: dict, root: Path, latent: bool) -> tuple[dict[str, Path], list[str], float]:
+    """A tiny pipeline fine-tuned for one iteration, a guard fitted for it, and the `diwa verdict`
+    arguments that judge it; returns (checkpoint paths, arguments, the guard's threshold)."""
+    paths = rl_tiny.save_pipeline(root, latent=latent)
+    profile = root / "tiny.yaml"
     profile.write_text(yaml.safe_dump(rl_tiny.config(iterations=1).to_dict()))
-    run = tmp_path / "run"
+    paths["run"] = root / "run"
     finetune = ["finetune", "--skill", rl_tiny.SKILL, "--wm", str(paths["wm"]), "--policy", str(paths["policy"])]
-    finetune += ["--reward", str(paths["reward"]), "--out", str(run), "--profile", str(profile)]
+    finetune += ["--reward", str(paths["reward"]), "--out", str(paths["run"]), "--profile", str(profile)]
     assert main([*finetune, "--eval-episodes", "0", "--no-progress"]) == 0
     # The tiny pipeline's 120 demonstration frames are too few to fit a guard: fit one on more play
     # with the saved world model, as `diwa verdict --guard` would, and save it where it looks.
     model, info = load_world_model(paths["wm"])
     guard, metrics = fit_guard(model, tiny["dataset"], tiny["guard_config"], seed=0)
     meta = {"world_model": {"weights_sha256": info.weights_sha256}, "metrics": metrics}
-    save_guard(guard, tmp_path / "guard", tiny["guard_config"], meta)
-    capsys.readouterr()
+    save_guard(guard, root / "guard", tiny["guard_config"], meta)
+    verdict = ["verdict", "--skill", rl_tiny.SKILL, "--run", str(paths["run"]), "--wm", str(paths["wm"])]
+    verdict += ["--reward", str(paths["reward"]), "--guard", str(root / "guard"), "--episodes", "16"]
+    return paths, [*verdict, "--profile", str(profile)], guard.threshold
 
-    verdict = ["verdict", "--skill", rl_tiny.SKILL, "--run", str(run), "--wm", str(paths["wm"])]
-    verdict += ["--reward", str(paths["reward"]), "--guard", str(tmp_path / "guard"), "--episodes", "16"]
-    assert main([*verdict, "--profile", str(profile), "--json"]) == 0
-    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    stored = read_verdict(run)
-    assert stored == printed
-    assert stored["verdict"] in ("improved", "worse", "uncertain") and stored["episodes"] == 16
-    assert stored["guard_threshold"] == pytest.approx(guard.threshold)
+
+def last_json(capsys: pytest.CaptureFixture) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_verdict_command_judges_a_fine_tuned_run(tiny: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    paths, verdict, threshold = fine_tuned_run(tiny, tmp_path, latent=True)
+    capsys.readouterr()
+    assert main([*verdict, "--json"]) == 0
+    stored = read_verdict(paths["run"])
+    assert stored == last_json(capsys)
+    assert stored["verdict"] in ("worse", "uncertain") and stored["episodes"] == 16  # no independent model
+    assert stored["guard_threshold"] == pytest.approx(threshold)
     assert stored["base_policy_sha256"] != stored["policy_sha256"]
 
     # Another skill's reward, or a run that is not fine-tuned, is refused with a one-line error.
@@ -155,29 +164,21 @@ def test_verdict_command_judges_a_fine_tuned_run(tiny: dict, tmp_path: Path, cap
     assert "close_drawer" in capsys.readouterr().err
     assert main([*verdict[:3], "--run", str(paths["policy"]), *verdict[5:]]) == 2
     assert "holds no fine-tuned policy" in capsys.readouterr().err
+    # A latent policy reads its own world model's features: another model cannot imagine it.
+    other = rl_tiny.save_pipeline(tmp_path / "other", seed=1)
+    assert main([*verdict, "--judge-wm", str(other["wm"]), "--judge-reward", str(other["reward"])]) == 2
+    assert "trained on the features of world model" in capsys.readouterr().err
 
 
 def test_verdict_command_with_an_independent_world_model(tiny: dict, tmp_path: Path, capsys) -> None:
     """A state policy fine-tuned in one tiny world model, judged again in another (other weights, its
-    own reward classifier); a latent policy cannot be, and the training model is not independent."""
-    paths, other = rl_tiny.save_pipeline(tmp_path, latent=False), rl_tiny.save_pipeline(tmp_path / "b", seed=1)
-    profile = tmp_path / "tiny.yaml"
-    profile.write_text(yaml.safe_dump(rl_tiny.config(iterations=1).to_dict()))
-    run = tmp_path / "run"
-    finetune = ["finetune", "--skill", rl_tiny.SKILL, "--wm", str(paths["wm"]), "--policy", str(paths["policy"])]
-    finetune += ["--reward", str(paths["reward"]), "--out", str(run), "--profile", str(profile)]
-    assert main([*finetune, "--eval-episodes", "0", "--no-progress"]) == 0
-    model, info = load_world_model(paths["wm"])
-    guard, _ = fit_guard(model, tiny["dataset"], tiny["guard_config"], seed=0)
-    meta = {"world_model": {"weights_sha256": info.weights_sha256}}
-    save_guard(guard, tmp_path / "guard", tiny["guard_config"], meta)
+    own reward classifier); the training model itself is not independent."""
+    paths, verdict, _ = fine_tuned_run(tiny, tmp_path, latent=False)
+    other = rl_tiny.save_pipeline(tmp_path / "other", seed=1)
     capsys.readouterr()
-
-    verdict = ["verdict", "--skill", rl_tiny.SKILL, "--run", str(run), "--wm", str(paths["wm"]), "--episodes", "16"]
-    verdict += ["--reward", str(paths["reward"]), "--guard", str(tmp_path / "guard"), "--profile", str(profile)]
     assert main([*verdict, "--judge-wm", str(other["wm"]), "--judge-reward", str(other["reward"]), "--json"]) == 0
-    stored = read_verdict(run)
-    assert stored == json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    stored = read_verdict(paths["run"])
+    assert stored == last_json(capsys)
     _, other_info = load_world_model(other["wm"])
     assert stored["judge_world_model_sha256"] == other_info.weights_sha256 != stored["world_model_sha256"]
     low, high = stored["independent"]["gain_ci95"]
