@@ -121,10 +121,11 @@ def report(success: bool, episodes: int = 4) -> SkillReport:
 
 
 def test_evaluation_and_the_saved_checkpoint_use_the_fine_tuned_network(tmp_path):
-    seen = []
+    seen, policies = [], []
 
     def evaluator(policy):
         seen.append((policy.finetuned_steps, None if policy.finetuned is None else weights(policy.finetuned)))
+        policies.append(policy)
         return report(success=len(seen) > 1)
 
     run = make_run(tmp_path, rl_tiny.config(iterations=3, eval_every=2, eval_episodes=4), evaluator=evaluator)
@@ -133,6 +134,9 @@ def test_evaluation_and_the_saved_checkpoint_use_the_fine_tuned_network(tmp_path
     assert [s[0] for s in seen] == [0, 3, 3]
     final_actor = weights(run.ppo.actor)
     assert all(torch.equal(seen[-1][1][k], final_actor[k]) for k in final_actor)
+    # The final evaluation reads the checkpoint as saved (what evaluation.json is bound to), not the
+    # trained copy in memory, which can differ from it in the last bit.
+    assert policies[-1] is not run.ppo.policy
     assert result.base_success == 0.0 and result.final_success == 1.0
     evaluation = json.loads((tmp_path / "evaluation.json").read_text())
     assert {k: evaluation[k] for k in ("skill", "success_rate", "base_success_rate", "episodes", "seed")} == {

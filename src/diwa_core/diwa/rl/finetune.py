@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from diwa import progress
 from diwa.eval.harness import EpisodeResult, SkillReport
-from diwa.policy.checkpoint import save_policy
+from diwa.policy.checkpoint import load_policy, save_policy
 from diwa.policy.policy import DiffusionPolicy
 from diwa.rl.config import FinetuneConfig
 from diwa.rl.evaluation import write_evaluation
@@ -301,7 +301,10 @@ class FineTuneRun:
             bar.close()
             self._save()
             if evaluator is not None and self.base_report is not None:
-                final_report = self._evaluate(evaluator, writer, self.ppo.policy, "final")
+                # The checkpoint as saved, which evaluation.json is bound to and the gate promotes: the
+                # trained copy in memory can differ from it in the last bit, and in the simulator one
+                # flipped episode changes the noise of every later one (docs/results/early_stopping).
+                final_report = self._evaluate(evaluator, writer, load_policy(self.out), "final")
                 self._save()
                 write_evaluation(
                     self.out,
