@@ -182,26 +182,22 @@ def _run(
     record: tuple[dict, dict],
     evaluator: Any,
 ) -> int:
-    """Run FineTuneRun to the end (or to a stop), close the evaluator, and print the summary."""
+    """Run FineTuneRun to the end (or to a stop) and print the summary."""
     identity, provenance = record
-    try:
-        result = FineTuneRun(
-            out=args.out,
-            config=config,
-            ppo=_ppo(policy, config, args.seed),
-            env=env,
-            step_counter=counter,
-            identity=identity,
-            provenance=provenance,
-            base_policy=policy,
-            base_checkpoint=str(args.policy.resolve()),
-            evaluator=evaluator,
-            resume=args.resume,
-            show_progress=not args.no_progress,
-        ).run()
-    finally:
-        if evaluator is not None:
-            evaluator.close()
+    result = FineTuneRun(
+        out=args.out,
+        config=config,
+        ppo=_ppo(policy, config, args.seed),
+        env=env,
+        step_counter=counter,
+        identity=identity,
+        provenance=provenance,
+        base_policy=policy,
+        base_checkpoint=str(args.policy.resolve()),
+        evaluator=evaluator,
+        resume=args.resume,
+        show_progress=not args.no_progress,
+    ).run()
     return _finish(result, args.out, counter, args.json)
 
 
