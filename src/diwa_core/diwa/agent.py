@@ -18,8 +18,10 @@ Observation = dict[str, np.ndarray]
 class Agent(Protocol):
     """Produces CALVIN relative actions (7-d, each in [-1, 1]) one control step at a time."""
 
-    def reset(self, skill: str, obs: Observation) -> None:
-        """Start a new episode of `skill` from observation `obs`."""
+    def reset(self, skill: str, obs: Observation, seed: int | None = None) -> None:
+        """Start a new episode of `skill` from observation `obs`. `seed`: the episode's own noise
+        (the evaluation harness gives one per episode, so an outcome that flips on the last bit of a
+        float does not change the noise of every later episode); None continues the agent's stream."""
 
     def act(self, obs: Observation) -> np.ndarray:
         """Return the next relative action (dx, dy, dz, droll, dpitch, dyaw, gripper)."""

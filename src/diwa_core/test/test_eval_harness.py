@@ -9,7 +9,7 @@ from diwa.agent import Observation
 from diwa.cli import main
 from diwa.eval import evaluate, evaluate_skills, wilson_interval
 from diwa.eval.agents import load_agent
-from diwa.eval.harness import summary
+from diwa.eval.harness import episode_noise_seed, summary
 from diwa.sim import make_env
 from diwa.sim.expert import ScriptedExpert
 from diwa.skills import UnknownSkillError
@@ -20,8 +20,10 @@ class StandStill:
 
     def __init__(self) -> None:
         self.starts: list[np.ndarray] = []
+        self.seeds: list[int | None] = []
 
-    def reset(self, skill: str, obs: Observation) -> None:
+    def reset(self, skill: str, obs: Observation, seed: int | None = None) -> None:
+        self.seeds.append(seed)
         self.starts.append(np.concatenate([obs["robot_obs"], obs["scene_obs"]]))
 
     def act(self, obs: Observation) -> np.ndarray:
@@ -50,6 +52,9 @@ def test_scripted_expert_succeeds_and_a_still_policy_fails() -> None:
     again = StandStill()
     evaluate(again, "turn_on_led", 3, seed=5, max_steps=1, env=env, progress=False)
     np.testing.assert_array_equal(np.array(still.starts), np.array(again.starts))  # paired episodes
+    # Each episode gets its own noise seed, the same for every policy evaluated on it.
+    assert still.seeds == again.seeds == [episode_noise_seed(5, "turn_on_led", i) for i in range(3)]
+    assert len(set(still.seeds)) == 3
     other_seed = StandStill()
     evaluate(other_seed, "turn_on_led", 3, seed=6, max_steps=1, env=env, progress=False)
     assert not np.array_equal(np.array(still.starts), np.array(other_seed.starts))

@@ -98,3 +98,20 @@ def test_a_reused_agent_draws_new_noise_every_episode_and_a_seed_reproduces_a_ru
         first_chunks.append(runner.last_chunk.copy())
     assert not np.array_equal(first_chunks[0], first_chunks[1])
     assert not np.array_equal(first_chunks[1], first_chunks[2])
+
+
+def test_an_episode_seed_makes_an_episode_independent_of_the_ones_before():
+    """The harness seeds every episode: how long earlier episodes ran (how much noise they drew)
+    must not change a later one, or one outcome flipped by a float's last bit reshuffles the rest."""
+    fresh, used = agent(seed=3), agent(seed=3)
+    for _ in range(5):  # `used` draws noise that `fresh` never draws
+        used.reset("turn_on_led", observation())
+        used.act(observation())
+    for a in (fresh, used):
+        a.reset("turn_on_led", observation(), seed=11)
+        a.act(observation())
+    np.testing.assert_array_equal(fresh.last_chunk, used.last_chunk)
+    other = agent(seed=3)
+    other.reset("turn_on_led", observation(), seed=12)
+    other.act(observation())
+    assert not np.array_equal(other.last_chunk, fresh.last_chunk)

@@ -74,7 +74,7 @@ def test_a_near_miss_makes_the_motion_without_its_effect(env: PlayTableEnv) -> N
     for name, miss in (("aimed", None), ("missed", np.array([0.0, 0.0, 0.05]))):
         obs, _ = env.reset(options={"robot_obs": robot, "scene_obs": scene})
         expert = ScriptedExpert(noise_std=0.0)
-        expert.reset("open_drawer", obs, miss)
+        expert.reset("open_drawer", obs, miss=miss)
         lowest = 1.0
         for _ in range(90):
             if expert.done:
@@ -85,7 +85,7 @@ def test_a_near_miss_makes_the_motion_without_its_effect(env: PlayTableEnv) -> N
     assert outcomes["aimed"][0] and not outcomes["missed"][0]
     assert outcomes["missed"][1] > outcomes["aimed"][1] + 0.03
     with pytest.raises(ValueError, match="miss"):
-        ScriptedExpert().reset("open_drawer", obs, np.array([0.0, np.nan, 0.0]))
+        ScriptedExpert().reset("open_drawer", obs, miss=np.array([0.0, np.nan, 0.0]))
     with pytest.raises(ValueError, match="near_miss_m"):
         PlayConfig(frames=10, near_miss_m=(0.05, 0.01))
 

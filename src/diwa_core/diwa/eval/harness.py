@@ -19,9 +19,16 @@ from tqdm import tqdm
 from diwa.agent import Agent
 from diwa.eval.stats import wilson_interval
 from diwa.sim.start_states import sample_start_state, skill_seed
-from diwa.skills import EPISODE_STEP_LIMIT, check_skill
+from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, check_skill
 
 DEFAULT_MAX_STEPS = EPISODE_STEP_LIMIT
+
+
+def episode_noise_seed(seed: int, skill: str, episode: int) -> int:
+    """The agent's noise seed for one episode: its own, so that an outcome flipped by a float's last
+    bit (another thread count, a reloaded copy of the weights) does not reshuffle every later
+    episode, and the same for every policy evaluated on that episode (docs/results/seed_sets)."""
+    return int(np.random.default_rng([seed, SKILLS.index(check_skill(skill)), episode, 1]).integers(2**63))
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,7 @@ def evaluate(
         for index in tqdm(range(episodes), desc=f"eval {skill}", unit="ep", disable=not progress):
             robot_obs, scene_obs = sample_start_state(skill, skill_seed(seed, skill, index))
             obs, _ = env.reset(options={"robot_obs": robot_obs, "scene_obs": scene_obs})
-            agent.reset(skill, obs)
+            agent.reset(skill, obs, episode_noise_seed(seed, skill, index))
             frames = [env.render()] if index < video_episodes else None
             success, steps = False, max_steps
             for step in range(1, max_steps + 1):

@@ -51,11 +51,13 @@ class DiffusionAgent:
     def skill(self) -> str:
         return self.policy.skill
 
-    def reset(self, skill: str, obs: Observation) -> None:
+    def reset(self, skill: str, obs: Observation, seed: int | None = None) -> None:
         check_skill(skill)
         if skill != self.policy.skill:
             raise ValueError(f"this agent runs a policy for {self.policy.skill!r}, not {skill!r}")
         self.encoder.observation_features(obs)
+        if seed is not None:
+            self.generator = torch.Generator().manual_seed(seed)
         self._queue.clear()
         self.last_chunk = None
         self.last_inference_ms = None

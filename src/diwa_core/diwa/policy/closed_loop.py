@@ -62,9 +62,12 @@ class ObservationFeatures:
         self.state_encoder = StateEncoder()
         self.target: CommandedTarget | None = None
 
-    def reset(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+    def reset(self, obs: Mapping[str, np.ndarray], seed: int | None = None) -> np.ndarray:
+        """Features of an episode's first observation; `seed` restarts the latent filter's noise."""
         if self.tracker is None:
             return self.state_encoder.observation_features(dict(obs))
+        if seed is not None:
+            self.tracker.reseed(seed)
         tcp = torch.as_tensor(np.asarray(obs["robot_obs"], dtype=np.float32)[TCP_POS])
         self.target = CommandedTarget(tcp[None])
         return self.tracker.reset(obs)
@@ -94,11 +97,11 @@ class ClosedLoopAgent:
         self._last_action: np.ndarray | None = None
         self._current: np.ndarray | None = None
 
-    def reset(self, skill: str, obs: Observation) -> None:
+    def reset(self, skill: str, obs: Observation, seed: int | None = None) -> None:
         obs = self._visible(obs)
-        self._current = self.features.reset(obs)
+        self._current = self.features.reset(obs, seed)
         self._last_action = None
-        self.agent.reset(skill, self._policy_input(obs))
+        self.agent.reset(skill, self._policy_input(obs), seed)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, skill: str, seed: int = 0) -> ClosedLoopAgent:

@@ -232,9 +232,10 @@ class ScriptedExpert:
         """True once the last waypoint has been reached (the play generator then moves on)."""
         return self.follower.done
 
-    def reset(self, skill: str, obs: Observation, miss: np.ndarray | None = None) -> None:
-        """Start `skill` from the state in `obs`. `miss` (3-d, metres) displaces every waypoint:
-        the same motion performed beside its target, as a teleoperator who misjudges the handle."""
+    def reset(self, skill: str, obs: Observation, seed: int | None = None, miss: np.ndarray | None = None) -> None:
+        """Start `skill` from the state in `obs` (the expert draws no noise: `seed` is unused). `miss`
+        (3-d, metres) displaces every waypoint: the same motion performed beside its target, as a
+        teleoperator who misjudges the handle."""
         self.skill = check_skill(skill)
         plan = plan_skill(skill, obs)
         if miss is not None:

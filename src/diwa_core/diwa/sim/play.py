@@ -169,7 +169,7 @@ class PlayAgent:
         limit = self.config.max_attempt_steps
         if self.rng.random() < self.config.abort_prob:
             limit = int(self.rng.integers(5, 30))
-        self.expert.reset(skill, obs, self._near_miss())
+        self.expert.reset(skill, obs, miss=self._near_miss())
         for _ in range(limit):
             if self.expert.done:
                 return

@@ -71,6 +71,10 @@ class LatentTracker:
         self.generator = torch.Generator(device=model.device).manual_seed(seed)
         self.state: RSSMState | None = None
 
+    def reseed(self, seed: int) -> None:
+        """Restart the posterior samples' noise (an episode of its own seed)."""
+        self.generator = torch.Generator(device=self.model.device).manual_seed(seed)
+
     @torch.no_grad()
     def _advance(self, action: np.ndarray, obs: Mapping[str, ArrayLike]) -> np.ndarray:
         tensors = {k: v[None, None] for k, v in self.model.to_tensors(obs).items()}
