@@ -25,8 +25,8 @@ class SimulatorEvaluator:
     """Success rate of a policy on `episodes` seeded episodes of `skill`.
 
     Each evaluation gets a fresh simulator, as `diwa eval` does: one reused across evaluations
-    carries physics state from earlier episodes that flipped an outcome in 1 of ~800 episodes
-    (docs/results/seed_sets/reevaluated_plain.json), and a flip changes the noise of every later one.
+    carries physics state from earlier episodes, and the same weights scored 54 % and 55 % in one
+    process (docs/results/seed_sets/reevaluated_plain.json).
     """
 
     def __init__(self, skill: str, episodes: int, seed: int, model: WorldModel | None) -> None:
