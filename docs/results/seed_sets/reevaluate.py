@@ -1,11 +1,13 @@
-"""Re-evaluate fine-tuned checkpoints of seed-set runs as saved (fresh process, one torch thread, the
-run's evaluation seed, 100 episodes), beside what their evaluation.json measured on the trained copy
-in memory: the two differ where that copy differed from the saved weights in the last bit.
+"""Re-evaluate seed-set runs with the harness as it is now: the fine-tuned checkpoint as saved and
+its BC policy, paired on the run's 100 seeded episodes (fresh simulator, one torch thread), beside
+what the run's evaluation.json recorded.
 
     python docs/results/seed_sets/reevaluate.py OUT.json RUN_DIR [RUN_DIR ...]
 
-RUN_DIR: a `diwa finetune` output (policy.json, evaluation.json). Also re-evaluates the base policy
-of the first run, which was loaded from disk in both cases and must come out the same.
+RUN_DIR: a `diwa finetune` output (policy.json, evaluation.json). `reevaluated_plain.json` was made
+by this script's first version (`git show e3d1be6:docs/results/seed_sets/reevaluate.py`), before
+episodes had their own noise seeds, without the BC side (its lamp run appears twice: once first, as
+a check, once in turn); `reevaluated_episode_seeds.json` by this one.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from diwa.eval.harness import SkillReport, evaluate
 from diwa.eval.stats import paired_gain_interval
 from diwa.policy.checkpoint import load_policy
 from diwa.policy.closed_loop import ClosedLoopAgent
-from diwa.sim.make import make_env
 
 
-def run_policy(path: Path, skill: str, episodes: int, seed: int, env) -> SkillReport:
-    return evaluate(ClosedLoopAgent(load_policy(path), None, seed), skill, episodes, seed, env=env, progress=False)
+def run_policy(path: Path, skill: str, episodes: int, seed: int) -> SkillReport:
+    return evaluate(ClosedLoopAgent(load_policy(path), None, seed), skill, episodes, seed, progress=False)
 
 
 def main() -> None:
@@ -31,32 +32,29 @@ def main() -> None:
     out = Path(sys.argv[1])
     rows = json.loads(out.read_text()) if out.is_file() else []
     done = {r["run"] for r in rows}
-    env = make_env()
-    for index, run in enumerate(Path(p) for p in sys.argv[2:]):
+    for run in (Path(p) for p in sys.argv[2:]):
         if str(run) in done:
             continue
         done.add(str(run))
         recorded = json.loads((run / "evaluation.json").read_text())
         skill, episodes, seed = recorded["skill"], recorded["episodes"], recorded["seed"]
-        tuned = run_policy(run, skill, episodes, seed, env)
+        base = run_policy(Path(recorded["base_checkpoint"]), skill, episodes, seed)
+        tuned = run_policy(run, skill, episodes, seed)
+        base_outcomes = [int(r.success) for r in base.results]
         outcomes = [int(r.success) for r in tuned.results]
-        gain, low, high = paired_gain_interval(recorded["base_outcomes"], outcomes)
+        gain, low, high = paired_gain_interval(base_outcomes, outcomes)
         row = {
             "run": str(run), "skill": skill, "seed": seed,
-            "recorded_success": recorded["success_rate"], "saved_success": tuned.success_rate,
-            "identical": outcomes == recorded["outcomes"],
-            "base_success": recorded["base_success_rate"],
+            "recorded_base_success": recorded["base_success_rate"], "recorded_success": recorded["success_rate"],
             "recorded_gain": recorded["gain"], "recorded_gain_ci95": recorded["gain_ci95"],
-            "saved_gain": gain, "saved_gain_ci95": [low, high], "saved_outcomes": outcomes,
+            "base_success": base.success_rate, "success": tuned.success_rate,
+            "gain": gain, "gain_ci95": [low, high], "base_outcomes": base_outcomes, "outcomes": outcomes,
         }  # fmt: skip
-        if index == 0:
-            base = run_policy(Path(recorded["base_checkpoint"]), skill, episodes, seed, env)
-            row["base_identical"] = [int(r.success) for r in base.results] == recorded["base_outcomes"]
         rows.append(row)
-        print(f"{run}: recorded {recorded['success_rate']:.2f} saved {tuned.success_rate:.2f} "
-              f"gain {gain:+.2f} [{low:+.2f},{high:+.2f}]", flush=True)  # fmt: skip
+        print(f"{run}: recorded {recorded['base_success_rate']:.2f} -> {recorded['success_rate']:.2f}, now "
+              f"{base.success_rate:.2f} -> {tuned.success_rate:.2f} gain {gain:+.2f} [{low:+.2f},{high:+.2f}]",
+              flush=True)  # fmt: skip
         out.write_text(json.dumps(rows, indent=1) + "\n")
-    env.close()
 
 
 if __name__ == "__main__":
