@@ -29,6 +29,7 @@ import rclpy
 import yaml
 from ament_index_python.packages import get_package_share_directory
 from diwa.atomic import write_atomically, write_file_atomically
+from diwa.eval.stats import paired_gain_interval
 from diwa.promotion import judge_checkpoint
 from diwa.released import PREFIX, list_releases
 from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, check_skill
@@ -104,15 +105,28 @@ class DemoClient(Node):
             raise RuntimeError(f"reset failed: {response.message}")
         time.sleep(0.3)  # fresh observations of the new state reach the policy node
 
-    def success_rate(self, skill: str, policy: str | Path, episodes: int, seed: int) -> float:
-        successes = 0
+    def outcomes(self, skill: str, policy: str | Path, episodes: int, seed: int) -> list[int]:
+        """1 or 0 per ExecuteSkill episode, from the same seeded reset states for every policy."""
+        results = []
         for episode in range(episodes):
             self.reset_to(skill, seed * 100_000 + episode)
             outcome = self.run_goal(
                 self.execute, ExecuteSkill.Goal(skill=skill, policy=str(policy), max_steps=EPISODE_STEP_LIMIT)
             )
-            successes += bool(outcome.result.success)
-        return successes / episodes
+            results.append(int(bool(outcome.result.success)))
+        return results
+
+
+def execute_skill_results(client: DemoClient, skill: str, bc: str, tuned: str, config: DemoConfig) -> dict:
+    """Both policies through ExecuteSkill on the same episodes, and the paired gain's interval: 20
+    real-time episodes cannot tell most gains from noise, and the table says so."""
+    before = client.outcomes(skill, bc, config.eval_episodes, config.seed)
+    after = client.outcomes(skill, tuned, config.eval_episodes, config.seed)
+    _, low, high = paired_gain_interval(before, after)
+    return {
+        "bc_success": sum(before) / len(before), "finetuned_success": sum(after) / len(after),
+        "eval_episodes": config.eval_episodes, "execute_gain_ci95": [low, high],
+    }  # fmt: skip
 
 
 def run_released_demo(skills: list[str], config: DemoConfig, workdir: Path) -> list[dict]:
@@ -154,8 +168,7 @@ def run_released_skill(client: DemoClient, skill: str, config: DemoConfig, workd
     finetune_s = time.monotonic() - started
     offline = json.loads((tuned / "evaluation.json").read_text())
     started = step(f"{skill}: {config.eval_episodes} paired episodes per policy through ExecuteSkill on the mock robot")
-    before = client.success_rate(skill, f"{PREFIX}{ROUTE}/bc/{skill}", config.eval_episodes, config.seed)
-    after = client.success_rate(skill, str(tuned), config.eval_episodes, config.seed)
+    executed = execute_skill_results(client, skill, f"{PREFIX}{ROUTE}/bc/{skill}", str(tuned), config)
     decision = judge_checkpoint(tuned)
     verdict = (
         json.loads((tuned / "verdict.json").read_text())["verdict"] if (tuned / "verdict.json").is_file() else None
@@ -165,8 +178,7 @@ def run_released_skill(client: DemoClient, skill: str, config: DemoConfig, workd
         "offline_bc_success": offline["base_success_rate"], "offline_finetuned_success": offline["success_rate"],
         "offline_gain_ci95": offline.get("gain_ci95"), "offline_episodes": offline["episodes"],
         "release_bc_success": published["bc_success"], "release_finetuned_success": published["finetuned_success"],
-        "bc_success": before, "finetuned_success": after, "eval_episodes": config.eval_episodes,
-        "verdict": verdict, "promoted": decision.allowed, "promotion_reason": decision.reason,
+        **executed, "verdict": verdict, "promoted": decision.allowed, "promotion_reason": decision.reason,
         "finetune_s": finetune_s, "eval_s": time.monotonic() - started,
     }  # fmt: skip
 
@@ -258,13 +270,12 @@ def run_skill(client: DemoClient, skill: str, config: DemoConfig, workdir: Path,
             raise RuntimeError(f"fine-tuning failed: {outcome.result.message}")
     finetune_s = time.monotonic() - started
     started = step(f"{skill}: {config.eval_episodes} paired episodes per policy through ExecuteSkill on the mock robot")
-    before = client.success_rate(skill, bc, config.eval_episodes, config.seed)
-    after = client.success_rate(skill, tuned, config.eval_episodes, config.seed)
+    executed = execute_skill_results(client, skill, str(bc), str(tuned), config)
     # The fine-tuning's own paired evaluation (offline simulator, fixed seeds): ROS execution runs in
     # real time, so its outcomes also vary with timing, and the two measurements are shown side by side.
     offline = json.loads((tuned / "evaluation.json").read_text())
     return {
-        "skill": skill, "bc_success": before, "finetuned_success": after, "eval_episodes": config.eval_episodes,
+        "skill": skill, **executed,
         "offline_bc_success": offline["base_success_rate"], "offline_finetuned_success": offline["success_rate"],
         "offline_episodes": offline["episodes"],
         "bc_s": bc_s, "reward_s": reward_s, "finetune_s": finetune_s, "eval_s": time.monotonic() - started,
@@ -302,10 +313,13 @@ def print_table(rows: list[dict], loop: bool) -> None:
             f"{r['offline_episodes']:>9}   {r['bc_success']:>17.0%} {r['finetuned_success']:>6.0%} "
             f"{r['eval_episodes']:>9}"
         )
+        ex_low, ex_high = r["execute_gain_ci95"]
+        episodes = r["eval_episodes"]
+        print(f"{'':<20} ExecuteSkill gain 95 % interval {ex_low:+.0%} .. {ex_high:+.0%} ({episodes} episodes)")
         if not loop:
             low, high = r["offline_gain_ci95"] or (float("nan"), float("nan"))
             print(
-                f"{'':<20} gain 95 % interval {low:+.0%} .. {high:+.0%}; the release measured "
+                f"{'':<20} offline gain 95 % interval {low:+.0%} .. {high:+.0%}; the release measured "
                 f"{r['release_bc_success']:.0%} -> {r['release_finetuned_success']:.0%}; "
                 f"verdict {r['verdict'] or '-'}; "
                 f"promotion gate: {'passed' if r['promoted'] else 'refused'}"
