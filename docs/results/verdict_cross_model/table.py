@@ -39,8 +39,8 @@ def spearman(a: list[float], b: list[float]) -> float:
 
 def main() -> None:
     rows = json.loads(Path(sys.argv[1]).read_text())
-    variants = sys.argv[2:] or ["plain", "trust"]
-    rows = [r for r in rows if r["variant"] in variants]
+    sets, variants = sys.argv[2].split(","), sys.argv[3:] or ["plain", "trust"]
+    rows = [r for r in rows if r["variant"] in variants and r["set"] in sets]
     columns = ["set", "variant", "skill", "judged in", "own imagined gain", "independent gain (95 %)"]
     columns += ["simulator gain (95 %)", "verdict"]
     print("| " + " | ".join(columns) + " |")
