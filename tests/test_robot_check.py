@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from diwa.cli import main
 
 from diwa_robot.robot_check import RobotCheckConfig
 
@@ -38,18 +37,22 @@ def franky_sim():
         server.wait()
 
 
-def check(capsys, *args: str) -> tuple[int, dict]:
-    code = main(["robot-check", "--backend", "franky", "--no-realtime", "--safety-file", str(SAFETY), *args, "--json"])
-    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+def check(*args: str) -> tuple[int, dict]:
+    """`diwa robot-check` as a user runs it: in its own process, so that franky's connection (a
+    libfranka thread per robot) ends with it and never outlives the simulator in the test process."""
+    command = [sys.executable, "-m", "diwa", "robot-check", "--backend", "franky", "--no-realtime"]
+    command += ["--safety-file", str(SAFETY), *args, "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_the_arm_is_refused_outside_the_safety_box_until_moved_to_the_start(franky_sim, capsys) -> None:
+def test_the_arm_is_refused_outside_the_safety_box_until_moved_to_the_start(franky_sim) -> None:
     # franky-sim's FR3 starts with the TCP at z 0.76 m in the scene frame, above the Franka box (0.75 m).
-    code, result = check(capsys, "--robot-ip", franky_sim)
+    code, result = check("--robot-ip", franky_sim)
     assert code == 1 and result["connected"] and not result["ok"]
     assert "outside the safety box" in result["problems"][0] and result["tracking_error_mm"] is None
 
-    code, result = check(capsys, "--robot-ip", franky_sim, "--move-to-start")
+    code, result = check("--robot-ip", franky_sim, "--move-to-start")
     assert code == 0 and result["ok"], result
     limits = RobotCheckConfig()
     assert 0 < result["tracking_error_mm"] <= limits.tracking_limit_mm
@@ -58,7 +61,7 @@ def test_the_arm_is_refused_outside_the_safety_box_until_moved_to_the_start(fran
     assert 0 < result["estop_stop_ms"] <= limits.estop_limit_ms
 
 
-def test_no_robot_at_the_address_is_a_clear_failure(capsys) -> None:
-    code, result = check(capsys, "--robot-ip", "127.0.0.254")
+def test_no_robot_at_the_address_is_a_clear_failure() -> None:
+    code, result = check("--robot-ip", "127.0.0.254")
     assert code == 1 and not result["connected"] and not result["ok"]
     assert "cannot connect" in result["problems"][0]
