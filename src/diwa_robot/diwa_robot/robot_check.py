@@ -3,7 +3,7 @@ libfranka's communication test. It drives the arm only through the safety filter
 profile, as every skill does, and reports what it measured:
 
 1. connect and read the state; the TCP must lie inside the safety box (or `move_to_start` first
-   moves it, in a straight line, to the profile's start position);
+   moves it, in a straight line, to the Franka backend's start position, FrankaConfig);
 2. stream twists at the control rate around a small horizontal square (corners inside the box),
    at up to the profile's speed, and back to the start: the largest distance of the TCP from the
    square's edges is the tracking error, the distance left at the end the return error;
