@@ -10,11 +10,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from diwa.sim.geometry import ROBOT_BASE_POS
 
+from diwa_robot.franka_config import FrankaConfig
+from diwa_robot.franky_arm import FrankyArm
 from diwa_robot.robot_check import RobotCheckConfig
+from diwa_robot.safety import load_safety_limits
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 SAFETY = Path(__file__).resolve().parents[1] / "src/diwa_bringup/config/safety.yaml"
@@ -65,3 +72,26 @@ def test_no_robot_at_the_address_is_a_clear_failure() -> None:
     code, result = check("--robot-ip", "127.0.0.254")
     assert code == 1 and not result["connected"] and not result["ok"]
     assert "cannot connect" in result["problems"][0]
+
+
+def test_the_planned_start_move_keeps_to_the_safety_profiles_speed(franky_sim) -> None:
+    """The one motion franky plans itself (the filter cannot shape it) stays under the profile's
+    speed, sampled at ~200 Hz from the robot's own state."""
+    limits = load_safety_limits(SAFETY, "franka")
+    arm = FrankyArm(franky_sim, ROBOT_BASE_POS, 0.3, realtime=False)
+    speeds, moving = [], threading.Event()
+    moving.set()
+
+    def watch() -> None:
+        while moving.is_set():
+            speeds.append(arm.state().tcp_speed)
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        arm.move_to(np.array(FrankaConfig().start_position) + ROBOT_BASE_POS, limits.max_linear_speed)
+    finally:
+        moving.clear()
+        watcher.join()
+    assert 0.05 < max(speeds) <= limits.max_linear_speed, max(speeds)

@@ -62,6 +62,7 @@ class FrankyArm:
         franky = _franky()
         self._franky = franky
         self._base = np.asarray(base_in_scene, dtype=float)
+        self._dynamics_factor = dynamics_factor
         config = franky.RealtimeConfig.Enforce if realtime else franky.RealtimeConfig.Ignore
         try:
             self.robot = franky.Robot(hostname, realtime_config=config)
@@ -89,14 +90,18 @@ class FrankyArm:
         except franky.Exception as err:
             raise ArmError(f"the robot refused a velocity command: {err}") from err
 
-    def move_to(self, tcp: np.ndarray) -> None:
-        """A planned straight-line move of the TCP to `tcp` (scene frame), keeping the orientation;
-        blocks until it ends."""
+    def move_to(self, tcp: np.ndarray, max_speed: float) -> None:
+        """A planned straight-line move of the TCP to `tcp` (scene frame), keeping the orientation, no
+        faster than `max_speed` (m/s): the safety profile's speed, which the filter cannot enforce on a
+        motion franky plans itself. Blocks until it ends."""
         franky = self._franky
         pose = self.robot.current_pose.end_effector_pose
         target = franky.Affine(np.asarray(tcp, dtype=float) - self._base, pose.quaternion)
+        # franky's planner limits each axis, so the norm can reach sqrt(3) x the per-axis limit.
+        fastest = self.robot.translation_velocity_limit.max * self._dynamics_factor * np.sqrt(3.0)
+        factor = franky.RelativeDynamicsFactor(min(1.0, max_speed / fastest))
         try:
-            self.robot.move(franky.CartesianMotion(target))
+            self.robot.move(franky.CartesianMotion(target, relative_dynamics_factor=factor))
         except franky.Exception as err:
             raise ArmError(f"the move to {np.round(tcp, 3).tolist()} failed: {err}") from err
 

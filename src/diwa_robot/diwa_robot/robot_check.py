@@ -111,7 +111,7 @@ class RobotCheck:
             raise ArmError(f"the robot reports errors: {', '.join(state.errors)}")
         if move_to_start is not None:
             self._check_inside(move_to_start, "the start position")
-            self.arm.move_to(move_to_start)
+            self.arm.move_to(move_to_start, self.limits.max_linear_speed)
         # Take control in the velocity mode the check streams in (a zero twist): on franky-sim the arm
         # settles by 2-3 cm when a pose motion hands over, which would count as tracking error.
         self.arm.send_twist(np.zeros(3), np.zeros(3), self.limits.robot_command_timeout)
