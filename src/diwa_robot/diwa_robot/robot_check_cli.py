@@ -13,8 +13,7 @@ from diwa.sim.geometry import ROBOT_BASE_POS
 BACKENDS = ("franky",)
 DYNAMICS_FACTOR = 0.3
 """The smallest factor whose limits (Panda: 1.7 m/s, 13 m/s^2, scaled) still exceed the Franka safety
-profile's 0.25 m/s and 2.5 m/s^2, so the filter, not franky, shapes the motion. At 0.1 the arm lagged
-the filter: 4.3 mm tracking error and a 296 ms stop on franky-sim, against 1.8 mm and 86 ms."""
+profile's 0.25 m/s and 2.5 m/s^2, so the filter, not franky, shapes the motion (docs/deploy.md)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -25,8 +25,7 @@ class SimulatorEvaluator:
     """Success rate of a policy on `episodes` seeded episodes of `skill`.
 
     Each evaluation gets a fresh simulator, as `diwa eval` does: one reused across evaluations
-    carries physics state from earlier episodes, and the same weights scored 54 % and 55 % in one
-    process (docs/results/seed_sets/reevaluated_plain.json).
+    carries physics state from earlier episodes into later ones (docs/results/seed_sets/README.md).
     """
 
     def __init__(self, skill: str, episodes: int, seed: int, model: WorldModel | None) -> None:
