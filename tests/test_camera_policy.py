@@ -46,7 +46,11 @@ def graph_specs(cameras: bool) -> list[tuple[str, str, dict[str, object]]]:
             {"seed": 5, "rate_hz": RATE_HZ, "cameras": cameras, "static_image_size": 64, "gripper_image_size": 64},
         ),
         ("diwa_robot", "command_arbiter", {"lease_s": 1.0}),
-        ("diwa_policy_node", "policy_node", {"control_rate_hz": RATE_HZ, "observation_max_age_s": 1.0}),
+        (
+            "diwa_policy_node",
+            "policy_node",
+            {"control_rate_hz": RATE_HZ, "observation_max_age_s": 1.0, "image_max_skew_s": 0.5},
+        ),
     ]
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "diwa.eval.cli",
     "diwa.world_model.cli",
     "diwa.rl.cli",
+    "diwa.rl.finetune_skills_cli",
     "diwa.world_model.fidelity_cli",
     "diwa.rl.report_cli",
     "diwa.models_cli",

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from diwa.atomic import write_atomically
 from diwa.rl.evaluation import EVALUATION_FILE
 from diwa.rl.verdict import read_verdict
 
@@ -190,3 +191,13 @@ def build_report(name: str, runs: list[Path], online: list[Path], wm: Path | Non
 def data_line(data: dict[str, Any]) -> str:
     sources = ", ".join(f"{source} {frames:,}" for source, frames in data["frames_by_source"].items())
     return f"World model trained on {data['frames']:,} simulator frames shared by all skills ({sources}).\n"
+
+
+def write_report_files(out: Path, name: str, document: dict, text: str, png: bytes) -> int:
+    """<out>/<name>.json, .md and .png, each written atomically; the table goes to the console."""
+    write_atomically(out / f"{name}.json", (json.dumps(document, indent=1) + "\n").encode())
+    write_atomically(out / f"{name}.md", f"# {name}\n\n{text}".encode())
+    write_atomically(out / f"{name}.png", png)
+    print(text, end="")
+    print(f"wrote {out / name}.{{json,md,png}}")
+    return 0

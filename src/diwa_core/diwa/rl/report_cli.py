@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from diwa.atomic import write_atomically
 from diwa.rl import report, seed_report
 
 
@@ -58,19 +56,13 @@ def run_report(args: argparse.Namespace) -> int:
     table = report.markdown_table(document["skills"])
     if "world_model_data" in document:
         table += "\n" + report.data_line(document["world_model_data"])
-    return _write(args.out_dir, args.name, document, table, report.chart_png(document["skills"], args.name))
+    return report.write_report_files(
+        args.out_dir, args.name, document, table, report.chart_png(document["skills"], args.name)
+    )
 
 
 def run_report_seeds(args: argparse.Namespace) -> int:
     document = seed_report.build_report(args.name, args.sets)
-    return _write(args.out_dir, args.name, document, seed_report.markdown(document), seed_report.chart_png(document))
-
-
-def _write(out: Path, name: str, document: dict, text: str, png: bytes) -> int:
-    """<out>/<name>.json, .md and .png, each written atomically; the table goes to the console."""
-    write_atomically(out / f"{name}.json", (json.dumps(document, indent=1) + "\n").encode())
-    write_atomically(out / f"{name}.md", f"# {name}\n\n{text}".encode())
-    write_atomically(out / f"{name}.png", png)
-    print(text, end="")
-    print(f"wrote {out / name}.{{json,md,png}}")
-    return 0
+    return report.write_report_files(
+        args.out_dir, args.name, document, seed_report.markdown(document), seed_report.chart_png(document)
+    )
