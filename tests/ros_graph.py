@@ -122,23 +122,35 @@ def node_processes(
             process.stop()
 
 
-def wait_until_the_policy_node_sees_the_robot(action, timeout: float = 60.0) -> None:
+def wait_until_the_policy_node_sees_the_robot(action, timeout: float = 120.0) -> None:
     """Send one-step dry-run goals (they command nothing) until the policy node no longer refuses for
     want of a robot state: on a loaded machine DDS discovery between the nodes can take seconds
-    after the action server is up, and a test's first goal must not race it."""
+    after the action server is up, and a test's first goal must not race it. A goal whose response
+    or result does not come (sent before the server matched this client) is sent again."""
     from diwa_msgs.action import ExecuteSkill
 
     deadline = time.monotonic() + timeout
-    while True:
+    message = "no response to any dry-run goal"
+    while time.monotonic() < deadline:
         sent = action.send_goal_async(
             ExecuteSkill.Goal(skill="open_drawer", policy="scripted", max_steps=1, dry_run=True)
         )
-        wait_for(sent.done, 20, "dry-run goal response")
+        if not _done_within(sent, 15):
+            continue
         result = sent.result().get_result_async()
-        wait_for(result.done, 30, "dry-run goal result")
+        if not _done_within(result, 30):
+            continue
         message = result.result().result.message
         if not message.startswith("refused: no valid observation received"):
             return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the policy node saw no robot state within {timeout:.0f} s: {message}")
         time.sleep(0.5)
+    raise TimeoutError(f"the policy node saw no robot state within {timeout:.0f} s: {message}")
+
+
+def _done_within(future, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if future.done():
+            return True
+        time.sleep(0.02)
+    return False

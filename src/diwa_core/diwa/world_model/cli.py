@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from diwa import distributed
 from diwa.atomic import write_atomically, write_file_atomically
 from diwa.data.dataset import load_dataset
 from diwa.skills import SKILLS, check_skill
@@ -80,6 +81,14 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train_wm(args: argparse.Namespace) -> int:
     _setup(args)
+    ranks, device = distributed.start(args.device)
+    try:
+        return _train_wm(args, ranks, device)
+    finally:
+        distributed.finish(ranks)
+
+
+def _train_wm(args: argparse.Namespace, ranks: distributed.Ranks, device: str) -> int:
     config = load_world_model_config(args.profile)
     if args.steps is not None:
         if args.steps < 1:
@@ -93,13 +102,18 @@ def run_train_wm(args: argparse.Namespace) -> int:
         args.seed,
         data_path=args.data,
         resume=args.resume,
-        device=args.device,
+        device=device,
         progress=not args.no_progress,
+        ranks=ranks,
     )
     result = trainer.train()
+    if result is None:  # not rank 0: rank 0 reports
+        return 0
     print(
         f"trained {config.profile} world model to step {result.step} in {result.wall_s:.1f} s "
-        f"({result.samples_per_s:.0f} samples/s); checkpoint {result.checkpoint}"
+        f"({result.samples_per_s:.0f} samples/s"
+        + (f" over {ranks.world_size} processes" if ranks.distributed else "")
+        + f"); checkpoint {result.checkpoint}"
     )
     print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in result.val.items()))
     ratio = result.val["loss"] / max(abs(result.fit["loss"]), 1e-9)
@@ -118,6 +132,7 @@ def run_train_wm(args: argparse.Namespace) -> int:
                     "val": result.val,
                     "train_windows": result.fit,
                     "samples_per_s": result.samples_per_s,
+                    "processes": ranks.world_size,
                     "wall_s": result.wall_s,
                     "checkpoint": str(result.checkpoint),
                 }

@@ -81,5 +81,10 @@ class SequenceSampler:
         prev_actions[:, 1:] = self.rel_actions[index[:, :-1]]
         return obs, prev_actions
 
-    def sample(self, rng: np.random.Generator, batch: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        return self.gather(self.starts[rng.integers(0, self.starts.size, size=batch)])
+    def sample(
+        self, rng: np.random.Generator, batch: int, part: slice | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """`batch` random windows, or `part` of them: every data-parallel process draws the same
+        global batch from the same generator and gathers only its own slice (diwa.distributed)."""
+        starts = self.starts[rng.integers(0, self.starts.size, size=batch)]
+        return self.gather(starts if part is None else starts[part])

@@ -2,7 +2,8 @@
 
 Resuming restores weights, optimizer moments, the step, and the states of both random
 generators (window sampling and latent sampling), so an interrupted run continued with
---resume ends with the same weights as a run that was never interrupted.
+--resume ends with the same weights as a run that was never interrupted. Under torchrun the
+trainer is data-parallel by the rules of diwa.distributed (same effective batch, rank 0 writes).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from diwa import progress
 from diwa.data.dataset import Dataset
+from diwa.distributed import Ranks, rank_seed, shard
 from diwa.world_model.checkpoint import CheckpointError, data_provenance, resolve_checkpoint
 from diwa.world_model.config import WorldModelConfig
 from diwa.world_model.model import WorldModel
@@ -61,11 +63,14 @@ class WorldModelTrainer:
         resume: bool = False,
         device: str | torch.device = "cpu",
         progress: bool = True,
+        ranks: Ranks | None = None,
     ) -> None:
         self.out = Path(out)
+        self.ranks = ranks = ranks or Ranks()
+        self.part = shard(config.train.batch_size, ranks) if ranks.distributed else None
         self.config = config
         self.seed = seed
-        self.progress = progress
+        self.progress = progress and ranks.is_main
         self.device = torch.device(device)
         self.provenance = data_provenance(dataset, data_path)
         train_ranges, val_ranges = split_segments(
@@ -90,14 +95,17 @@ class WorldModelTrainer:
             self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay, eps=config.train.eps
         )
         self.rng = np.random.default_rng(seed)
-        self.generator = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.generator = torch.Generator(device=self.device).manual_seed(rank_seed(seed + 1, ranks))
         self.step = 0
         if resume:
             self._restore()
         else:
             frames = np.concatenate([np.arange(s, e + 1) for s, e in train_ranges])
             self.model.codec.fit({k: np.asarray(getattr(dataset, k))[frames] for k in config.observation.state_keys})
-        self._val_batches = self._fixed_batches(self.val_sampler, self.seed + 2)
+        self.loss_module: torch.nn.Module = _Loss(self.model)
+        if ranks.distributed:
+            self.loss_module = torch.nn.parallel.DistributedDataParallel(self.loss_module)
+        self._val_batches = self._fixed_batches(self.val_sampler, self.seed + 2) if ranks.is_main else []
 
     def _fixed_batches(self, sampler: SequenceSampler, seed: int) -> list[tuple[dict[str, torch.Tensor], torch.Tensor]]:
         """The same windows at every evaluation, so validation curves are comparable."""
@@ -119,8 +127,11 @@ class WorldModelTrainer:
         state = load_world_model_train_state(self.out)
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["numpy_rng"]
-        self.generator.set_state(state["torch_rng"])
         self.step = int(state["step"])
+        if self.ranks.is_main:
+            self.generator.set_state(state["torch_rng"])
+        else:  # the other processes' generators are not saved: a fresh one per rank and step
+            self.generator.manual_seed(rank_seed(self.seed + 1, self.ranks, self.step))
 
     def _train_state(self) -> dict[str, Any]:
         return {
@@ -156,11 +167,17 @@ class WorldModelTrainer:
         return totals
 
     def train_step(self) -> dict[str, float]:
-        obs, prev = to_device(*self.train_sampler.sample(self.rng, self.config.train.batch_size), self.device)
-        loss, metrics = self.model.loss(obs, prev, self.generator)
-        if not torch.isfinite(loss):
+        """One step on the global batch (this process's slice of it under torchrun). The metrics
+        are this process's slice's."""
+        batch = self.train_sampler.sample(self.rng, self.config.train.batch_size, self.part)
+        obs, prev = to_device(*batch, self.device)
+        loss, metrics = self.loss_module(obs, prev, self.generator)
+        finite = torch.isfinite(loss.detach()).float()
+        if self.ranks.distributed:  # all processes stop together, none waits for a gradient forever
+            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+        if not finite:
             raise FloatingPointError(
-                f"world-model loss became {float(loss)} at step {self.step}; lower the learning rate"
+                f"world-model loss became non-finite at step {self.step} (here {float(loss)}); lower the learning rate"
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -169,7 +186,13 @@ class WorldModelTrainer:
         self.step += 1
         return {**{k: float(v) for k, v in metrics.items()}, "grad_norm": float(grad_norm)}
 
-    def train(self) -> TrainResult:
+    def train(self) -> TrainResult | None:
+        """Train to the configured step; the result on rank 0, None on the other processes."""
+        if not self.ranks.is_main:
+            self.model.train()
+            while self.step < self.config.train.steps:
+                self.train_step()
+            return None
         cfg = self.config.train
         self.model.train()
         writer = SummaryWriter(str(self.out / "tensorboard"), purge_step=self.step)
@@ -204,3 +227,17 @@ class WorldModelTrainer:
         fit = self._evaluate(self._fixed_batches(self.train_sampler, self.seed + 4))
         progress.report("train_wm_metrics", **{f"val_{k}": v for k, v in val.items()})
         return TrainResult(self.step, metrics, val, fit, rate, wall, resolve_checkpoint(checkpoint, "world_model"))
+
+
+class _Loss(torch.nn.Module):
+    """The world model's loss as a module's forward: DistributedDataParallel synchronises the
+    gradients of what runs through forward."""
+
+    def __init__(self, model: WorldModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, obs: dict[str, torch.Tensor], prev_actions: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self.model.loss(obs, prev_actions, generator)
