@@ -80,6 +80,15 @@ def shard(batch: int, ranks: Ranks) -> slice:
     return slice(ranks.rank * size, (ranks.rank + 1) * size)
 
 
+def split(count: int, ranks: Ranks) -> slice:
+    """This process's slice of `count` items shared out as evenly as they go (the last batch of an
+    epoch need not divide; a process may get none). Trainers that use it weigh each process's loss
+    by its share, so that the averaged gradient is the whole batch's."""
+    size, extra = divmod(count, ranks.world_size)
+    start = ranks.rank * size + min(ranks.rank, extra)
+    return slice(start, start + size + (1 if ranks.rank < extra else 0))
+
+
 def rank_seed(seed: int, ranks: Ranks, step: int = 0) -> int:
     """A seed for what each process draws for its own slice (e.g. latent samples): rank 0 keeps
     `seed`, so one process is the single-process run; the others differ by rank, and by the step

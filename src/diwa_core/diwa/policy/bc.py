@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from diwa.data.dataset import Dataset
+from diwa.distributed import Ranks, split
 from diwa.policy.config import PolicyConfig
 from diwa.policy.ema import EMA
 from diwa.policy.network import EpsilonMLP
@@ -91,8 +93,17 @@ class ForwardProcess:
         self, network: EpsilonMLP, clean: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
     ) -> torch.Tensor:
         """Epsilon prediction (DDPM, DPPO): the sampler rebuilds x0 and the step mean from it."""
-        noisy = self.signal[t][:, None, None] * clean + self.spread[t][:, None, None] * noise
-        return F.mse_loss(network(noisy, t, cond), noise)
+        return F.mse_loss(network(self._noisy(clean, t, noise), t, cond), noise)
+
+    def squared_error_sum(
+        self, network: torch.nn.Module, clean: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
+        """The same error summed: a data-parallel process's slice of a batch (possibly empty)
+        contributes its share of the whole batch's mean."""
+        return (network(self._noisy(clean, t, noise), t, cond) - noise).square().sum()
+
+    def _noisy(self, clean: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return self.signal[t][:, None, None] * clean + self.spread[t][:, None, None] * noise
 
 
 def train_bc(
@@ -107,9 +118,13 @@ def train_bc(
     provenance: dict[str, Any] | None = None,
     log_dir: str | Path | None = None,
     progress: bool = True,
+    ranks: Ranks | None = None,
 ) -> BCResult:
     """Train a policy for `skill` on per-frame `features` (N, D) and relative `actions` (N, A)
-    of the given demonstration `episodes` (inclusive frame ranges)."""
+    of the given demonstration `episodes` (inclusive frame ranges). Under torchrun (`ranks`) each
+    process trains on its slice of every batch, drawn with the same noise as one process would draw
+    (diwa.distributed): the result is the single-process one up to float rounding."""
+    ranks = ranks or Ranks()
     check_skill(skill)
     diffusion, train = config.diffusion, config.train
     if features.ndim != 2 or features.shape[0] != actions.shape[0] or actions.shape[1:] != (diffusion.action_dim,):
@@ -145,14 +160,15 @@ def train_bc(
     forward_process = ForwardProcess(DDPMSchedule.cosine(diffusion.steps))
     network = build_network(config, features.shape[1])
     ema = EMA(network, train.ema_decay)
+    model: torch.nn.Module = DistributedDataParallel(network) if ranks.distributed else network
     optimizer = torch.optim.AdamW(network.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     lr_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=train.epochs, eta_min=train.final_lr)
-    writer = SummaryWriter(str(log_dir)) if log_dir is not None else None
+    writer = SummaryWriter(str(log_dir)) if log_dir is not None and ranks.is_main else None
     pair_count = len(clean)
     batches_per_epoch = math.ceil(pair_count / train.batch_size)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
-    bar = tqdm(range(train.epochs), desc=f"bc {skill}", unit="epoch", disable=not progress)
+    bar = tqdm(range(train.epochs), desc=f"bc {skill}", unit="epoch", disable=not (progress and ranks.is_main))
     for epoch in bar:
         network.train()
         order = torch.randperm(pair_count, generator=generator)
@@ -161,11 +177,21 @@ def train_bc(
             index = order[batch * train.batch_size : (batch + 1) * train.batch_size]
             t = torch.randint(0, diffusion.steps, (len(index),), generator=generator)
             noise = torch.randn(clean[index].shape, generator=generator)
-            loss = forward_process.denoising_loss(network, clean[index], cond[index], t, noise)
+            if ranks.distributed:
+                part = split(len(index), ranks)
+                mine = index[part]
+                error = forward_process.squared_error_sum(model, clean[mine], cond[mine], t[part], noise[part])
+                # DDP averages over processes: times their number, each share adds up to the batch mean.
+                loss = error * ranks.world_size / noise.numel()
+            else:
+                loss = forward_process.denoising_loss(network, clean[index], cond[index], t, noise)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             ema.update(network)
+            if ranks.distributed:
+                loss = loss.detach() / ranks.world_size
+                torch.distributed.all_reduce(loss)  # the batch mean, for the log
             epoch_loss += loss.item() * len(index)
         record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": epoch_loss / pair_count}
         lr_schedule.step()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from diwa import distributed
 from diwa.data.dataset import load_dataset
 from diwa.output_dirs import check_output_dir, policy_dir
 from diwa.policy.bc import skill_episodes, train_bc
@@ -45,6 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_train_policy(args: argparse.Namespace) -> int:
+    ranks, _ = distributed.start("cpu")
+    try:
+        return _train_policy(args, ranks)
+    finally:
+        distributed.finish(ranks)
+
+
+def _train_policy(args: argparse.Namespace, ranks: distributed.Ranks) -> int:
     skill = check_skill(args.skill)
     if args.max_demos is not None and args.max_demos < 1:
         raise ValueError(f"--max-demos must be positive, got {args.max_demos}")
@@ -84,7 +93,10 @@ def run_train_policy(args: argparse.Namespace) -> int:
         provenance=provenance,
         log_dir=args.out / "tensorboard",
         progress=not args.no_progress,
+        ranks=ranks,
     )
+    if not ranks.is_main:  # rank 0 writes
+        return 0
     meta_path = save_policy(result.policy, args.out, training=result.summary)
     print(f"saved {skill} policy to {meta_path.parent} ({len(episodes)} demos)")
     print(json.dumps(result.summary))

@@ -94,7 +94,7 @@ class EpsilonMLP(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """x: (B, horizon, action_dim); t: (B,) integer timesteps; cond: (B, cond_dim)."""
         batch = x.shape[0]
-        inputs = torch.cat([x.reshape(batch, -1), self.time_embedding(t), cond], dim=-1)
+        inputs = torch.cat([x.flatten(1), self.time_embedding(t), cond], dim=-1)  # flatten: B may be 0
         return self.body(inputs).view(batch, self.horizon, self.action_dim)
 
 

@@ -1,6 +1,7 @@
-"""Data-parallel world-model training (diwa.distributed) on 2 CPU processes with gloo: the processes
+"""Data-parallel training (diwa.distributed) on 2 CPU processes with gloo. World model: the processes
 stay in step, the result matches a single-process run with the same effective batch, only rank 0
-writes, and a run resumes on another number of processes."""
+writes, and a run resumes on another number of processes. Behaviour cloning: the same weights as one
+process, up to float rounding."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import yaml
 from diwa.data.dataset import save_dataset
-from diwa.distributed import Ranks, shard
+from diwa.distributed import Ranks, shard, split
+from diwa.policy.bc import skill_episodes, train_bc
+from diwa.policy.checkpoint import load_policy
+from diwa.policy.encoder import StateEncoder
 from diwa.world_model.config import load_world_model_config
 from diwa.world_model.synthetic import point_mass_dataset
 from diwa.world_model.trainer import WorldModelTrainer
+from test_policy_bc import synthetic_demos, tiny_config
 from wm_point_mass import TINY, point_mass_config
 
 STEPS = 150
@@ -55,6 +60,49 @@ def test_a_batch_is_shared_out_whole_or_refused() -> None:
     assert shard(8, Ranks()) == slice(0, 8)
     with pytest.raises(ValueError, match="does not divide among 3 processes"):
         shard(8, Ranks(0, 3, 0))
+    # Uneven shares (an epoch's last batch) cover every item once; a process may get none.
+    for count in (0, 1, 2, 7):
+        parts = [split(count, Ranks(r, 3, r)) for r in range(3)]
+        assert [i for part in parts for i in range(count)[part]] == list(range(count))
+
+
+def _bc(length: int, ranks: Ranks | None = None) -> dict[str, torch.Tensor]:
+    demos = synthetic_demos(episodes_per_skill=4, length=length)
+    result = train_bc(
+        tiny_config(epochs=4),
+        "open_drawer",
+        StateEncoder().dataset_features(demos),
+        demos.rel_actions,
+        skill_episodes(demos, "open_drawer"),
+        encoder_spec=StateEncoder().spec(),
+        seed=5,
+        progress=False,
+        ranks=ranks,
+    )
+    assert result.summary["train_pairs"] % 16 == LAST_BATCH[length]
+    return result.policy.base.state_dict()
+
+
+LAST_BATCH = {13: 7, 11: 1}
+"""Demonstration length -> the last batch of each epoch (batches of 16): shared 4 + 3, and 1 + 0."""
+
+
+def _bc_rank(rank: int, root: str, length: int) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{root}/rendezvous", rank=rank, world_size=2)
+    torch.set_num_threads(1)
+    torch.save(_bc(length, Ranks(rank, 2, rank)), f"{root}/bc{rank}.pt")
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("length", sorted(LAST_BATCH))
+def test_behaviour_cloning_on_two_processes_gives_the_single_process_weights(tmp_path: Path, length: int) -> None:
+    mp.spawn(_bc_rank, args=(str(tmp_path), length), nprocs=2, join=True)
+    first, second = (torch.load(tmp_path / f"bc{r}.pt") for r in (0, 1))
+    alone = _bc(length)
+    for key, value in alone.items():
+        assert torch.equal(first[key], second[key]), key
+        torch.testing.assert_close(first[key], value, rtol=1e-4, atol=1e-5, msg=key)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +141,15 @@ def test_torchrun_matches_one_process_and_resumes_on_one(play, tmp_path: Path) -
     resumed = train_wm(ONE, data, profile, tmp_path / "resumed", "--resume")
     assert resumed["step"] == STEPS
     assert abs(resumed["val"]["loss"] - alone["val"]["loss"]) <= TOLERANCE * alone["val"]["loss"], (resumed, alone)
+
+
+def test_torchrun_trains_a_policy_that_rank_0_alone_writes(tmp_path: Path) -> None:
+    save_dataset(synthetic_demos(episodes_per_skill=4, length=13), tmp_path / "demos")
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text(yaml.safe_dump(tiny_config(epochs=3).to_dict()))
+    argv = [*TORCHRUN, "train-policy", "--skill", "open_drawer", "--demos", str(tmp_path / "demos")]
+    argv += ["--out", str(tmp_path / "policy"), "--profile", str(profile), "--no-progress"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stdout.count("saved open_drawer policy") == 1
+    assert load_policy(tmp_path / "policy").skill == "open_drawer"
