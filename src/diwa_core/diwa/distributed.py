@@ -1,4 +1,5 @@
-"""Data-parallel training with torch.distributed, for processes started by torchrun.
+"""Where training runs: the device check, and data-parallel training with torch.distributed for
+processes started by torchrun.
 
 `torchrun --standalone --nproc_per_node=N -m diwa train-wm ...` starts N copies of the command;
 torchrun sets RANK, LOCAL_RANK and WORLD_SIZE, and `start` joins them into one process group (NCCL
@@ -39,6 +40,20 @@ class Ranks:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
+
+
+def check_device(name: str) -> None:
+    """Refuse a torch device this machine does not have, with what it does have, before any work."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"--device {name!r} is not a torch device ({err})") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: this machine has no CUDA GPU (torch {torch.__version__}); use cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name}: MPS is not available on this machine; use cpu")
 
 
 def launched_by_torchrun() -> bool:

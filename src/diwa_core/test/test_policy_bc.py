@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from diwa.cli import main
 from diwa.data.dataset import Annotation, Dataset, save_dataset
@@ -161,3 +162,8 @@ def test_train_policy_command_reports_bad_input_in_one_line(demos_dir, capsys):
     assert "unknown skill 'close_door'" in capsys.readouterr().err
     assert main([*args, "--skill", "open_drawer", "--demos", str(root / "missing")]) == 2
     assert "no meta.json" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*args, "--skill", "open_drawer", "--device", "cuda"]) == 2
+        assert "this machine has no CUDA GPU" in capsys.readouterr().err
+    assert main([*args, "--skill", "open_drawer", "--device", "gpu7"]) == 2
+    assert "is not a torch device" in capsys.readouterr().err

@@ -85,9 +85,9 @@ def split_episodes(
 class ForwardProcess:
     """q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I), the noising that the denoiser learns to undo."""
 
-    def __init__(self, schedule: DDPMSchedule) -> None:
-        self.signal = torch.as_tensor(schedule.sqrt_alphas_cumprod, dtype=torch.float32)
-        self.spread = torch.as_tensor(schedule.sqrt_one_minus_alphas_cumprod, dtype=torch.float32)
+    def __init__(self, schedule: DDPMSchedule, device: torch.device | str = "cpu") -> None:
+        self.signal = torch.as_tensor(schedule.sqrt_alphas_cumprod, dtype=torch.float32, device=device)
+        self.spread = torch.as_tensor(schedule.sqrt_one_minus_alphas_cumprod, dtype=torch.float32, device=device)
 
     def denoising_loss(
         self, network: EpsilonMLP, clean: torch.Tensor, cond: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
@@ -119,12 +119,16 @@ def train_bc(
     log_dir: str | Path | None = None,
     progress: bool = True,
     ranks: Ranks | None = None,
+    device: str = "cpu",
 ) -> BCResult:
     """Train a policy for `skill` on per-frame `features` (N, D) and relative `actions` (N, A)
     of the given demonstration `episodes` (inclusive frame ranges). Under torchrun (`ranks`) each
     process trains on its slice of every batch, drawn with the same noise as one process would draw
-    (diwa.distributed): the result is the single-process one up to float rounding."""
+    (diwa.distributed): the result is the single-process one up to float rounding. On any `device`
+    the random draws are made on the CPU, so a seed gives the same batches everywhere, and the
+    policy is returned on the CPU, where every robot PC can load it."""
     ranks = ranks or Ranks()
+    on = torch.device(device)
     check_skill(skill)
     diffusion, train = config.diffusion, config.train
     if features.ndim != 2 or features.shape[0] != actions.shape[0] or actions.shape[1:] != (diffusion.action_dim,):
@@ -141,8 +145,8 @@ def train_bc(
     train_pairs = chunk_pairs(features, actions, train_episodes, diffusion.horizon)
     feature_normalizer = FeatureNormalizer.fit(train_pairs.features)
     action_normalizer = ActionNormalizer.fit(train_pairs.chunks)
-    cond = feature_normalizer.normalize(torch.from_numpy(train_pairs.features))
-    clean = action_normalizer.normalize(torch.from_numpy(train_pairs.chunks))
+    cond = feature_normalizer.normalize(torch.from_numpy(train_pairs.features)).to(on)
+    clean = action_normalizer.normalize(torch.from_numpy(train_pairs.chunks)).to(on)
 
     # Validation uses fixed timesteps and noise, so its curve moves only when the weights do.
     val_data = None
@@ -151,16 +155,18 @@ def train_bc(
         val_generator = torch.Generator().manual_seed(seed + 1)
         val_clean = action_normalizer.normalize(torch.from_numpy(val_pairs.chunks))
         val_data = (
-            feature_normalizer.normalize(torch.from_numpy(val_pairs.features)),
-            val_clean,
-            torch.randint(0, diffusion.steps, (len(val_clean),), generator=val_generator),
-            torch.randn(val_clean.shape, generator=val_generator),
+            feature_normalizer.normalize(torch.from_numpy(val_pairs.features)).to(on),
+            val_clean.to(on),
+            torch.randint(0, diffusion.steps, (len(val_clean),), generator=val_generator).to(on),
+            torch.randn(val_clean.shape, generator=val_generator).to(on),
         )
 
-    forward_process = ForwardProcess(DDPMSchedule.cosine(diffusion.steps))
-    network = build_network(config, features.shape[1])
+    forward_process = ForwardProcess(DDPMSchedule.cosine(diffusion.steps), on)
+    network = build_network(config, features.shape[1]).to(on)
     ema = EMA(network, train.ema_decay)
-    model: torch.nn.Module = DistributedDataParallel(network) if ranks.distributed else network
+    model: torch.nn.Module = network
+    if ranks.distributed:
+        model = DistributedDataParallel(network, device_ids=[on.index] if on.type == "cuda" else None)
     optimizer = torch.optim.AdamW(network.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     lr_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=train.epochs, eta_min=train.final_lr)
     writer = SummaryWriter(str(log_dir)) if log_dir is not None and ranks.is_main else None
@@ -175,8 +181,8 @@ def train_bc(
         epoch_loss = 0.0
         for batch in range(batches_per_epoch):
             index = order[batch * train.batch_size : (batch + 1) * train.batch_size]
-            t = torch.randint(0, diffusion.steps, (len(index),), generator=generator)
-            noise = torch.randn(clean[index].shape, generator=generator)
+            t = torch.randint(0, diffusion.steps, (len(index),), generator=generator).to(on)
+            noise = torch.randn(clean[index].shape, generator=generator).to(on)
             if ranks.distributed:
                 part = split(len(index), ranks)
                 mine = index[part]
@@ -226,7 +232,7 @@ def train_bc(
         encoder_spec,
         feature_normalizer,
         action_normalizer,
-        ema.network,
+        ema.network.to("cpu"),
         provenance={**(provenance or {}), "seed": seed},
     )
     return BCResult(policy=policy, history=history, summary=summary)

@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--features", type=Path, help="precomputed per-frame features (.npy, frames x dim) instead of the state"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N or mps (default cpu)")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing policy of the same skill at --out"
     )
@@ -46,14 +47,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_train_policy(args: argparse.Namespace) -> int:
-    ranks, _ = distributed.start("cpu")
+    distributed.check_device(args.device)
+    ranks, device = distributed.start(args.device)
     try:
-        return _train_policy(args, ranks)
+        return _train_policy(args, ranks, device)
     finally:
         distributed.finish(ranks)
 
 
-def _train_policy(args: argparse.Namespace, ranks: distributed.Ranks) -> int:
+def _train_policy(args: argparse.Namespace, ranks: distributed.Ranks, device: str) -> int:
     skill = check_skill(args.skill)
     if args.max_demos is not None and args.max_demos < 1:
         raise ValueError(f"--max-demos must be positive, got {args.max_demos}")
@@ -94,6 +96,7 @@ def _train_policy(args: argparse.Namespace, ranks: distributed.Ranks) -> int:
         log_dir=args.out / "tensorboard",
         progress=not args.no_progress,
         ranks=ranks,
+        device=device,
     )
     if not ranks.is_main:  # rank 0 writes
         return 0

@@ -13,6 +13,7 @@ import torch
 from diwa import distributed
 from diwa.atomic import write_atomically, write_file_atomically
 from diwa.data.dataset import load_dataset
+from diwa.distributed import check_device
 from diwa.skills import SKILLS, check_skill
 from diwa.world_model.config import PROFILES, load_world_model_config
 from diwa.world_model.evaluate import HORIZONS, format_report, held_out_ranges, open_loop_errors
@@ -44,20 +45,6 @@ def _setup(args: argparse.Namespace) -> None:
         raise ValueError(f"--threads must be positive, got {args.threads}")
     check_device(args.device)
     torch.set_num_threads(args.threads)
-
-
-def check_device(name: str) -> None:
-    """Refuse a torch device this machine does not have, with what it does have, before any work."""
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise ValueError(f"--device {name!r} is not a torch device ({err})") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: this machine has no CUDA GPU (torch {torch.__version__}); use cpu")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"--device {name}: MPS is not available on this machine; use cpu")
 
 
 def _register_train(subparsers: argparse._SubParsersAction) -> None:
