@@ -318,3 +318,18 @@ def test_progress_records_carry_what_the_finetune_action_server_reads(tmp_path, 
     assert [r["iteration"] for r in iterations] == [1, 2, 3]
     assert all({"imagined_success_rate", "mean_return", "approx_kl", "imagined_steps"} <= set(r) for r in iterations)
     assert iterations[-1]["imagined_steps"] == 3 * 4 * 5 * 4
+
+
+def test_finetune_online_steps_its_simulators_in_worker_processes(pipeline, tmp_path, capsys):
+    argv = ["finetune-online", "--skill", rl_tiny.SKILL, "--policy", str(pipeline["policy"]), "--wm"]
+    argv += [str(pipeline["wm"]), "--profile", str(pipeline["profile"]), "--eval-episodes", "0", "--no-progress"]
+    argv += ["--iterations", "1", "--envs", "2", "--json"]
+    assert main([*argv, "--out", str(tmp_path / "bad"), "--sim-workers", "0"]) == 2
+    assert "--sim-workers must be positive" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "two"), "--sim-workers", "2"]) == 0
+    spread = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main([*argv, "--out", str(tmp_path / "one")]) == 0
+    alone = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert spread["env_steps"] == alone["env_steps"] > 0
+    sha = [json.loads((tmp_path / run / "policy.json").read_text())["weights"]["sha256"] for run in ("one", "two")]
+    assert sha[0] == sha[1]

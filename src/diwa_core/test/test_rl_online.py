@@ -57,3 +57,27 @@ def test_batched_filtering_of_one_episode_is_the_latent_tracker():
     for action, obs in zip(actions[1:], observations[1:], strict=True):
         batched.update([0], [obs], action[None])
         np.testing.assert_array_equal(batched.features[0].numpy(), tracker.step(action, obs))
+
+
+def test_simulators_in_worker_processes_give_the_episodes_of_one_process():
+    """Three episodes on two spawned workers (groups of 2 and 1) against all three here; a step
+    budget of 6 cuts the second chunk of 4 after 2 actions."""
+    config = rl_tiny.config().replace("rollout", num_envs=3, chunks_per_iteration=3, max_episode_steps=6)
+    model = rl_tiny.world_model()
+    chunks = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, size=(5, 3, 4, 7)).astype(np.float32))
+    runs = []
+    for workers in (1, 2):
+        simulator = SimulatorChunkEnv(rl_tiny.SKILL, rl_tiny.policy(model.feat_dim), model, config.rollout, 0, workers)
+        try:
+            steps = [{"features": simulator.reset()}]
+            for chunk in chunks:
+                step = simulator.step(chunk)
+                steps.append({k: getattr(step, k) for k in ("features", "final_features", "steps", "truncated")})
+            runs.append(steps)
+        finally:
+            simulator.close()
+    assert runs[0][1]["steps"].tolist() == [4, 4, 4] and runs[0][2]["steps"].tolist() == [2, 2, 2]
+    assert runs[0][2]["truncated"].all()
+    for alone, spread in zip(*runs, strict=True):
+        for key, value in alone.items():
+            assert torch.equal(value, spread[key]), key

@@ -93,6 +93,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     online.add_argument("--wm", type=Path, help="world model (needed for a policy conditioned on its features)")
     online.add_argument("--envs", type=int, help="parallel simulator episodes (default: the profile's rollouts)")
+    online.add_argument(
+        "--sim-workers",
+        type=int,
+        default=1,
+        help="processes that step the simulators (default 1: this one); the result does not depend on it",
+    )
     _common(online)
     online.set_defaults(run=run_finetune_online)
 
@@ -411,6 +417,8 @@ def run_finetune_online(args: argparse.Namespace) -> int:
         if args.envs < 1:
             raise ValueError(f"--envs must be positive, got {args.envs}")
         config = config.replace("rollout", num_envs=args.envs)
+    if args.sim_workers < 1:
+        raise ValueError(f"--sim-workers must be positive, got {args.sim_workers}")
     policy = load_policy(args.policy)
     if policy.skill != skill:
         raise ValueError(f"the policy was trained for {policy.skill!r}, not {skill!r}")
@@ -419,7 +427,7 @@ def run_finetune_online(args: argparse.Namespace) -> int:
         from diwa.rl.conditioning import check_policy
 
         check_policy(policy, skill, model, info)
-    env = SimulatorChunkEnv(skill, policy, model, config.rollout, args.seed)
+    env = SimulatorChunkEnv(skill, policy, model, config.rollout, args.seed, args.sim_workers)
     evaluator = (
         SimulatorEvaluator(skill, config.run.eval_episodes, args.eval_seed, model)
         if config.run.eval_episodes > 0

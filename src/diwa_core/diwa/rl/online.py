@@ -1,7 +1,8 @@
 """The model-free baseline's environment: DPPO stepping real simulator episodes.
 
-B simulator instances live in one process and are stepped one after another, a chunk at a time,
-through the same ChunkEnv interface as imagination, so PPO runs unchanged. Episodes start from
+B simulator instances are stepped a chunk at a time, in this process or spread over worker
+processes (diwa.sim.vector; the result does not depend on how many), through the same ChunkEnv
+interface as imagination, so PPO runs unchanged. Episodes start from
 seeded feasible start states (a random stream of their own, never the evaluation episodes'), end
 on the oracle's success (the remaining actions of the chunk are not executed) and are truncated at
 72 steps. Every simulator step is counted: that count is the baseline's cost in robot time.
@@ -91,25 +92,24 @@ class SimulatorChunkEnv:
         model: WorldModel | None,
         rollout: RolloutConfig,
         seed: int,
+        workers: int = 1,
     ) -> None:
-        from diwa.sim.make import make_env  # pybullet only where the simulator is used
+        from diwa.sim.vector import VectorSimulators  # pybullet only where the simulator is used
 
         self.skill = check_skill(skill)
         self.num_envs = rollout.num_envs
         self.max_steps = rollout.max_episode_steps
         self.features = EpisodeFeatures(policy, model, self.num_envs, seed)
-        self.envs = [make_env() for _ in range(self.num_envs)]
+        self.simulators = VectorSimulators(self.skill, self.num_envs, workers)
         self.rng = np.random.default_rng([seed, SKILLS.index(skill), TRAINING_STREAM, 0])
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
 
     def _start(self, index: list[int]) -> None:
-        observations = []
-        for i in index:
-            robot_obs, scene_obs = sample_start_state(self.skill, self.rng)
-            obs, _ = self.envs[i].reset(options={"robot_obs": robot_obs, "scene_obs": scene_obs})
-            observations.append(obs)
-            self.steps[i] = 0
-        self.features.update(index, observations, None)
+        if not index:
+            return
+        starts = [(i, *sample_start_state(self.skill, self.rng)) for i in index]
+        self.steps[index] = 0
+        self.features.update(index, self.simulators.start(starts), None)
 
     def reset(self) -> torch.Tensor:
         self._start(list(range(self.num_envs)))
@@ -119,19 +119,12 @@ class SimulatorChunkEnv:
         if chunks.ndim != 3 or chunks.shape[0] != self.num_envs:
             raise ValueError(f"expected ({self.num_envs}, horizon, 7) chunks, got {tuple(chunks.shape)}")
         actions = chunks.numpy().astype(np.float64)
-        success = np.zeros(self.num_envs, bool)
-        executed = np.zeros(self.num_envs, np.int64)
-        for j in range(actions.shape[1]):
-            active = [
-                i for i in range(self.num_envs) if not success[i] and self.steps[i] + executed[i] < self.max_steps
-            ]
-            observations = []
-            for i in active:
-                obs, _, _, _, info = self.envs[i].step(actions[i, j])
-                observations.append(obs)
-                executed[i] += 1
-                success[i] = self.skill in info["completed_tasks"]
-            self.features.update(active, observations, actions[active, j])
+        results = self.simulators.run_chunks(actions, self.max_steps - self.steps)
+        success = np.array([succeeded for _, succeeded in results], bool)
+        executed = np.array([len(observations) for observations, _ in results], np.int64)
+        for j in range(actions.shape[1]):  # the latent filter follows every episode action by action
+            active = [i for i in range(self.num_envs) if executed[i] > j]
+            self.features.update(active, [results[i][0][j] for i in active], actions[active, j])
         final = self.features.features.clone()
         self.steps += executed
         truncated = ~success & (self.steps >= self.max_steps)
@@ -156,5 +149,4 @@ class SimulatorChunkEnv:
         self.features.generator.set_state(state["latent"])
 
     def close(self) -> None:
-        for env in self.envs:
-            env.close()
+        self.simulators.close()
