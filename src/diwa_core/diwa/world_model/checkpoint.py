@@ -132,7 +132,7 @@ def check_finite(tensors: dict[str, torch.Tensor], source: Path) -> None:
 def load_train_state(json_path: Path, document: dict[str, Any]) -> dict[str, Any]:
     path = _checked_file(json_path, document, "train_state")
     try:
-        return torch.load(path, weights_only=True)
+        return torch.load(path, weights_only=True, map_location="cpu")  # written on any device
     except Exception as err:  # torch reports corrupt pickles with many exception types
         raise CheckpointError(f"{path} cannot be read: {err}") from err
 

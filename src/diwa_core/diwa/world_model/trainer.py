@@ -129,7 +129,12 @@ class WorldModelTrainer:
         self.rng.bit_generator.state = state["numpy_rng"]
         self.step = int(state["step"])
         if self.ranks.is_main:
-            self.generator.set_state(state["torch_rng"])
+            try:
+                self.generator.set_state(state["torch_rng"])
+            except RuntimeError as err:  # a CUDA generator's state is not a CPU one's
+                raise CheckpointError(
+                    f"{self.out} was trained on another kind of device; resume it on the same kind ({err})"
+                ) from err
         else:  # the other processes' generators are not saved: a fresh one per rank and step
             self.generator.manual_seed(rank_seed(self.seed + 1, self.ranks, self.step))
 
