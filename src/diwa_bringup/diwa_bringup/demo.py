@@ -344,7 +344,7 @@ def plot(rows: list[dict], path: Path) -> None:
     axis.set_ylim(0, 100)
     axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, format="png", dpi=100)
+    write_file_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
     plt.close(figure)
 
 

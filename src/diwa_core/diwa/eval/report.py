@@ -86,5 +86,5 @@ def plot_agreement(summaries: list[dict[str, Any]], path: Path, title: str, targ
     axes.set_title(title)
     axes.legend(fontsize="small", loc="lower right")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    write_file_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
     plt.close(figure)
