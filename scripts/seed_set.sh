@@ -124,19 +124,14 @@ rewards() {  # rewards SKILL...: one core's share of the classifiers (and of the
   done
 }
 
-finetune() {  # finetune VARIANT SKILL...
+finetune() {  # finetune VARIANT SKILL...: both cores, one skill per core (diwa finetune-skills)
   local variant="$1"
   shift
   local flags
   read -r -a flags <<< "${VARIANT_FLAGS[$variant]}"
-  for s in "$@"; do
-    local out="$O/diwa_$variant/$s"
-    [ -f "$out/evaluation.json" ] && continue
-    local resume=()
-    [ -f "$out/finetune.json" ] && resume=(--resume)
-    diwa finetune --skill "$s" --wm "$O/wm" --policy "$O/bc/policies/$s" --reward "$O/rewards" --out "$out" \
-      --seed "$FT_SEED" --eval-seed "$EVAL_SEED" --no-progress --json "${flags[@]}" "${resume[@]}"
-  done
+  local skills="$*"
+  diwa finetune-skills --skills "${skills// /,}" --policies "$O/bc/policies" --wm "$O/wm" --reward "$O/rewards" \
+    --out "$O/diwa_$variant" --workers 2 --seed "$FT_SEED" --eval-seed "$EVAL_SEED" --no-progress --json "${flags[@]}"
 }
 
 verdicts() {  # verdicts VARIANT SKILL...: the pre-deployment verdict on each fine-tuned skill
@@ -163,9 +158,7 @@ both_cores rewards_a "rewards ${SKILLS[*]:0:4}" rewards_b "rewards ${SKILLS[*]:4
 for spec in "${VARIANTS[@]}"; do
   variant="${spec%%:*}"
   read -r -a chosen <<< "$(variant_skills "${spec//,/ }")"
-  half=$(((${#chosen[@]} + 1) / 2))
-  both_cores "finetune_${variant}_a" "finetune $variant ${chosen[*]:0:$half}" \
-    "finetune_${variant}_b" "finetune $variant ${chosen[*]:$half}"
+  stage "finetune_${variant}" finetune "$variant" "${chosen[@]}"
 done
 # The verdicts share one guard, fitted on the world model's play by the first of them.
 first="${VARIANTS[0]%%:*}"

@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
-# Ablation of short imagined episodes (issue 22): fine-tune four skills of seed sets 41 and 53 with
-# imagined episodes of 48 steps instead of 72, with every other input and seed of the plain 20-iteration
-# runs (../finetune_budget/), then compare with them on the same 100 paired simulator episodes.
+# Ablation of short imagined episodes (issue 22): fine-tune skills of one seed set with imagined
+# episodes of 48 steps instead of 72 (finetune_quick_short48.yaml; the simulator evaluation keeps 72),
+# with every other input and seed of the set's plain 20-iteration runs, into SET_DIR/diwa_short48/.
+# ../seed_sets/ablation.py then compares them with SET_DIR/diwa_plain/ on the same paired episodes.
 #
-#   docs/results/short_imagination/run.sh RUNS_DIR     (after `source scripts/env.sh`; repository root)
+#   docs/results/short_imagination/run.sh SET_DIR SEED [SKILL ...]   (after `source scripts/env.sh`; repo root)
 #
-# RUNS_DIR holds s41_it20/ and s53_it20/ (wm, bc, rewards and diwa_plain/ of each set). Resumable.
+# SET_DIR is a scripts/seed_set.sh output (wm, bc, rewards, diwa_plain); SEED its fine-tuning seed (the
+# evaluation seed is 1000 + SEED, as there). Default skills: all 8. Resumable.
 set -euo pipefail
-R="${1:?usage: run.sh RUNS_DIR}"
-HERE=docs/results/short_imagination
-for S in 41 53; do
-  O="$R/s${S}_it20"
-  for s in open_drawer close_drawer move_slider_left turn_on_led; do
-    out="$O/diwa_short48/$s"
-    [ -f "$out/evaluation.json" ] && continue
-    resume=()
-    [ -f "$out/finetune.json" ] && resume=(--resume)
-    diwa finetune --skill "$s" --wm "$O/wm" --policy "$O/bc/policies/$s" --reward "$O/rewards" --out "$out" \
-      --profile "$HERE/finetune_quick_short48.yaml" --seed "$S" --eval-seed $((1000 + S)) --no-progress --json \
-      "${resume[@]}" > "$R/short48_${S}_$s.log" 2>&1
-  done
+O="${1:?usage: run.sh SET_DIR SEED [SKILL ...]}"
+S="${2:?usage: run.sh SET_DIR SEED [SKILL ...]}"
+shift 2
+SKILLS=("$@")
+[ ${#SKILLS[@]} -gt 0 ] || SKILLS=(open_drawer close_drawer move_slider_left move_slider_right turn_on_lightbulb \
+  turn_off_lightbulb turn_on_led turn_off_led)
+PROFILE=docs/results/short_imagination/finetune_quick_short48.yaml
+for s in "${SKILLS[@]}"; do
+  out="$O/diwa_short48/$s"
+  [ -f "$out/evaluation.json" ] && continue
+  resume=()
+  [ -f "$out/finetune.json" ] && resume=(--resume)
+  diwa finetune --skill "$s" --wm "$O/wm" --policy "$O/bc/policies/$s" --reward "$O/rewards" --out "$out" \
+    --profile "$PROFILE" --seed "$S" --eval-seed $((1000 + S)) --no-progress --json "${resume[@]}" \
+    > "$O/diwa_short48_$s.log" 2>&1
 done
-python docs/results/seed_sets/ablation.py short48 "$R/s41_it20" "$R/s53_it20" > "$HERE/ablation_short48.md"
