@@ -26,6 +26,7 @@ from diwa.robot_contract import (
     twist_to_action,
 )
 from diwa.sim import make_env
+from diwa.sim.cameras import GripperCamera, StaticCamera
 from diwa.sim.start_states import sample_start_state
 from diwa.skills import SKILLS
 from geometry_msgs.msg import PoseStamped, TwistStamped
@@ -33,11 +34,14 @@ from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
+from tf2_msgs.msg import TFMessage
 
+from diwa_calvin_bridge import frames
 from diwa_msgs.action import Grasp, Homing, Move
 from diwa_msgs.msg import SceneState
 from diwa_msgs.srv import ResetSim
@@ -72,6 +76,9 @@ class MockRobotNode(Node):
         self.declare_parameter("twist_topic", "/servo_node/delta_twist_cmds")
         self.declare_parameter("pause_service", "/servo_node/pause_servo")
         self.declare_parameter("gripper_namespace", "/franka_gripper")
+        # False where robot_state_publisher publishes the arm's chain from /joint_states and the FR3
+        # URDF: two publishers of one frame would fight over it.
+        self.declare_parameter("publish_tcp_frame", True)
 
         param = self.get_parameter
         self.rate_hz = float(param("rate_hz").value)
@@ -101,6 +108,24 @@ class MockRobotNode(Node):
         self.reset_pub = self.create_publisher(Header, "~/resets", 10)
         self.static_pub = self.create_publisher(Image, "/camera/static/image_raw", 10) if self.cameras else None
         self.wrist_pub = self.create_publisher(Image, "/camera/gripper/image_raw", 10) if self.cameras else None
+        self.camera_info_pubs = (
+            {key: self.create_publisher(CameraInfo, f"/camera/{key}/camera_info", 10) for key in ("static", "gripper")}
+            if self.cameras
+            else {}
+        )
+        self.image_sizes = {
+            "static": int(param("static_image_size").value),
+            "gripper": int(param("gripper_image_size").value),
+        }
+        self.publish_tcp_frame = bool(param("publish_tcp_frame").value)
+        self.tf_pub = self.create_publisher(TFMessage, "/tf", 10)
+        # /tf_static is latched: late subscribers (RViz, tf2 listeners) get the fixed frames too.
+        latched = QoSProfile(
+            depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
+        )
+        self.create_publisher(TFMessage, "/tf_static", latched).publish(
+            TFMessage(transforms=frames.static_transforms(self.get_clock().now().to_msg(), self.frame_id))
+        )
         self.create_subscription(TwistStamped, str(param("twist_topic").value), self.on_twist, 10, callback_group=group)
         self.create_service(ResetSim, "~/reset", self.on_reset, callback_group=group)
         self.create_service(SetBool, str(param("pause_service").value), self.on_pause, callback_group=group)
@@ -194,6 +219,8 @@ class MockRobotNode(Node):
         q = euler_xyz_to_quaternion(robot_obs[3:6])
         pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = q
         self.pose_pub.publish(pose)
+        if self.publish_tcp_frame:
+            self.tf_pub.publish(TFMessage(transforms=[frames.tcp_transform(stamp, robot_obs[:3], q)]))
 
         scene = SceneState()
         scene.header.stamp, scene.header.frame_id = stamp, self.frame_id
@@ -201,8 +228,13 @@ class MockRobotNode(Node):
         self.scene_pub.publish(scene)
 
         if self.cameras:
-            self.static_pub.publish(rgb_to_image_msg(obs["rgb_static"], stamp, "static_camera"))
-            self.wrist_pub.publish(rgb_to_image_msg(obs["rgb_gripper"], stamp, "gripper_camera"))
+            self.static_pub.publish(rgb_to_image_msg(obs["rgb_static"], stamp, frames.STATIC_CAMERA_FRAME))
+            self.wrist_pub.publish(rgb_to_image_msg(obs["rgb_gripper"], stamp, frames.GRIPPER_CAMERA_FRAME))
+            for key, frame, fov in (
+                ("static", frames.STATIC_CAMERA_FRAME, StaticCamera.FOV),
+                ("gripper", frames.GRIPPER_CAMERA_FRAME, GripperCamera.FOV),
+            ):
+                self.camera_info_pubs[key].publish(frames.camera_info(stamp, frame, self.image_sizes[key], fov))
 
     # --- services -----------------------------------------------------------------------------
     def on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> ResetSim.Response:

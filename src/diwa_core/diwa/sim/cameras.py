@@ -38,6 +38,26 @@ def _render(client: int, size: int, view: list[float], fov: float, depth: bool) 
     return CameraImage(rgb, metric)
 
 
+def optical_frame(
+    eye: tuple[float, ...], target: tuple[float, ...], up: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pose (position, 3x3 rotation) of the camera that computeViewMatrix(eye, target, up)
+    describes, as a ROS optical frame (REP 103: z forward, x right, y down in the image): what
+    the camera's TF frame and the frame_id of its images and CameraInfo mean."""
+    eye_ = np.asarray(eye, dtype=float)
+    forward = np.asarray(target, dtype=float) - eye_
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, np.asarray(up, dtype=float))
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    return eye_, np.stack([right, down, forward], axis=1)
+
+
+def focal_length_px(size: int, fov_deg: float) -> float:
+    """PyBullet's projection: `fov_deg` is the vertical field of view of a square image."""
+    return 0.5 * size / float(np.tan(np.radians(fov_deg) / 2.0))
+
+
 class StaticCamera:
     """Fixed camera front-right of the table (clear of the arm), seeing drawer, door, button, switch and lights."""
 
@@ -55,9 +75,14 @@ class StaticCamera:
 
 
 class GripperCamera:
-    """Wrist camera on the hand, looking along the fingers past the TCP."""
+    """Wrist camera on the hand, looking along the fingers past the TCP. In the TCP frame (x: the
+    side the image's top faces, z: along the fingers) it sits at EYE_IN_TCP and looks at
+    TARGET_IN_TCP; `render` computes the same from the TCP pose."""
 
     FOV = 75.0
+    EYE_IN_TCP = (0.05, 0.0, -0.11)
+    TARGET_IN_TCP = (0.0, 0.0, 0.15)
+    UP_IN_TCP = (1.0, 0.0, 0.0)
 
     def __init__(self, client: int, size: int) -> None:
         self.client = client
