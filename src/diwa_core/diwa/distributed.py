@@ -21,6 +21,7 @@ processes:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -75,6 +76,16 @@ def start(device: str) -> tuple[Ranks, str]:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if kind == "cuda" else "gloo")
     return ranks, device
+
+
+def run(device: str, train: Callable[[Ranks, str], int]) -> int:
+    """`train(ranks, device)` inside the process group, if torchrun started one; every process
+    leaves the group when it returns or fails."""
+    ranks, device = start(device)
+    try:
+        return train(ranks, device)
+    finally:
+        finish(ranks)
 
 
 def finish(ranks: Ranks) -> None:

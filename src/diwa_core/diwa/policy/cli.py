@@ -48,11 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train_policy(args: argparse.Namespace) -> int:
     distributed.check_device(args.device)
-    ranks, device = distributed.start(args.device)
-    try:
-        return _train_policy(args, ranks, device)
-    finally:
-        distributed.finish(ranks)
+    return distributed.run(args.device, lambda ranks, device: _train_policy(args, ranks, device))
 
 
 def _train_policy(args: argparse.Namespace, ranks: distributed.Ranks, device: str) -> int:

@@ -68,11 +68,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train_wm(args: argparse.Namespace) -> int:
     _setup(args)
-    ranks, device = distributed.start(args.device)
-    try:
-        return _train_wm(args, ranks, device)
-    finally:
-        distributed.finish(ranks)
+    return distributed.run(args.device, lambda ranks, device: _train_wm(args, ranks, device))
 
 
 def _train_wm(args: argparse.Namespace, ranks: distributed.Ranks, device: str) -> int:
