@@ -8,7 +8,9 @@ simulator, on the same 100 seeded episodes, for the released BC and DiWA policie
   action (twist_to_action): speed, acceleration and workspace limits.
 - `gripper_late_K`: the gripper channel reaches the simulator K control periods late, as the mock
   robot's gripper goes through franka_gripper-shaped action goals while the arm streams on.
-- `twist_late_1`: every arm command one period late (a control loop that misses its tick).
+- `twist_late_K`: every arm command K periods late (the observation-to-motion latency of a
+  real-time loop: the policy node, the arbiter and the robot each run their own 30 Hz timer).
+- `realtime`: `filter`, `twist_late_1` and `gripper_late_2` together.
 
     python docs/results/execute_vs_offline/conditions.py SKILL EPISODES > docs/results/execute_vs_offline/SKILL.json
 """
@@ -42,14 +44,16 @@ class Through:
         self.agent.reset(skill, obs, seed)
         self.filter = SafetyFilter(load_safety_limits(SAFETY_FILE, "sim"))
         self.step = 0
-        late = int(self.condition.rsplit("_", 1)[1]) if "late" in self.condition else 0
-        self.gripper = deque([1.0] * late) if self.condition.startswith("gripper_late") else None
-        self.arm = deque([np.zeros(6)] * late) if self.condition.startswith("twist_late") else None
+        parts = {"realtime": ("filter", "twist_late_1", "gripper_late_2")}.get(self.condition, (self.condition,))
+        self.filtered = "filter" in parts
+        late = {part.split("_late_")[0]: int(part.split("_late_")[1]) for part in parts if "_late_" in part}
+        self.gripper = deque([1.0] * late["gripper"]) if "gripper" in late else None
+        self.arm = deque([np.zeros(6)] * late["twist"]) if "twist" in late else None
 
     def act(self, obs) -> np.ndarray:
         action = np.asarray(self.agent.act(obs), dtype=np.float64)
         self.step += 1
-        if self.condition == "filter":
+        if self.filtered:
             twist = action_to_twist(action)
             now = self.step / CONTROL_RATE_HZ
             out = self.filter.filter(CartesianCommand(twist.linear, twist.angular), obs["robot_obs"][:3], now)
@@ -64,7 +68,7 @@ class Through:
 
 
 def main(skill: str, episodes: int) -> None:
-    conditions = ["offline", "filter", "gripper_late_2", "gripper_late_5", "twist_late_1"]
+    conditions = ["offline", "filter", "gripper_late_2", "gripper_late_5", "twist_late_1", "twist_late_2", "realtime"]
     policies = {"bc": f"released:state/bc/{skill}", "diwa": f"released:state/{skill}"}
     outcomes = {}
     for name, spec in policies.items():
