@@ -6,8 +6,9 @@
 #
 #   docs/results/short_imagination/run.sh SET_DIR SEED [SKILL ...]   (after `source scripts/env.sh`; repo root)
 #
-# SET_DIR is a scripts/seed_set.sh output (wm, bc, rewards, diwa_plain); SEED its fine-tuning seed (the
-# evaluation seed is 1000 + SEED, as there). Default skills: all 8. Resumable.
+# SET_DIR is a scripts/seed_set.sh output (wm, bc, rewards, diwa_plain); SEED its fine-tuning seed; the
+# evaluation seed is 1000 + SEED as there, or EVAL_SEED (set 31: SEED 4, EVAL_SEED 8080). Default
+# skills: all 8. Resumable.
 set -euo pipefail
 O="${1:?usage: run.sh SET_DIR SEED [SKILL ...]}"
 S="${2:?usage: run.sh SET_DIR SEED [SKILL ...]}"
@@ -15,6 +16,7 @@ shift 2
 SKILLS=("$@")
 [ ${#SKILLS[@]} -gt 0 ] || SKILLS=(open_drawer close_drawer move_slider_left move_slider_right turn_on_lightbulb \
   turn_off_lightbulb turn_on_led turn_off_led)
+EVAL="${EVAL_SEED:-$((1000 + S))}"
 PROFILE=docs/results/short_imagination/finetune_quick_short48.yaml
 for s in "${SKILLS[@]}"; do
   out="$O/diwa_short48/$s"
@@ -22,6 +24,6 @@ for s in "${SKILLS[@]}"; do
   resume=()
   [ -f "$out/finetune.json" ] && resume=(--resume)
   diwa finetune --skill "$s" --wm "$O/wm" --policy "$O/bc/policies/$s" --reward "$O/rewards" --out "$out" \
-    --profile "$PROFILE" --seed "$S" --eval-seed $((1000 + S)) --no-progress --json "${resume[@]}" \
+    --profile "$PROFILE" --seed "$S" --eval-seed "$EVAL" --no-progress --json "${resume[@]}" \
     > "$O/diwa_short48_$s.log" 2>&1
 done

@@ -42,8 +42,8 @@ def main() -> None:
         for run in sorted((root / f"s{source}").glob("diwa_*/*/evaluation.json")):
             run = run.parent
             variant, skill = run.parent.name.removeprefix("diwa_"), run.name
-            if (source, variant, skill, other) in done:
-                continue
+            if (source, variant, skill, other) in done or not (run / "verdict.json").is_file():
+                continue  # judged before, or no verdict of its own to set beside
             tuned, base = load_policy(run), load_policy(root / f"s{source}" / "bc" / "policies" / skill)
             for policy in (tuned, base):
                 check_policy(policy, skill, model, info)
