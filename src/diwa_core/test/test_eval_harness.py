@@ -10,6 +10,7 @@ from diwa.cli import main
 from diwa.eval import evaluate, evaluate_skills, wilson_interval
 from diwa.eval.agents import load_agent
 from diwa.eval.harness import episode_noise_seed, summary
+from diwa.eval.latency import DelayedAgent
 from diwa.sim import make_env
 from diwa.sim.expert import ScriptedExpert
 from diwa.skills import UnknownSkillError
@@ -104,3 +105,39 @@ def test_eval_cli_rejects_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert "does not exist" in capsys.readouterr().err
     assert main(["eval", "--skill", "open_drawer", "--video", "2"]) == 2
     assert "--out" in capsys.readouterr().err
+    assert main(["eval", "--skill", "open_drawer", "--action-delay", "-1"]) == 2
+    assert "--action-delay must be non-negative" in capsys.readouterr().err
+
+
+class Counter:
+    """Action k of an episode moves x by k (and the gripper closes from the second action on)."""
+
+    def reset(self, skill: str, obs: Observation, seed: int | None = None) -> None:
+        self.k = 0
+
+    def act(self, obs: Observation) -> np.ndarray:
+        self.k += 1
+        return np.array([self.k, 0, 0, 0, 0, 0, 1 if self.k == 1 else -1], dtype=np.float64)
+
+
+def test_a_delayed_agent_applies_each_action_periods_late_and_holds_before():
+    obs = {"robot_obs": np.zeros(15), "scene_obs": np.zeros(24)}
+    obs["robot_obs"][14] = -1.0  # the episode starts with the gripper closed
+    for periods in (0, 2):
+        agent = DelayedAgent(Counter(), periods)
+        for _ in range(2):  # a new episode starts from a full hold again
+            agent.reset("open_drawer", obs)
+            actions = np.array([agent.act(obs) for _ in range(5)])
+            expected_x = [0.0] * periods + list(range(1, 6 - periods))
+            np.testing.assert_array_equal(actions[:, 0], expected_x)
+            assert (actions[:periods, 6] == -1).all(), "held: the gripper keeps its start state"
+            assert actions[periods, 6] == 1 and (actions[periods + 1 :, 6] == -1).all()
+    with pytest.raises(ValueError, match=">= 0"):
+        DelayedAgent(Counter(), -1)
+
+
+def test_eval_cli_reports_its_action_delay(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["eval", "--skill", "turn_on_led", "--episodes", "2", "--seed", "1", "--json", "--quiet"]
+    assert main([*args, "--action-delay", "2"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["action_delay"] == 2 and result["episodes"] == 2

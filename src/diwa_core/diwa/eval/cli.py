@@ -21,6 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS)
+    parser.add_argument(
+        "--action-delay",
+        type=int,
+        default=0,
+        metavar="PERIODS",
+        help="apply each action this many control periods after its observation, as a real-time robot loop "
+        "does (1-2 on the ROS graph; default 0: at once)",
+    )
     parser.add_argument("--out", help="directory for episodes.jsonl, report.json, success_rates.png, videos/")
     parser.add_argument("--video", type=int, default=0, metavar="K", help="GIFs of the first K episodes (needs --out)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on the last line")
@@ -53,6 +61,7 @@ def parse_skills(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from diwa.eval.agents import load_agent
+    from diwa.eval.latency import DelayedAgent
     from diwa.eval.report import plot_success_rates, write_episode_log, write_gif, write_json
 
     skills = parse_skills(args)
@@ -60,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--video needs --out to know where to write the GIFs")
     if args.video < 0:
         raise ValueError(f"--video must be non-negative, got {args.video}")
+    if args.action_delay < 0:
+        raise ValueError(f"--action-delay must be non-negative, got {args.action_delay}")
     reports = evaluate_skills(
-        lambda skill: load_agent(args.policy, skill, args.seed),
+        lambda skill: DelayedAgent(load_agent(args.policy, skill, args.seed), args.action_delay),
         skills,
         args.episodes,
         args.seed,
@@ -71,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     )
     result = summary(reports)
     result["policy"] = args.policy
+    result["action_delay"] = args.action_delay
     for report in reports:
         low, high = report.interval
         print(

@@ -1,0 +1,39 @@
+"""Command latency in the offline evaluation: what a real-time robot loop does to a policy.
+
+On the ROS graph the policy node, the command arbiter and the robot each run their own 30 Hz timer,
+so an action computed from an observation moves the arm one or two control periods later. Offline
+evaluation applies it at once, and that difference changed a skill's measured gain from +30 to +11
+points (docs/results/execute_vs_offline/). `DelayedAgent` replays the delay: every action reaches
+the simulator `periods` steps after the observation it was computed from.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from diwa.agent import Agent, Observation
+from diwa.sim.obs_layout import GRIPPER_ACTION
+
+
+class DelayedAgent:
+    """`agent` with its actions `periods` control periods late. Until the first one arrives the arm
+    holds still and the gripper keeps the state the episode started in."""
+
+    def __init__(self, agent: Agent, periods: int) -> None:
+        if periods < 0:
+            raise ValueError(f"an action delay is a number of control periods >= 0, got {periods}")
+        self.agent = agent
+        self.periods = periods
+        self._pending: deque[np.ndarray] = deque()
+
+    def reset(self, skill: str, obs: Observation, seed: int | None = None) -> None:
+        self.agent.reset(skill, obs, seed)
+        gripper = 1.0 if obs["robot_obs"][GRIPPER_ACTION] >= 0 else -1.0
+        hold = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, gripper])
+        self._pending = deque(hold.copy() for _ in range(self.periods))
+
+    def act(self, obs: Observation) -> np.ndarray:
+        self._pending.append(np.asarray(self.agent.act(obs), dtype=np.float64))
+        return self._pending.popleft()
