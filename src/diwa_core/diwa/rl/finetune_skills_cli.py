@@ -118,7 +118,7 @@ def run_finetune_skills(args: argparse.Namespace) -> int:
     iterations = config.run.iterations if args.iterations is None else args.iterations
     missing = [str(policies / s) for s in skills if not (policies / s / "policy.json").is_file()]
     missing += [str(reward / f"reward_{s}.json") for s in skills if not (reward / f"reward_{s}.json").is_file()]
-    missing += [] if (wm / "world_model.json").is_file() else [str(wm / "world_model.json")]
+    missing += [] if (wm / "world_model.json").is_file() or (wm.suffix == ".json" and wm.is_file()) else [str(wm)]
     if missing:
         raise FileNotFoundError(f"missing before any skill started: {', '.join(missing)}")
     check_out(args.out, skills)
