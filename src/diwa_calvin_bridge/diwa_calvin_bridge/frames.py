@@ -22,6 +22,18 @@ STATIC_CAMERA_FRAME = "static_camera_optical_frame"
 GRIPPER_CAMERA_FRAME = "gripper_camera_optical_frame"
 
 
+def euler_xyz_to_quaternion(euler: np.ndarray) -> tuple[float, float, float, float]:
+    """Extrinsic XYZ Euler angles (CALVIN's tcp orientation) -> quaternion (x, y, z, w)."""
+    cr, cp, cy = np.cos(np.asarray(euler) / 2.0)
+    sr, sp, sy = np.sin(np.asarray(euler) / 2.0)
+    return (
+        sr * cp * cy - cr * sp * sy,
+        cr * sp * cy + sr * cp * sy,
+        cr * cp * sy - sr * sp * cy,
+        cr * cp * cy + sr * sp * sy,
+    )
+
+
 def quaternion_from_rotation(rotation: np.ndarray) -> tuple[float, float, float, float]:
     """A proper 3x3 rotation matrix -> quaternion (x, y, z, w), by the largest diagonal term."""
     r = np.asarray(rotation, dtype=float)

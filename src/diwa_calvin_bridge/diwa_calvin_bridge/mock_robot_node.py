@@ -51,18 +51,6 @@ GRIPPER_SETTLE_TIMEOUT_S = 2.0
 GRIPPER_SETTLE_TOLERANCE_M = 2e-4
 
 
-def euler_xyz_to_quaternion(euler: np.ndarray) -> tuple[float, float, float, float]:
-    """Extrinsic XYZ Euler angles (CALVIN's tcp orientation) -> quaternion (x, y, z, w)."""
-    cr, cp, cy = np.cos(np.asarray(euler) / 2.0)
-    sr, sp, sy = np.sin(np.asarray(euler) / 2.0)
-    return (
-        sr * cp * cy - cr * sp * sy,
-        cr * sp * cy + sr * cp * sy,
-        cr * cp * sy - sr * sp * cy,
-        cr * cp * cy + sr * sp * sy,
-    )
-
-
 class MockRobotNode(Node):
     def __init__(self) -> None:
         super().__init__("mock_robot")
@@ -216,7 +204,7 @@ class MockRobotNode(Node):
         pose = PoseStamped()
         pose.header.stamp, pose.header.frame_id = stamp, self.frame_id
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = robot_obs[:3].tolist()
-        q = euler_xyz_to_quaternion(robot_obs[3:6])
+        q = frames.euler_xyz_to_quaternion(robot_obs[3:6])
         pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = q
         self.pose_pub.publish(pose)
         if self.publish_tcp_frame:

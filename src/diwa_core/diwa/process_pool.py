@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -139,4 +138,4 @@ def _report_end(bar: tqdm, outcome: JobOutcome, show_progress: bool) -> None:
     state = "done" if outcome.ok else f"FAILED (exit {outcome.returncode})"
     bar.set_postfix_str(state)
     if not show_progress:
-        print(f"{outcome.name}: {state} after {outcome.wall_s:.0f} s", file=sys.stdout, flush=True)
+        print(f"{outcome.name}: {state} after {outcome.wall_s:.0f} s", flush=True)

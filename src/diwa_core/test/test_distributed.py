@@ -15,6 +15,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import yaml
+from bc_tiny import synthetic_demos, tiny_config
 from diwa.data.dataset import save_dataset
 from diwa.distributed import Ranks, shard, split
 from diwa.policy.bc import skill_episodes, train_bc
@@ -23,7 +24,6 @@ from diwa.policy.encoder import StateEncoder
 from diwa.world_model.config import load_world_model_config
 from diwa.world_model.synthetic import point_mass_dataset
 from diwa.world_model.trainer import WorldModelTrainer
-from test_policy_bc import synthetic_demos, tiny_config
 from wm_point_mass import TINY, point_mass_config
 
 STEPS = 150

@@ -43,9 +43,8 @@ def test_the_wrist_cameras_mount_in_the_tcp_frame_is_the_one_it_renders_from():
         tcp = np.array([0.0, 0.0, 0.6]) + rng.uniform(-0.3, 0.3, 3)
         quat = p.getQuaternionFromEuler(rng.uniform(-np.pi, np.pi, 3).tolist())
         tcp_rotation = np.asarray(p.getMatrixFromQuaternion(quat)).reshape(3, 3)
-        side, forward = tcp_rotation[:, 0], tcp_rotation[:, 2]
-        eye = tcp - 0.11 * forward + 0.05 * side  # as GripperCamera.render places it
-        view = p.computeViewMatrix(eye.tolist(), (tcp + 0.15 * forward).tolist(), side.tolist())
+        forward = tcp_rotation[:, 2]
+        view = GripperCamera.view_matrix(tcp, quat)  # what render uses
         mount_position, mount_rotation = optical_frame(
             GripperCamera.EYE_IN_TCP, GripperCamera.TARGET_IN_TCP, GripperCamera.UP_IN_TCP
         )

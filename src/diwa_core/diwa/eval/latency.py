@@ -1,10 +1,9 @@
 """Command latency in the offline evaluation: what a real-time robot loop does to a policy.
 
 On the ROS graph the policy node, the command arbiter and the robot each run their own 30 Hz timer,
-so an action computed from an observation moves the arm one or two control periods later. Offline
-evaluation applies it at once, and that difference changed a skill's measured gain from +30 to +11
-points (docs/results/execute_vs_offline/). `DelayedAgent` replays the delay: every action reaches
-the simulator `periods` steps after the observation it was computed from.
+so an action computed from an observation moves the arm one or two control periods later, and that
+changes measured gains (docs/results/execute_vs_offline/). `DelayedAgent` replays the delay: every
+action reaches the simulator `periods` steps after the observation it was computed from.
 """
 
 from __future__ import annotations

@@ -77,20 +77,26 @@ class StaticCamera:
 class GripperCamera:
     """Wrist camera on the hand, looking along the fingers past the TCP. In the TCP frame (x: the
     side the image's top faces, z: along the fingers) it sits at EYE_IN_TCP and looks at
-    TARGET_IN_TCP; `render` computes the same from the TCP pose."""
+    TARGET_IN_TCP, with x up in the image."""
 
     FOV = 75.0
-    EYE_IN_TCP = (0.05, 0.0, -0.11)
-    TARGET_IN_TCP = (0.0, 0.0, 0.15)
+    BEHIND_TCP = 0.11  # m back from the TCP along the fingers
+    BESIDE_TCP = 0.05  # m to the side
+    LOOK_AHEAD = 0.15  # m past the TCP along the fingers
+    EYE_IN_TCP = (BESIDE_TCP, 0.0, -BEHIND_TCP)
+    TARGET_IN_TCP = (0.0, 0.0, LOOK_AHEAD)
     UP_IN_TCP = (1.0, 0.0, 0.0)
 
     def __init__(self, client: int, size: int) -> None:
         self.client = client
         self.size = size
 
-    def render(self, tcp_pos: np.ndarray, tcp_quat: tuple[float, ...], depth: bool = False) -> CameraImage:
+    @classmethod
+    def view_matrix(cls, tcp_pos: np.ndarray, tcp_quat: tuple[float, ...]) -> list[float]:
         rotation = np.asarray(p.getMatrixFromQuaternion(tcp_quat)).reshape(3, 3)
         side, forward = rotation[:, 0], rotation[:, 2]
-        eye = tcp_pos - 0.11 * forward + 0.05 * side
-        view = p.computeViewMatrix(eye.tolist(), (tcp_pos + 0.15 * forward).tolist(), side.tolist())
-        return _render(self.client, self.size, view, self.FOV, depth)
+        eye = tcp_pos - cls.BEHIND_TCP * forward + cls.BESIDE_TCP * side
+        return p.computeViewMatrix(eye.tolist(), (tcp_pos + cls.LOOK_AHEAD * forward).tolist(), side.tolist())
+
+    def render(self, tcp_pos: np.ndarray, tcp_quat: tuple[float, ...], depth: bool = False) -> CameraImage:
+        return _render(self.client, self.size, self.view_matrix(tcp_pos, tcp_quat), self.FOV, depth)
