@@ -1,4 +1,7 @@
-"""`diwa bench camera-policy` times the whole control step of a camera policy: images to action."""
+"""`diwa bench camera-policy` times the whole control step of a camera policy (images to action) and
+`diwa bench camera-world-model` the camera profile's training."""
+
+import json
 
 import numpy as np
 import pytest
@@ -24,3 +27,11 @@ def test_too_few_steps_or_a_profile_without_cameras_are_refused(capsys: pytest.C
     assert "at least 200" in capsys.readouterr().err
     assert main(["bench", "camera-policy", "--profile", "quick"]) == 2
     assert "reads no cameras" in capsys.readouterr().err
+
+
+def test_the_camera_world_model_bench_times_both_training_stages(capsys: pytest.CaptureFixture) -> None:
+    args = ["--encoder-steps", "1", "--train-steps", "1", "--threads", "1", "--json"]
+    assert main(["bench", "camera-world-model", *args]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["profile"] == "camera" and result["encoder_frames_per_s"] > 0 and result["rssm_samples_per_s"] > 0
+    assert result["estimated_training_min"] > 0 and result["target_training_min"] == 90

@@ -141,3 +141,24 @@ def test_eval_cli_reports_its_action_delay(capsys: pytest.CaptureFixture[str]) -
     assert main([*args, "--action-delay", "2"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["action_delay"] == 2 and result["episodes"] == 2
+
+
+class CameraReader(StandStill):
+    """A stand-in for a camera-route agent: it declares what it reads and records the images."""
+
+    observation_keys = ("rgb_gripper", "rgb_static", "robot_obs")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shapes: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+
+    def act(self, obs: Observation) -> np.ndarray:
+        self.shapes.append((obs["rgb_static"].shape, obs["rgb_gripper"].shape))
+        return super().act(obs)
+
+
+def test_an_agent_that_reads_cameras_is_evaluated_in_a_simulator_rendering_both_at_64x64() -> None:
+    agent = CameraReader()
+    report = evaluate(agent, "open_drawer", episodes=1, seed=0, max_steps=3, progress=False)
+    assert len(report.results) == 1
+    assert agent.shapes == [((64, 64, 3), (64, 64, 3))] * 3

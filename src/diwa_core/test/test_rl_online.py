@@ -81,3 +81,23 @@ def test_simulators_in_worker_processes_give_the_episodes_of_one_process():
     for alone, spread in zip(*runs, strict=True):
         for key, value in alone.items():
             assert torch.equal(value, spread[key]), key
+
+
+def test_a_camera_policy_runs_on_simulators_rendering_its_cameras():
+    """The DPPO baseline on the camera route: the simulators render both cameras at 64x64 and the
+    latent filter reads them (and robot_obs), never scene_obs."""
+    config = rl_tiny.config().replace("rollout", num_envs=2, chunks_per_iteration=1, max_episode_steps=8)
+    model = rl_tiny.camera_world_model()
+    seen: list[set[str]] = []
+    to_tensors = model.to_tensors
+    model.to_tensors = lambda obs: seen.append(set(obs)) or to_tensors(obs)  # type: ignore[method-assign]
+    simulator = SimulatorChunkEnv(rl_tiny.SKILL, rl_tiny.policy(model.feat_dim), model, config.rollout, seed=0)
+    try:
+        first = simulator.reset()
+        simulator.step(torch.zeros(2, 4, 7))
+        assert first.shape == (2, model.feat_dim) and torch.isfinite(first).all()
+        shapes = {env.observation_space["rgb_static"].shape for env in simulator.simulators.vector.envs[0].envs}
+        assert shapes == {(64, 64, 3)}
+    finally:
+        simulator.close()
+    assert seen and all(keys == {"robot_obs", "rgb_static", "rgb_gripper"} for keys in seen)

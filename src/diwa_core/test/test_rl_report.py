@@ -10,7 +10,15 @@ from diwa.rl.report import build_report, markdown_table
 from diwa.world_model.store import read_world_model_info, save_world_model
 
 
-def fake_run(directory: Path, skill: str, base: float, final: float, training: dict, seed: int = 0) -> Path:
+def fake_run(
+    directory: Path,
+    skill: str,
+    base: float,
+    final: float,
+    training: dict,
+    seed: int = 0,
+    observation: str | None = None,
+) -> Path:
     directory.mkdir(parents=True)
     evaluation = {
         "skill": skill,
@@ -22,11 +30,12 @@ def fake_run(directory: Path, skill: str, base: float, final: float, training: d
         "eval_env_steps": 9000,
     }
     (directory / "evaluation.json").write_text(json.dumps(evaluation))
-    (directory / "policy.json").write_text(json.dumps({"training": training}))
+    provenance = {} if observation is None else {"finetune": {"observation": observation}}
+    (directory / "policy.json").write_text(json.dumps({"training": training, "provenance": provenance}))
     return directory
 
 
-def diwa_run(directory: Path, skill: str, base: float, final: float) -> Path:
+def diwa_run(directory: Path, skill: str, base: float, final: float, observation: str | None = None) -> Path:
     training = {
         "method": "diwa-imagination",
         "iterations": 50,
@@ -34,7 +43,7 @@ def diwa_run(directory: Path, skill: str, base: float, final: float) -> Path:
         "wall_s": 120.5,
         "evaluations": [],
     }
-    return fake_run(directory, skill, base, final, training)
+    return fake_run(directory, skill, base, final, training, observation=observation)
 
 
 def dppo_run(directory: Path, skill: str, curve: list[tuple[int, float]], seed: int = 0) -> Path:
@@ -67,6 +76,15 @@ def test_report_rows_and_steps_to_match(tmp_path):
     assert led["dppo_env_steps_to_match"] is None and led["dppo_budget_env_steps"] == 7200
     assert report["mean_finetuned_success"] == pytest.approx(0.85)
     assert drawer["verdict"] is None, "no verdict.json: none shown"
+
+
+def test_report_names_the_observation_route_and_refuses_to_mix_routes(tmp_path):
+    camera = [diwa_run(tmp_path / s, s, 0.5, 0.7, "camera") for s in ("open_drawer", "turn_on_led")]
+    assert build_report("camera_t", camera, [])["observation"] == "camera"
+    older = diwa_run(tmp_path / "older", "close_drawer", 0.5, 0.7)
+    assert build_report("t", [older], [])["observation"] == "state", "runs from before the route was recorded"
+    with pytest.raises(ValueError, match="mix observation routes"):
+        build_report("t", [*camera, older], [])
 
 
 def test_report_shows_the_world_models_verdict(tmp_path):

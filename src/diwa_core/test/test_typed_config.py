@@ -20,10 +20,12 @@ PROFILES = [
     (PolicyConfig, "policy_quick.yaml", None),
     (PolicyConfig, "policy_paper.yaml", None),
     (WorldModelConfig, "world_model_quick.yaml", None),
+    (WorldModelConfig, "world_model_camera.yaml", None),
     (WorldModelConfig, "world_model_paper.yaml", None),
     (FinetuneConfig, "finetune_quick.yaml", None),
     (FinetuneConfig, "finetune_paper.yaml", None),
     (RewardConfig, "reward.yaml", "quick"),
+    (RewardConfig, "reward.yaml", "camera"),
     (RewardConfig, "reward.yaml", "paper"),
 ]
 

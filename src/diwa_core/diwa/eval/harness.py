@@ -78,6 +78,18 @@ class SkillReport:
         }
 
 
+def simulator_for(agent: Agent) -> gymnasium.Env:
+    """A simulator rendering what `agent` reads: an agent on the camera route gets its cameras at
+    64x64, the size DiWA uses, the camera profile trains at and the mock robot publishes; any
+    other agent a state-only simulator (rendering costs far more than physics)."""
+    from diwa.sim.config import SimConfig
+    from diwa.sim.make import make_env
+
+    reads = getattr(agent, "observation_keys", ())
+    cameras = tuple(key.removeprefix("rgb_") for key in reads if key.startswith("rgb_"))
+    return make_env(SimConfig.paper_profile(cameras=cameras) if cameras else None)
+
+
 def evaluate(
     agent: Agent,
     skill: str,
@@ -90,7 +102,7 @@ def evaluate(
 ) -> SkillReport:
     """Success of `agent` on `skill` over `episodes` seeded episodes of at most `max_steps` steps.
 
-    env: a simulator from make_env (a fresh default one is made and closed when None).
+    env: a simulator from make_env (when None, simulator_for(agent) makes one and closes it after).
     video_episodes: keep static-camera frames of the first K episodes in report.videos.
     """
     check_skill(skill)
@@ -98,9 +110,7 @@ def evaluate(
         raise ValueError(f"need episodes >= 1 and max_steps >= 1, got {episodes} and {max_steps}")
     own_env = env is None
     if env is None:
-        from diwa.sim.make import make_env
-
-        env = make_env()
+        env = simulator_for(agent)
     report = SkillReport(skill=skill, seed=seed, max_steps=max_steps, results=[])
     try:
         for index in tqdm(range(episodes), desc=f"eval {skill}", unit="ep", disable=not progress):

@@ -1,8 +1,9 @@
 """`diwa bench camera-policy`: one control step of a camera policy at batch 1 on one CPU thread.
 
 On the camera route every 30 Hz control step preprocesses both 64x64 camera frames, encodes them
-with the world model's CNNs, filters the posterior one step, and every 4 steps (a chunk) samples
-the diffusion policy on the latent. The step must fit well within one control period; the target
+with the world model's CNNs (the camera profile's frozen encoder by default, DiWA's with --profile
+paper), filters the posterior one step, and every 4 steps (a chunk) samples the diffusion policy on
+the latent. The step must fit well within one control period; the target
 is p95 <= 15 ms. Latency does not depend on trained weights, so fresh models are timed unless a
 checkpoint is given.
 """
@@ -22,7 +23,7 @@ from diwa.policy.config import load_policy_config
 from diwa.policy.encoder import FeatureEncoder
 from diwa.policy.normalizer import ActionNormalizer, FeatureNormalizer
 from diwa.policy.policy import DiffusionPolicy, build_network
-from diwa.world_model.config import IMAGE_KEYS, load_world_model_config
+from diwa.world_model.config import IMAGE_KEYS, IMAGE_KINDS, load_world_model_config
 from diwa.world_model.model import WorldModel
 
 TARGET_P95_MS = 15.0
@@ -31,7 +32,9 @@ SKILL = "open_drawer"
 
 def register_bench(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("camera-policy", help="camera policy control-step latency (images to action)")
-    parser.add_argument("--profile", default="paper", help="world-model profile of the fresh model (default paper)")
+    parser.add_argument(
+        "--profile", default="camera", help="world-model profile of the fresh model: camera (default) or paper"
+    )
     parser.add_argument("--checkpoint", type=Path, help="a camera policy to time (default: fresh models)")
     parser.add_argument("--steps", type=int, default=400, help="timed control steps (at least 200)")
     parser.add_argument("--warmup", type=int, default=20)
@@ -43,7 +46,7 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
 
 def fresh_agent(profile: str, seed: int) -> ClosedLoopAgent:
     config = load_world_model_config(profile)
-    if config.observation.kind != "image":
+    if config.observation.kind not in IMAGE_KINDS:
         raise ValueError(f"world-model profile {profile!r} reads no cameras")
     torch.manual_seed(seed)
     model = WorldModel(config).eval()

@@ -281,7 +281,12 @@ def run_finetune(args: argparse.Namespace) -> int:
     )
     provenance["world_model"] = {"path": str(info.path), "weights_sha256": info.weights_sha256}
     provenance["reward"] = {"path": str(Path(args.reward).resolve()), "weights_sha256": reward_sha}
-    provenance["finetune"].update(starts=str(Path(starts_path).resolve()), guard=config.guard.enabled)
+    provenance["finetune"].update(
+        starts=str(Path(starts_path).resolve()),
+        guard=config.guard.enabled,
+        # What the policy and its latent filter read on a real episode (diwa report groups by it).
+        observation="camera" if model.uses_images else "state",
+    )
     code = _run(args, config, policy, env, "imagined_steps", (identity, provenance), evaluator)
     if guard is not None:
         print(f"guard: {env.halts} imagined episodes halted for model disagreement")

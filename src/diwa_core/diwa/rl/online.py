@@ -100,7 +100,9 @@ class SimulatorChunkEnv:
         self.num_envs = rollout.num_envs
         self.max_steps = rollout.max_episode_steps
         self.features = EpisodeFeatures(policy, model, self.num_envs, seed)
-        self.simulators = VectorSimulators(self.skill, self.num_envs, workers)
+        reads = () if self.features.model is None else self.features.model.observation_keys
+        cameras = tuple(key.removeprefix("rgb_") for key in reads if key.startswith("rgb_"))
+        self.simulators = VectorSimulators(self.skill, self.num_envs, workers, cameras)
         self.rng = np.random.default_rng([seed, SKILLS.index(skill), TRAINING_STREAM, 0])
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
 

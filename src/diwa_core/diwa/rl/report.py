@@ -26,13 +26,23 @@ def _read_run(directory: Path) -> dict[str, Any]:
         if not path.is_file():
             raise FileNotFoundError(f"{directory} is not an evaluated fine-tuning run ({path.name} missing)")
     evaluation = json.loads(evaluation_path.read_text())
-    training = json.loads(policy_path.read_text()).get("training", {})
+    policy = json.loads(policy_path.read_text())
+    training = policy.get("training", {})
+    # Runs written before the route was recorded were all on the state route.
+    observation = policy.get("provenance", {}).get("finetune", {}).get("observation", "state")
     if "method" not in training:
         raise ValueError(f"{policy_path} was not written by fine-tuning (no training method recorded)")
     state_path = directory / "finetune.json"
     identity = json.loads(state_path.read_text()).get("identity", {}) if state_path.is_file() else {}
     verdict = read_verdict(directory)
-    return {"dir": directory, "evaluation": evaluation, "training": training, "identity": identity, "verdict": verdict}
+    return {
+        "dir": directory,
+        "evaluation": evaluation,
+        "training": training,
+        "identity": identity,
+        "verdict": verdict,
+        "observation": observation,
+    }
 
 
 def world_model_data(path: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -172,9 +182,13 @@ def build_report(name: str, runs: list[Path], online: list[Path], wm: Path | Non
     skills = [r["evaluation"]["skill"] for r in diwa_runs]
     if len(set(skills)) != len(skills):
         raise ValueError(f"more than one DiWA run per skill among {skills}")
+    observations = sorted({run["observation"] for run in diwa_runs})
+    if len(observations) != 1:
+        raise ValueError(f"the runs mix observation routes ({', '.join(observations)}); report each route on its own")
     rows = [skill_row(run, online_runs.get(run["evaluation"]["skill"])) for run in diwa_runs]
     report: dict[str, Any] = {
         "name": name,
+        "observation": observations[0],
         "skills": rows,
         "mean_bc_success": sum(r["bc_success"] for r in rows) / len(rows),
         "mean_finetuned_success": sum(r["finetuned_success"] for r in rows) / len(rows),

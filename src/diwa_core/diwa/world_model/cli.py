@@ -15,7 +15,7 @@ from diwa.atomic import write_atomically, write_file_atomically
 from diwa.data.dataset import load_dataset
 from diwa.distributed import check_device
 from diwa.skills import SKILLS, check_skill
-from diwa.world_model.config import PROFILES, load_world_model_config
+from diwa.world_model.config import IMAGE_KINDS, PROFILES, load_world_model_config
 from diwa.world_model.evaluate import HORIZONS, format_report, held_out_ranges, open_loop_errors
 from diwa.world_model.featurize import featurize_dataset
 from diwa.world_model.reward import load_reward_config
@@ -77,7 +77,7 @@ def _train_wm(args: argparse.Namespace, ranks: distributed.Ranks, device: str) -
         if args.steps < 1:
             raise ValueError(f"--steps must be positive, got {args.steps}")
         config = config.with_train(steps=args.steps)
-    dataset = load_dataset(args.data, images=config.observation.kind == "image")
+    dataset = load_dataset(args.data, images=config.observation.kind in IMAGE_KINDS)
     trainer = WorldModelTrainer(
         dataset,
         args.out,

@@ -17,8 +17,9 @@ import yaml
 
 from diwa.typed_config import build_dataclass, optional
 
-PROFILES: tuple[str, ...] = ("quick", "paper")
-OBSERVATIONS: tuple[str, ...] = ("state", "image")
+PROFILES: tuple[str, ...] = ("quick", "camera", "paper")
+OBSERVATIONS: tuple[str, ...] = ("state", "image", "frozen_image")
+IMAGE_KINDS: tuple[str, ...] = ("image", "frozen_image")
 STATE_KEYS: tuple[str, ...] = ("robot_obs", "scene_obs")
 IMAGE_KEYS: tuple[str, ...] = ("rgb_static", "rgb_gripper")
 
@@ -61,7 +62,8 @@ class RSSMConfig:
         return self.deter + self.stoch
 
 
-IMAGE_ONLY = "read only by image observations (kind: image); a state profile leaves it out"
+IMAGE_ONLY = "read only by image observations (kind: image or frozen_image); a state profile leaves it out"
+FROZEN_ONLY = "read only by the frozen image encoder (kind: frozen_image); other profiles leave it out"
 ADDED_LATER = "absent from checkpoints written before it existed; the default is how those were trained"
 
 
@@ -71,6 +73,9 @@ class ObservationConfig:
 
     `state`: robot_obs + scene_obs vectors through MLPs (quick profile). `image`: the two cameras
     through CNNs plus the vectors in `state_keys` concatenated to the embedding (paper profile).
+    `frozen_image`: the two cameras through an autoencoder trained first on the play frames and then
+    frozen (`image_code`-d code per camera, `encoder_*` settings); the RSSM reads and reconstructs
+    the codes instead of pixels (camera profile, for CPUs; world_model/image_codes.py).
     The vectors in `state_keys` are always reconstructed so prediction error can be measured in
     observation units.
 
@@ -91,6 +96,10 @@ class ObservationConfig:
     encoder_kernels: tuple[int, ...] = optional((4, 4, 4, 4), IMAGE_ONLY)
     decoder_kernels: tuple[int, ...] = optional((5, 5, 6, 6), IMAGE_ONLY)
     change_head: bool = optional(False, ADDED_LATER)
+    image_code: int = optional(64, FROZEN_ONLY)
+    encoder_steps: int = optional(3000, FROZEN_ONLY)
+    encoder_batch_size: int = optional(64, FROZEN_ONLY)
+    encoder_lr: float = optional(1e-3, FROZEN_ONLY)
 
     def __post_init__(self) -> None:
         if self.kind not in OBSERVATIONS:
@@ -104,7 +113,11 @@ class ObservationConfig:
                 f"observation sizes beyond the bounds: mlp_layers {self.mlp_layers} (<= {MAX_LAYERS}), mlp_units "
                 f"{self.mlp_units} (<= {MAX_UNITS}), cnn_depth {self.cnn_depth} (<= {MAX_CNN_DEPTH})"
             )
-        if self.kind == "image" and (self.image_size, self.encoder_kernels, self.decoder_kernels) != (
+        if min(self.image_code, self.encoder_steps, self.encoder_batch_size) < 1 or self.encoder_lr <= 0:
+            raise ValueError("observation.image_code, encoder_steps, encoder_batch_size, encoder_lr must be positive")
+        if self.image_code > MAX_UNITS:
+            raise ValueError(f"observation.image_code = {self.image_code} is beyond {MAX_UNITS}")
+        if self.kind in IMAGE_KINDS and (self.image_size, self.encoder_kernels, self.decoder_kernels) != (
             64,
             (4, 4, 4, 4),
             (5, 5, 6, 6),
@@ -208,7 +221,7 @@ def yaml_file(path: str | Path) -> Any:
 
 
 def load_world_model_config(profile_or_path: str | Path) -> WorldModelConfig:
-    """Load a shipped profile ('quick', 'paper') or a YAML file by path."""
+    """Load a shipped profile ('quick', 'camera', 'paper') or a YAML file by path."""
     if str(profile_or_path) in PROFILES:
         name = f"world_model_{profile_or_path}.yaml"
         return WorldModelConfig.from_dict(packaged_yaml(name), name)

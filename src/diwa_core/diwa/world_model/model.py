@@ -15,12 +15,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from diwa.world_model.config import IMAGE_KEYS, WorldModelConfig
+from diwa.world_model.config import IMAGE_KEYS, IMAGE_KINDS, WorldModelConfig
+from diwa.world_model.image_codes import ImageAutoencoder, code_key
 from diwa.world_model.networks import ConvDecoder, ConvEncoder, mlp
 from diwa.world_model.observation import StateCodec, prepare_image
 from diwa.world_model.rssm import RSSM, RSSMState, balanced_kl, categorical_kl
 
 ACTION_DIM = 7
+MIN_CODE_STD = 1e-3
+"""Floor of a code dimension's standardising scale (a dimension the encoder left unused)."""
 ArrayLike = np.ndarray | Tensor
 
 
@@ -41,6 +44,15 @@ class WorldModel(nn.Module):
         if obs.kind == "state":
             self.state_encoder = mlp(self.codec.rep_dim, obs.mlp_units, obs.mlp_layers, obs.mlp_units)
             embed_dim = obs.mlp_units
+        elif obs.kind == "frozen_image":
+            # Trained before the RSSM (WorldModelTrainer) and never by the world model's optimiser.
+            self.autoencoder = ImageAutoencoder(obs).requires_grad_(False)
+            codes = len(IMAGE_KEYS) * obs.image_code
+            # Standardising statistics of the codes over the training frames, set with the codec's.
+            self.register_buffer("code_mean", torch.zeros(codes))
+            self.register_buffer("code_std", torch.ones(codes))
+            self.code_decoder = mlp(feat_dim, obs.mlp_units, obs.mlp_layers, codes)
+            embed_dim = codes + self.codec.rep_dim
         else:
             self.image_encoders = nn.ModuleDict(
                 {k: ConvEncoder(obs.cnn_depth, obs.encoder_kernels) for k in IMAGE_KEYS}
@@ -69,7 +81,38 @@ class WorldModel(nn.Module):
 
     @property
     def uses_images(self) -> bool:
-        return self.config.observation.kind == "image"
+        return self.config.observation.kind in IMAGE_KINDS
+
+    @property
+    def frozen_encoder(self) -> bool:
+        return self.config.observation.kind == "frozen_image"
+
+    @property
+    def training_keys(self) -> tuple[str, ...]:
+        """The entries a training batch holds: the observation keys, except that a frozen image
+        encoder's codes, computed once for the dataset, stand in for the images."""
+        if not self.frozen_encoder:
+            return self.observation_keys
+        return self.config.observation.state_keys + tuple(code_key(k) for k in IMAGE_KEYS)
+
+    @torch.no_grad()
+    def fit_code_statistics(self, codes: Mapping[str, np.ndarray]) -> None:
+        """Standardise the frozen encoder's codes with the statistics of the training frames' codes."""
+        stacked = torch.from_numpy(np.concatenate([codes[code_key(k)] for k in IMAGE_KEYS], axis=1))
+        self.code_mean.copy_(stacked.mean(dim=0))
+        self.code_std.copy_(stacked.std(dim=0, unbiased=False).clamp_min(MIN_CODE_STD))
+
+    def _codes(self, obs: Mapping[str, Tensor]) -> Tensor:
+        """Standardised codes of both cameras: precomputed entries when the batch has them, the
+        frozen encoder's output for raw images otherwise."""
+        parts = []
+        for key in IMAGE_KEYS:
+            if code_key(key) in obs:
+                parts.append(obs[code_key(key)].float())
+            else:
+                with torch.no_grad():
+                    parts.append(self.autoencoder.encode(key, obs[key]))
+        return (torch.cat(parts, dim=-1) - self.code_mean) / self.code_std
 
     @property
     def observation_keys(self) -> tuple[str, ...]:
@@ -93,6 +136,8 @@ class WorldModel(nn.Module):
         state = self.codec.encode(self.codec.concat(dict(obs)))
         if not self.uses_images:
             return self.state_encoder(state)
+        if self.frozen_encoder:
+            return torch.cat([self._codes(obs), state], dim=-1)
         size = self.config.observation.image_size
         parts = [enc(prepare_image(k, obs[k], size)) for k, enc in self.image_encoders.items()]
         return torch.cat([*parts, state], dim=-1)
@@ -165,7 +210,11 @@ class WorldModel(nn.Module):
         if features.shape[-1:] != (self.feat_dim,):
             raise ValueError(f"features must have last dimension {self.feat_dim}, got {tuple(features.shape)}")
         out = self.codec.split(self.codec.decode(self.state_decoder(features)))
-        if self.uses_images:
+        if self.frozen_encoder:
+            codes = self.code_decoder(features) * self.code_std + self.code_mean
+            for key, code in zip(IMAGE_KEYS, codes.split(self.config.observation.image_code, dim=-1), strict=True):
+                out[key] = (self.autoencoder.decode(key, code) + 0.5).clamp(0.0, 1.0).movedim(-3, -1)
+        elif self.uses_images:
             for key, dec in self.image_decoders.items():
                 out[key] = (dec(features) + 0.5).clamp(0.0, 1.0).movedim(-3, -1)
         return out
@@ -227,7 +276,11 @@ class WorldModel(nn.Module):
         kl_loss, kl_value = balanced_kl(posts.logits, priors.logits, cfg.kl_balance)
         total = cfg.state_weight * state_recon + cfg.kl_weight * kl_loss
         metrics = {"state_recon": state_recon.mean(), "kl": kl_value.mean()}
-        if self.uses_images:
+        if self.frozen_encoder:
+            code_recon = 0.5 * (self.code_decoder(feats) - self._codes(obs)).square().sum(-1)
+            total = total + cfg.image_weight * code_recon
+            metrics["code_recon"] = code_recon.mean()
+        elif self.uses_images:
             size = self.config.observation.image_size
             image_recon = sum(
                 0.5 * (dec(feats) - prepare_image(k, obs[k], size)).square().sum((-3, -2, -1))

@@ -71,7 +71,7 @@ class RewardConfig:
 
 
 def load_reward_config(profile: str, path: str | os.PathLike[str] | None = None) -> RewardConfig:
-    """The section for a world-model profile ('quick', 'paper') of the packaged reward.yaml, or of
+    """The section for a world-model profile ('quick', 'camera', 'paper') of the packaged reward.yaml, or of
     the YAML file at `path`: the classifier is sized to that profile's features."""
     sections = packaged_yaml("reward.yaml") if path is None else yaml_file(path)
     if not isinstance(sections, dict) or profile not in sections:

@@ -59,7 +59,15 @@ class SequenceSampler:
     step of each training window learns.
     """
 
-    def __init__(self, dataset: Dataset, ranges: list[Range], seq_len: int, keys: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        ranges: list[Range],
+        seq_len: int,
+        keys: tuple[str, ...],
+        extra: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """`extra`: more per-frame arrays to draw `keys` from (a frozen image encoder's codes)."""
         self.starts = window_starts(ranges, seq_len)
         if self.starts.size == 0:
             longest = max((e - s + 1 for s, e in ranges), default=0)
@@ -67,7 +75,7 @@ class SequenceSampler:
         self.seq_len = seq_len
         self.keys = keys
         self.rel_actions = np.asarray(dataset.rel_actions, dtype=np.float32)
-        arrays = {"robot_obs": dataset.robot_obs, "scene_obs": dataset.scene_obs, **dataset.images}
+        arrays = {"robot_obs": dataset.robot_obs, "scene_obs": dataset.scene_obs, **dataset.images, **(extra or {})}
         missing = [k for k in keys if k not in arrays]
         if missing:
             raise ValueError(f"the dataset lacks {missing}, which this world model reads")

@@ -8,6 +8,7 @@ trainer is data-parallel by the rules of diwa.distributed (same effective batch,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ from diwa import progress
 from diwa.data.dataset import Dataset
 from diwa.distributed import Ranks, rank_seed, shard
 from diwa.world_model.checkpoint import CheckpointError, data_provenance, resolve_checkpoint
-from diwa.world_model.config import WorldModelConfig
+from diwa.world_model.config import IMAGE_KEYS, WorldModelConfig
+from diwa.world_model.image_codes import encode_images, train_autoencoder
 from diwa.world_model.model import WorldModel
 from diwa.world_model.sequences import SequenceSampler, split_segments
 from diwa.world_model.store import load_world_model, load_world_model_train_state, save_world_model
@@ -87,25 +89,61 @@ class WorldModelTrainer:
 
         torch.manual_seed(seed)
         self.model = WorldModel(config)
-        keys = self.model.observation_keys
-        self.train_sampler = SequenceSampler(dataset, train_ranges, config.train.seq_len, keys)
-        self.val_sampler = SequenceSampler(dataset, val_ranges, config.train.seq_len, keys)
         self.model.to(self.device)
+        self._trained = [p for p in self.model.parameters() if p.requires_grad]  # not a frozen image encoder
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay, eps=config.train.eps
+            self._trained,
+            lr=config.train.lr,
+            weight_decay=config.train.weight_decay,
+            eps=config.train.eps,
         )
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator(device=self.device).manual_seed(rank_seed(seed + 1, ranks))
         self.step = 0
+        frames = np.concatenate([np.arange(s, e + 1) for s, e in train_ranges])
         if resume:
             self._restore()
         else:
-            frames = np.concatenate([np.arange(s, e + 1) for s, e in train_ranges])
             self.model.codec.fit({k: np.asarray(getattr(dataset, k))[frames] for k in config.observation.state_keys})
+        codes = self._image_codes(dataset, frames, val_ranges, fit=not resume) if self.model.frozen_encoder else None
+        keys = self.model.training_keys
+        self.train_sampler = SequenceSampler(dataset, train_ranges, config.train.seq_len, keys, codes)
+        self.val_sampler = SequenceSampler(dataset, val_ranges, config.train.seq_len, keys, codes)
         self.loss_module: torch.nn.Module = _Loss(self.model)
         if ranks.distributed:
             self.loss_module = torch.nn.parallel.DistributedDataParallel(self.loss_module)
         self._val_batches = self._fixed_batches(self.val_sampler, self.seed + 2) if ranks.is_main else []
+
+    def _image_codes(
+        self, dataset: Dataset, train_frames: np.ndarray, val_ranges: list[tuple[int, int]], fit: bool
+    ) -> dict[str, np.ndarray]:
+        """The frozen image encoder's codes of every frame; on a fresh run, the encoder is trained
+        first on the training frames and the codes' statistics are fitted on them."""
+        check_camera_images(dataset, self.config.observation.image_size)
+        autoencoder = self.model.autoencoder
+        if fit:
+            val_frames = np.concatenate([np.arange(s, e + 1) for s, e in val_ranges])
+            writer = SummaryWriter(str(self.out / "tensorboard"))
+            autoencoder.requires_grad_(True)
+            try:
+                result = train_autoencoder(
+                    autoencoder,
+                    dataset.images,
+                    train_frames,
+                    val_frames,
+                    self.config.observation,
+                    self.seed,
+                    writer,
+                    self.progress,
+                )
+            finally:
+                autoencoder.requires_grad_(False)
+                writer.close()
+            self.provenance["image_encoder"] = dataclasses.asdict(result)
+        codes = encode_images(autoencoder, dataset.images, self.progress)
+        if fit:
+            self.model.fit_code_statistics({k: v[train_frames] for k, v in codes.items()})
+        return codes
 
     def _fixed_batches(self, sampler: SequenceSampler, seed: int) -> list[tuple[dict[str, torch.Tensor], torch.Tensor]]:
         """The same windows at every evaluation, so validation curves are comparable."""
@@ -124,6 +162,8 @@ class WorldModelTrainer:
         if info.config.with_train(steps=self.config.train.steps) != self.config:
             raise CheckpointError(f"{self.out} was trained with a different config; resume needs the same one")
         self.model.load_state_dict(model.state_dict())
+        if "image_encoder" in info.provenance:  # the encoder's training is not repeated on resume
+            self.provenance["image_encoder"] = info.provenance["image_encoder"]
         state = load_world_model_train_state(self.out)
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = state["numpy_rng"]
@@ -186,7 +226,7 @@ class WorldModelTrainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self._trained, self.config.train.grad_clip)
         self.optimizer.step()
         self.step += 1
         return {**{k: float(v) for k, v in metrics.items()}, "grad_norm": float(grad_norm)}
@@ -232,6 +272,20 @@ class WorldModelTrainer:
         fit = self._evaluate(self._fixed_batches(self.train_sampler, self.seed + 4))
         progress.report("train_wm_metrics", **{f"val_{k}": v for k, v in val.items()})
         return TrainResult(self.step, metrics, val, fit, rate, wall, resolve_checkpoint(checkpoint, "world_model"))
+
+
+def check_camera_images(dataset: Dataset, size: int) -> None:
+    """The camera profile learns from both cameras at the size it is evaluated and deployed at: the
+    simulator and the mock robot render `size` x `size`, and a resized recording looks different."""
+    for key in IMAGE_KEYS:
+        if key not in dataset.images:
+            raise ValueError(f"the dataset has no {key} images; record play with both cameras (--cameras)")
+        shape = tuple(dataset.images[key].shape[1:])
+        if shape != (size, size, 3):
+            raise ValueError(
+                f"{key} images are {shape[0]}x{shape[1]}; the camera profile needs {size}x{size} "
+                f"(record with --static-size {size} --gripper-size {size})"
+            )
 
 
 class _Loss(torch.nn.Module):
