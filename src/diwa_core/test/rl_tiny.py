@@ -40,14 +40,13 @@ def world_model(seed: int = 0) -> WorldModel:
 
 
 def camera_world_model(seed: int = 0) -> WorldModel:
-    """The camera route's model at toy size: both 64x64 cameras and robot_obs, depth-4 CNNs."""
-    config = load_world_model_config("paper")
+    """The camera route's model at toy size: the camera profile (a frozen image encoder per 64x64
+    camera, depth 4, 8-d codes) and robot_obs."""
+    config = load_world_model_config("camera")
     config = dataclasses.replace(
         config,
-        rssm=RSSMConfig(deter=16, stoch_vars=4, stoch_classes=4, hidden=16, unimix=0.01, learned_start=False),
-        observation=ObservationConfig(
-            kind="image", state_keys=("robot_obs",), mlp_layers=1, mlp_units=16, image_size=64, cnn_depth=4
-        ),
+        rssm=RSSMConfig(deter=16, stoch_vars=4, stoch_classes=4, hidden=16, unimix=0.01, learned_start=True),
+        observation=dataclasses.replace(config.observation, mlp_layers=1, mlp_units=16, cnn_depth=4, image_code=8),
     )
     torch.manual_seed(seed)
     return WorldModel(config).eval()

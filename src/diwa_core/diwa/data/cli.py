@@ -1,4 +1,5 @@
-"""`diwa data ...`: record play and demonstrations in the simulator, convert between layouts."""
+"""`diwa data ...`: record play and demonstrations in the simulator, convert between layouts (ours,
+CALVIN's, LeRobot's)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from diwa.data.convert import LAYOUTS, convert, detect_layout, read_any, write_layout
-from diwa.data.dataset import Dataset
+from diwa.data.dataset import Dataset, save_dataset, scene_absent
 from diwa.data.recorder import EpisodeRecorder
 from diwa.data.recording_cli import add_from_bag, add_inspect
 from diwa.output_dirs import check_output_dir, dataset_dir
+from diwa.robot_contract import CONTROL_RATE_HZ
+from diwa.sim.geometry import ROBOT_BASE_POS
 from diwa.sim.play import PlayConfig
 from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, parse_skill_list
 
@@ -90,6 +93,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     add_from_bag(commands)
     add_inspect(commands)
+    _add_lerobot(commands)
+
+
+def _add_lerobot(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser(
+        "export-lerobot",
+        help="write a dataset in the LeRobot dataset format v3.0 (Parquet tables, AV1 videos)",
+        description="Write a dataset (consolidated or CALVIN layout) as a LeRobot v3.0 dataset: robot_obs as "
+        "observation.state, rel_actions as action, the cameras as AV1 videos, annotations as tasks "
+        "(docs/reference.md §6).",
+    )
+    export.add_argument("src", metavar="DATASET", help="dataset directory (either layout)")
+    export.add_argument("--out", required=True, help="LeRobot dataset directory to write")
+    export.add_argument("--fps", type=int, default=int(CONTROL_RATE_HZ), help="frame rate (default %(default)s)")
+    export.add_argument("--robot-type", default="franka", help="info.json's robot_type (default %(default)s)")
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace an existing LeRobot dataset at --out (never other data)"
+    )
+    export.add_argument("--quiet", action="store_true", help="no progress bars")
+    export.set_defaults(run=_run_export_lerobot)
+
+    imp = commands.add_parser(
+        "import-lerobot",
+        help="read a LeRobot v3.0 dataset (ours, or one recorded on a Franka) as a consolidated dataset",
+        description="Read a LeRobot v3.0 dataset as play: DiWA's own export back as it was, or a Franka "
+        "recording (7 joint angles and the gripper width), whose TCP pose, relative actions and gripper "
+        "actions are computed from the recorded motion. Cameras keep their size; a real cell's missing "
+        "scene state is stored as zeros and marked absent in the provenance (diwa.data.lerobot).",
+    )
+    imp.add_argument("src", metavar="DIR", help="LeRobot dataset directory")
+    imp.add_argument("--out", required=True, help="consolidated dataset directory to write")
+    imp.add_argument("--static-camera", metavar="KEY", help="the video feature of the static camera")
+    imp.add_argument("--wrist-camera", metavar="KEY", help="the video feature of the wrist (gripper) camera")
+    imp.add_argument(
+        "--base-in-scene",
+        type=float,
+        nargs=3,
+        default=ROBOT_BASE_POS,
+        metavar=("X", "Y", "Z"),
+        help="where a Franka's base stands in the scene frame (default CALVIN's)",
+    )
+    _add_overwrite(imp)
+    imp.add_argument("--quiet", action="store_true", help="no progress bars")
+    imp.set_defaults(run=_run_import_lerobot)
 
 
 def _data_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -222,7 +269,7 @@ def _run_collect_rollouts(args: argparse.Namespace) -> int:
 
 
 def _run_concat(args: argparse.Namespace) -> int:
-    from diwa.data.dataset import concat_datasets, save_dataset
+    from diwa.data.dataset import concat_datasets
 
     check_output_dir(args.out, overwrite=args.overwrite, inputs=args.src, replaceable=dataset_dir)
     parts = [read_any(src, progress=False) for src in args.src]
@@ -238,4 +285,52 @@ def _run_convert(args: argparse.Namespace) -> int:
     layout = args.to or ("calvin" if detect_layout(args.src) == "consolidated" else "consolidated")
     path = convert(args.src, args.dst, layout)
     print(f"converted {args.src} to {path} ({layout} layout)")
+    return 0
+
+
+def _run_export_lerobot(args: argparse.Namespace) -> int:
+    from diwa.data.dataset import load_dataset
+    from diwa.data.lerobot import export_lerobot, lerobot_dir
+
+    check_output_dir(args.out, overwrite=args.overwrite, inputs=(args.src,), replaceable=lerobot_dir)
+    started = time.perf_counter()
+    # Consolidated images stay memory-mapped: the encoder reads one frame at a time.
+    layout = detect_layout(args.src)
+    dataset = load_dataset(args.src) if layout == "consolidated" else read_any(args.src, progress=not args.quiet)
+    path = export_lerobot(dataset, args.out, fps=args.fps, robot_type=args.robot_type, progress=not args.quiet)
+    cameras = ", ".join(sorted(dataset.images)) or "no cameras"
+    print(
+        f"wrote {len(dataset)} frames, {len(dataset.episodes)} episodes ({cameras}) as LeRobot v3.0 to {path} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+def _run_import_lerobot(args: argparse.Namespace) -> int:
+    from diwa.data.lerobot import import_lerobot
+
+    cameras = {
+        key: value for key, value in (("rgb_static", args.static_camera), ("rgb_gripper", args.wrist_camera)) if value
+    }
+    scratch = _scratch_dir(args, (args.src,))
+    try:
+        dataset = import_lerobot(
+            args.src,
+            cameras=cameras or None,
+            base_in_scene=tuple(args.base_in_scene),
+            scratch=scratch,
+            progress=not args.quiet,
+        )
+        path = save_dataset(dataset, args.out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    sizes = ", ".join(f"{key} {images.shape[2]}x{images.shape[1]}" for key, images in sorted(dataset.images.items()))
+    print(
+        f"wrote {len(dataset)} frames, {len(dataset.episodes)} episodes, {len(dataset.annotations)} annotations "
+        f"({sizes or 'no cameras'}) to {path}"
+    )
+    if scene_absent(dataset):
+        print("note: no scene state: scene_obs holds zeros; train the camera profile (--profile camera), not state")
+    if any(images.shape[1:3] != (64, 64) for images in dataset.images.values()):
+        print("note: the camera profile trains on 64x64 frames and refuses others; frames were kept at their size")
     return 0

@@ -28,12 +28,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from diwa.atomic import write_directory_atomically
-from diwa.sim.scene_bounds import check_physical, first_action_violation
+from diwa.sim.scene_bounds import check_physical, first_action_violation, resting_scene
 
 FORMAT = "diwa-consolidated"
 VERSION = 1
 REQUIRED = {"robot_obs": 15, "scene_obs": 24, "actions": 7, "rel_actions": 7}
 IMAGE_KEYS = ("rgb_static", "rgb_gripper")
+SCENE_ABSENT = "absent"
+"""provenance["scene_state"] of data recorded without the scene's state (see scene_absent)."""
 
 
 class Annotation(NamedTuple):
@@ -144,13 +146,21 @@ def frames_by_source(dataset: Dataset) -> dict[str, int]:
     return counts
 
 
+def scene_absent(dataset: Dataset) -> bool:
+    """Whether scene_obs holds no measurement (zeros), as in play recorded on a real cell: its
+    provenance says so (`"scene_state": "absent"`). Only the camera route can learn from it."""
+    return dataset.provenance.get("scene_state") == SCENE_ABSENT
+
+
 def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> Path:
     """Write `dataset` to directory `path` atomically: a crash leaves the old directory or none.
 
     A frame outside the scene's physical bounds (a block below the floor, a joint past its stop) is
-    refused with its location: a world model must not learn from states the cell cannot be in."""
+    refused with its location: a world model must not learn from states the cell cannot be in. With
+    the scene absent, only the robot's half of that check applies."""
     dataset.validate()
-    check_physical(dataset.robot_obs, dataset.scene_obs, f"dataset for {path}")
+    scene = resting_scene(len(dataset)) if scene_absent(dataset) else dataset.scene_obs
+    check_physical(dataset.robot_obs, scene, f"dataset for {path}")
     problem = first_action_violation(dataset.actions, dataset.rel_actions)
     if problem is not None:
         raise ValueError(f"dataset for {path}: {problem} (no robot command)")

@@ -183,6 +183,15 @@ def first_action_violation(actions: np.ndarray, rel_actions: np.ndarray) -> str 
     return None if first is None else first[1]
 
 
+def resting_scene(frames: int) -> np.ndarray:
+    """(frames, 24) scene states with every block resting on the table at its origin: what the
+    scene checks see in place of a scene state that was not recorded."""
+    scene = np.zeros(24)
+    for color in BLOCK_COLORS:
+        scene[block_pos(color).start + 2] = g.TABLE_TOP_Z + g.BLOCK_HALF_HEIGHT
+    return np.broadcast_to(scene, (frames, 24))
+
+
 def check_physical(robot_obs: np.ndarray, scene_obs: np.ndarray, what: str) -> None:
     """Raise ValueError naming the first state outside the scene's physical bounds."""
     problem = first_violation(robot_obs, scene_obs)

@@ -171,10 +171,12 @@ def measure_skill(
     """Fidelity of one skill over `episodes` harness start states (seeded like `diwa eval`); each
     episode is also replayed `samples` times in the simulator at each noise level in
     `replay_noise` (see replay_in_simulator)."""
+    from diwa.sim.config import SimConfig
     from diwa.sim.make import make_env
 
-    # Cameras at the simulator's recording sizes, as in the play data; the model resizes them itself.
-    env = make_env(cameras=tuple(name.removeprefix("rgb_") for name in IMAGE_KEYS if name in model.observation_keys))
+    # Cameras at 64x64, as evaluation renders them for the camera route (eval.harness.simulator_for).
+    cameras = tuple(name.removeprefix("rgb_") for name in IMAGE_KEYS if name in model.observation_keys)
+    env = make_env(SimConfig.paper_profile(cameras=cameras) if cameras else SimConfig())
     generator = torch.Generator(device=model.device).manual_seed(seed)
     result = SkillFidelity(skill, agent_name, [])
     try:

@@ -160,6 +160,7 @@ def encode_images(
     for start in tqdm(range(0, count, ENCODE_BATCH), desc="image codes", unit="batch", disable=not progress):
         stop = min(start + ENCODE_BATCH, count)
         for key in IMAGE_KEYS:
-            frames = torch.from_numpy(np.asarray(images[key][start:stop])).to(device)
+            # A copy: slices of a read-only memory map cannot back a tensor.
+            frames = torch.from_numpy(np.array(images[key][start:stop])).to(device)
             codes[code_key(key)][start:stop] = autoencoder.encode(key, frames).cpu().numpy()
     return codes
