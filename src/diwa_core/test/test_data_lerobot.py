@@ -1,4 +1,4 @@
-"""LeRobot v3.0 export and import (diwa.data.lerobot).
+"""LeRobot v3.0 export and import (diwa.data.lerobot_export, diwa.data.lerobot_import).
 
 The export is checked with readers that share no code with the writer: Hugging Face `datasets`
 for the Parquet tables, pandas for the task table (as LeRobot reads it), and av for the videos. The
@@ -22,15 +22,9 @@ import pytest
 from diwa.cli import main
 from diwa.data.dataset import Annotation, Dataset, load_dataset, save_dataset
 from diwa.data.franka_kinematics import tcp_pose
-from diwa.data.lerobot import (
-    ABS_ACTION_NAMES,
-    REL_ACTION_NAMES,
-    ROBOT_OBS_NAMES,
-    SCENE_OBS_NAMES,
-    _applied_gripper_actions,
-    export_lerobot,
-    import_lerobot,
-)
+from diwa.data.lerobot_export import export_lerobot
+from diwa.data.lerobot_format import ABS_ACTION_NAMES, REL_ACTION_NAMES, ROBOT_OBS_NAMES, SCENE_OBS_NAMES
+from diwa.data.lerobot_import import _applied_gripper_actions, import_lerobot
 from diwa.sim import geometry as g
 from diwa.world_model.synthetic import point_mass_dataset
 
@@ -353,7 +347,7 @@ def write_franka_dataset(
     fps: int = FPS,
 ) -> None:
     """A v3.0 dataset as lerobot 0.4 writes one (h264 videos, tasks with pandas' unnamed index, a
-    joint-space action), written here without diwa.data.lerobot."""
+    joint-space action), written here without the diwa.data.lerobot_* modules."""
     n = len(state)
     lengths = [end - start + 1 for start, end in episodes]
     frame_index = np.concatenate([np.arange(length) for length in lengths])
@@ -527,11 +521,11 @@ def test_gripper_action_inferred_from_width() -> None:
 def test_export_splits_files_and_chunks_as_v3_does(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """With tiny size limits every episode gets its own data and video file, two files per chunk;
     the metadata still finds every frame."""
-    import diwa.data.lerobot as lerobot
+    import diwa.data.lerobot_export as lerobot_export
 
-    monkeypatch.setattr(lerobot, "DATA_FILES_SIZE_IN_MB", 0.001)
-    monkeypatch.setattr(lerobot, "VIDEO_FILES_SIZE_IN_MB", 1e-6)
-    monkeypatch.setattr(lerobot, "CHUNKS_SIZE", 2)
+    monkeypatch.setattr(lerobot_export, "DATA_FILES_SIZE_IN_MB", 0.001)
+    monkeypatch.setattr(lerobot_export, "VIDEO_FILES_SIZE_IN_MB", 1e-6)
+    monkeypatch.setattr(lerobot_export, "CHUNKS_SIZE", 2)
     dataset = play()
     out = export_lerobot(dataset, tmp_path / "split")
     places = ["chunk-000/file-000", "chunk-000/file-001", "chunk-001/file-000"]

@@ -120,7 +120,7 @@ def _add_lerobot(commands: argparse._SubParsersAction) -> None:
         description="Read a LeRobot v3.0 dataset as play: DiWA's own export back as it was, or a Franka "
         "recording (7 joint angles and the gripper width), whose TCP pose, relative actions and gripper "
         "actions are computed from the recorded motion. Cameras keep their size; a real cell's missing "
-        "scene state is stored as zeros and marked absent in the provenance (diwa.data.lerobot).",
+        "scene state is stored as zeros and marked absent in the provenance (diwa.data.lerobot_import).",
     )
     imp.add_argument("src", metavar="DIR", help="LeRobot dataset directory")
     imp.add_argument("--out", required=True, help="consolidated dataset directory to write")
@@ -290,7 +290,7 @@ def _run_convert(args: argparse.Namespace) -> int:
 
 def _run_export_lerobot(args: argparse.Namespace) -> int:
     from diwa.data.dataset import load_dataset
-    from diwa.data.lerobot import export_lerobot, lerobot_dir
+    from diwa.data.lerobot_export import export_lerobot, lerobot_dir
 
     check_output_dir(args.out, overwrite=args.overwrite, inputs=(args.src,), replaceable=lerobot_dir)
     started = time.perf_counter()
@@ -307,7 +307,7 @@ def _run_export_lerobot(args: argparse.Namespace) -> int:
 
 
 def _run_import_lerobot(args: argparse.Namespace) -> int:
-    from diwa.data.lerobot import import_lerobot
+    from diwa.data.lerobot_import import import_lerobot
 
     cameras = {
         key: value for key, value in (("rgb_static", args.static_camera), ("rgb_gripper", args.wrist_camera)) if value
