@@ -64,7 +64,9 @@ def _train_policy(args: argparse.Namespace, ranks: distributed.Ranks, device: st
     if args.epochs is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=args.epochs))
 
-    dataset = load_dataset(args.demos, images=False)
+    # With the images (memory-mapped, only sampled by the hash): the recorded hash must be the one
+    # fine-tuning computes when it loads these demonstrations as start states, cameras included.
+    dataset = load_dataset(args.demos)
     encoder: ObservationEncoder = FeatureEncoder.from_file(args.features) if args.features else StateEncoder()
     episodes = skill_episodes(dataset, skill)
     if not episodes:

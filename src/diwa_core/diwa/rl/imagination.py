@@ -91,7 +91,7 @@ def policy_start_states(
     path = starts or (resolve(policy.provenance["dataset"]) if "dataset" in policy.provenance else None)
     if path is None:
         raise ValueError("the policy does not record its demonstrations; name a dataset of start states with --starts")
-    dataset = load_dataset(path, images=model.uses_images)
+    dataset = load_dataset(path)  # with any images: the hash train-policy recorded covers them
     content_hash = dataset.content_hash()
     recorded = policy.provenance.get("dataset_hash")
     if starts is None and recorded is not None and recorded != content_hash:
