@@ -2,11 +2,12 @@
 
 Times training steps of (a) DreamerV2's CNN encoder and decoder trained end to end inside the quick
 profile's RSSM, at depths 16 and 48, and (b) the camera profile: its image autoencoder alone, then the
-RSSM on precomputed codes. Rates per wall second (run it on an otherwise idle machine) and per CPU
-second of this process; the minutes a profile's steps would take come from the wall rates. Writes
-options.json beside this script.
+RSSM on precomputed codes. Rates per wall second and per CPU second of this process (one core's
+throughput, robust to other work on the machine); the core-minutes a profile's steps cost come
+from the CPU rates (on 2 cores the wall time is at best half). Writes options.json beside this
+script.
 
-    python docs/results/camera_profile/options.py [--threads 2]
+    python docs/results/camera_profile/options.py [--threads 1] [--steps 3]
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def trainer_rate(config, steps: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -73,12 +74,12 @@ def main() -> None:
     results["camera_encoder_frames"] = rate(encoder_steps, 64 * 5 * args.steps)
     steps = camera.train.steps
     for key in ("end_to_end_depth16_frames", "end_to_end_depth48_frames"):
-        results[key.replace("_frames", "_min_for_profile_steps")] = steps * 1024 / results[key]["per_wall_s"] / 60
-    results["camera_min_for_profile_steps"] = (
+        results[key.replace("_frames", "_core_min_for_profile_steps")] = steps * 1024 / results[key]["per_cpu_s"] / 60
+    results["camera_core_min_for_profile_steps"] = (
         camera.observation.encoder_steps
         * camera.observation.encoder_batch_size
-        / results["camera_encoder_frames"]["per_wall_s"]
-        + steps * 1024 / results["camera_rssm_on_codes_frames"]["per_wall_s"]
+        / results["camera_encoder_frames"]["per_cpu_s"]
+        + steps * 1024 / results["camera_rssm_on_codes_frames"]["per_cpu_s"]
     ) / 60
     out = Path(__file__).with_name("options.json")
     out.write_text(json.dumps(results, indent=1) + "\n")
