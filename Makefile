@@ -35,7 +35,7 @@ demo-loop: $(SETUP_DONE)
 	$(ENV) scripts/build.sh >/dev/null
 	$(ENV) python -m diwa_bringup.demo --loop --skill $(SKILLS) --workdir artifacts/demo
 
-## reproduce: the full pipeline from nothing to the released models and their figures (ROUTE=state)
+## reproduce: the full pipeline from nothing to the released models and their figures (ROUTE=state; camera: the run and its report)
 ROUTE ?= state
 reproduce: $(SETUP_DONE)
 	$(ENV) scripts/reproduce.sh $(ROUTE)

@@ -2,16 +2,30 @@
 # `make reproduce ROUTE=state`: the full pipeline from nothing to a release of the route's models and
 # their figures, with the seeds of the shipped release (diwa/models/<route>/release.json), then the
 # figures side by side with the shipped ones. Resumable: rerun after an interruption. About 100
-# minutes on 2 cores (scripts/seed_set.sh), one progress line per stage.
+# minutes on 2 cores (scripts/seed_set.sh), one progress line per stage. ROUTE=camera runs
+# scripts/camera_set.sh on seed set 41 and its report (about 80 minutes; no camera release yet).
 #
 #   scripts/reproduce.sh [ROUTE] [OUT_DIR]      (after `source scripts/env.sh`; repository root)
 set -euo pipefail
 ROUTE="${1:-state}"
 OUT="${2:-artifacts/reproduce/$ROUTE}"
-if [ "$ROUTE" != state ]; then
-  echo "reproduce.sh: only the state route is released so far (camera: issue 25)" >&2
-  exit 2
-fi
+case "$ROUTE" in
+  state) ;;
+  camera)  # not released yet: the run and its report (docs/results/camera_route)
+    started=$(date +%s)
+    scripts/camera_set.sh "$OUT/run" 41
+    runs=()
+    for s in open_drawer close_drawer move_slider_left move_slider_right turn_on_lightbulb turn_off_lightbulb \
+      turn_on_led turn_off_led; do runs+=("$OUT/run/diwa_plain/$s"); done
+    diwa report --name camera_set41 --runs "${runs[@]}" --wm "$OUT/run/wm" --out-dir "$OUT"
+    echo "reproduce camera: $(( ($(date +%s) - started) / 60 )) min; report in $OUT/camera_set41.md"
+    exit 0
+    ;;
+  *)
+    echo "reproduce.sh: unknown route '$ROUTE' (state, camera)" >&2
+    exit 2
+    ;;
+esac
 SHIPPED="$(python -c 'from diwa.released import models_root; print(models_root())')/$ROUTE/release.json"
 # The shipped release names its seeds; without one, seed set 41 (the set the state release came from).
 eval "$(python - "$SHIPPED" <<'PY'
