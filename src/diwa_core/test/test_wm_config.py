@@ -57,6 +57,9 @@ def edited(tmp_path: Path, section: str, key: str, value: object) -> Path:
         ("loss", "kl_balance", 1.2, "kl_balance"),
         ("train", "seq_len", 1, "seq_len"),
         ("train", "lr", "fast", "number"),
+        ("observation", "image_code", 0, "image_code"),
+        ("observation", "encoder_steps", -1, "encoder_steps"),
+        ("observation", "encoder_lr", 0.0, "encoder_lr"),
     ],
 )
 def test_bad_values_are_rejected(tmp_path: Path, section: str, key: str, value: object, message: str) -> None:
