@@ -359,7 +359,7 @@ class PolicyNode(Node):
         feedback.predicted_chunk.skill = self.stats.skill
         feedback.predicted_chunk.horizon, feedback.predicted_chunk.action_dim = chunk.shape
         feedback.predicted_chunk.actions = chunk.astype(np.float32).ravel().tolist()
-        feedback.success_probability = float(episode.success_probability(obs))
+        feedback.success_probability = float(episode.success_probability())
         feedback.inference_latency_ms = float(episode.last_latency_ms)
         self.stats.latency_ms = feedback.inference_latency_ms
         goal_handle.publish_feedback(feedback)

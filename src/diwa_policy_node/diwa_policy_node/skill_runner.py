@@ -12,15 +12,21 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+import torch
 from diwa.agent import Agent, Observation
 from diwa.eval.agents import load_agent
+from diwa.policy.closed_loop import ClosedLoopAgent, recorded_world_model
 from diwa.promotion import DEFAULT_MIN_EPISODES
 from diwa.released import resolve
 from diwa.sim.oracle import completed_tasks
 from diwa.skills import check_skill
 from diwa.world_model.config import IMAGE_KEYS
+from diwa.world_model.reward import RewardClassifier, load_reward_classifier
 
 from diwa_policy_node.promotion import check_promotion
+
+DONE_PROBABILITY = 0.5
+"""The classifier's verdict: done at P(done) >= 0.5, its argmax, as in imagination."""
 
 
 class Logger(Protocol):
@@ -35,7 +41,9 @@ class Episode:
     last_chunk: np.ndarray = field(default_factory=lambda: np.zeros((0, 7), dtype=np.float32))
     last_latency_ms: float = 0.0
     new_chunk: bool = False
-    classifier: Callable[[Observation], float] | None = None
+    classifier: Callable[[], float] | None = None
+    """The skill's reward classifier on the policy's current latent: P(done). The verdict where no
+    oracle exists (a real cell has no scene state)."""
     image_keys: tuple[str, ...] = ()  # the cameras the policy reads
 
     def act(self, obs: Observation) -> np.ndarray:
@@ -53,15 +61,19 @@ class Episode:
         return action
 
     def succeeded(self, obs: Observation) -> bool:
+        """The simulator's oracle where the scene state exists; otherwise the reward classifier's
+        verdict on the latent (P(done) >= 0.5), and never a success without either."""
         start, now = self.start, obs
-        done = completed_tasks(
-            start["robot_obs"], start["scene_obs"], now["robot_obs"], now["scene_obs"], tasks=[self.skill]
-        )
-        return bool(done)
+        if "scene_obs" in start and "scene_obs" in now:
+            done = completed_tasks(
+                start["robot_obs"], start["scene_obs"], now["robot_obs"], now["scene_obs"], tasks=[self.skill]
+            )
+            return bool(done)
+        return self.success_probability() >= DONE_PROBABILITY
 
-    def success_probability(self, obs: Observation) -> float:
-        """The skill's reward classifier on this state, or -1 when none is loaded."""
-        return -1.0 if self.classifier is None else float(self.classifier(obs))
+    def success_probability(self) -> float:
+        """The skill's reward classifier on the policy's current latent, or -1 when none is loaded."""
+        return -1.0 if self.classifier is None else float(self.classifier())
 
 
 class SkillRunner:
@@ -83,6 +95,7 @@ class SkillRunner:
         self.backend_name = backend_name
         self.log = log
         self._agents: dict[tuple[str, str], Agent] = {}
+        self._classifiers: dict[tuple[str, str], RewardClassifier | None] = {}
 
     def resolve_policy(self, skill: str, requested: str) -> str:
         spec = requested or self.configured.get(skill, "")
@@ -116,7 +129,41 @@ class SkillRunner:
         obs = observe(image_keys)
         check_images(obs, obs, image_keys)
         agent.reset(skill, obs)
-        return Episode(skill=skill, agent=agent, start={k: v.copy() for k, v in obs.items()}, image_keys=image_keys)
+        return Episode(
+            skill=skill,
+            agent=agent,
+            start={k: v.copy() for k, v in obs.items()},
+            classifier=self._classifier(skill, spec, agent),
+            image_keys=image_keys,
+        )
+
+    def _classifier(self, skill: str, spec: str, agent: Agent) -> Callable[[], float] | None:
+        """P(done) from the reward classifier a fine-tuned latent policy was trained against (its
+        provenance names it, bound to the world model's weights); None for other policies."""
+        if not isinstance(agent, ClosedLoopAgent) or agent.features.tracker is None:
+            return None
+        key = (skill, spec)
+        if key not in self._classifiers:
+            recorded = agent.agent.policy.provenance.get("reward")
+            model = recorded_world_model(agent.agent.policy)
+            if not isinstance(recorded, dict) or not recorded.get("path") or model is None:
+                self._classifiers[key] = None
+            else:
+                classifier, _ = load_reward_classifier(resolve(recorded["path"]), skill, model["weights_sha256"])
+                self._classifiers[key] = classifier
+        classifier = self._classifiers[key]
+        if classifier is None:
+            return None
+
+        def done_probability() -> float:
+            features = agent.current_features
+            if features is None:
+                return -1.0
+            with torch.no_grad():
+                _, logits = classifier(torch.as_tensor(features, dtype=torch.float32)[None])
+            return float(torch.softmax(logits, dim=-1)[0, 1])
+
+        return done_probability
 
 
 def check_images(start: Observation, obs: Observation, keys: tuple[str, ...]) -> None:

@@ -151,6 +151,12 @@ class ClosedLoopAgent:
         return action
 
     @property
+    def current_features(self) -> np.ndarray | None:
+        """What the policy reads at the latest observation: for a latent policy the filtered
+        world-model features, which the skill's reward classifier also reads."""
+        return self._current
+
+    @property
     def last_chunk(self) -> np.ndarray | None:
         """The most recent predicted chunk (horizon x 7), for the ROS node's feedback and markers."""
         return self.agent.last_chunk
