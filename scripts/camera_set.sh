@@ -20,20 +20,9 @@ CAMERAS=(--cameras --static-size 64 --gripper-size 64)
 mkdir -p "$O/logs"
 echo "play $S demos $((100 * S))+i bc $S wm $S reward $S finetune $S eval $((1000 + S))" > "$O/seeds.txt"
 
-stage() {  # stage NAME COMMAND...: run once, then mark done
-  local name="$1"
-  shift
-  if [ -f "$O/.done_$name" ]; then
-    echo "[camera set $S] $name: done before"
-    return
-  fi
-  local t0
-  t0=$(date +%s)
-  echo "[camera set $S] $name ..."
-  "$@" > "$O/logs/$name.log" 2>&1 || { echo "[camera set $S] $name FAILED: see $O/logs/$name.log" >&2; return 1; }
-  touch "$O/.done_$name"
-  echo "[camera set $S] $name: $(($(date +%s) - t0)) s"
-}
+STAGE_LABEL="camera set $S"
+# shellcheck source=scripts/stages.sh
+source "$(dirname "$0")/stages.sh"
 
 play() {
   diwa data collect-play --frames 50000 --seed "$S" --near-miss-prob 0.3 --near-miss-m 0.03 0.09 \
@@ -67,13 +56,6 @@ rewards() {  # rewards SKILL...
   for s in "$@"; do
     diwa train-reward --skill "$s" --wm "$O/wm" --data "$O/play" --out "$O/rewards" --seed "$S" --threads 1 --json
   done
-}
-
-both_cores() {  # both_cores NAME_A "CMD_A" NAME_B "CMD_B": two stages side by side
-  stage "$1" $2 &
-  local pid=$!
-  stage "$3" $4
-  wait "$pid"
 }
 
 stage play play

@@ -60,20 +60,9 @@ echo "play $PLAY_SEED demos $DEMO_SEED+i bc $BC_SEED wm $WM_SEED reward $REWARD_
   "judge ${JUDGE_SEED:-none}" > "$O/seeds.txt"
 started=$(date +%s)
 
-stage() {  # stage NAME COMMAND...: run once, then mark done
-  local name="$1"
-  shift
-  if [ -f "$O/.done_$name" ]; then
-    echo "[seed set $S] $name: done before"
-    return
-  fi
-  local t0
-  t0=$(date +%s)
-  echo "[seed set $S] $name ..."
-  "$@" > "$O/logs/$name.log" 2>&1 || { echo "[seed set $S] $name FAILED: see $O/logs/$name.log" >&2; return 1; }
-  touch "$O/.done_$name"
-  echo "[seed set $S] $name: $(($(date +%s) - t0)) s"
-}
+STAGE_LABEL="seed set $S"
+# shellcheck source=scripts/stages.sh
+source "$(dirname "$0")/stages.sh"
 
 play() {
   rm -rf "$O/play"
@@ -143,13 +132,6 @@ verdicts() {  # verdicts VARIANT SKILL...: the pre-deployment verdict on each fi
     diwa verdict --skill "$s" --run "$O/diwa_$variant/$s" --wm "$O/wm" --reward "$O/rewards" \
       --guard "$O/verdict_guard" --episodes 500 --seed "$FT_SEED" --json "${judge[@]}"
   done
-}
-
-both_cores() {  # both_cores NAME_A "CMD_A" NAME_B "CMD_B": two stages side by side
-  stage "$1" $2 &
-  local pid=$!
-  stage "$3" $4
-  wait "$pid"  # a bare `wait` would hide the background stage's failure
 }
 
 stage play play
