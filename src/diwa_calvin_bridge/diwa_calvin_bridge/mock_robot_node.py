@@ -11,7 +11,6 @@ command stream stops.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 
@@ -32,10 +31,8 @@ from diwa.skills import SKILLS
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
@@ -46,6 +43,7 @@ from diwa_msgs.action import Grasp, Homing, Move
 from diwa_msgs.msg import SceneState
 from diwa_msgs.srv import ResetSim
 from diwa_robot.image_conversion import rgb_to_image_msg
+from diwa_robot.node_main import run_node
 
 GRIPPER_SETTLE_TIMEOUT_S = 2.0
 GRIPPER_SETTLE_TOLERANCE_M = 2e-4
@@ -332,22 +330,11 @@ class MockRobotNode(Node):
         return result
 
 
-def main(args: list[str] | None = None) -> None:
-    # rclpy's own SIGINT handler would shut the context down at once, under the control loop and a
-    # gripper goal still publishing; without it Ctrl-C ends the spin and stop() ends them first.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    node = MockRobotNode()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
-        node.stop()
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main() -> None:
+    # The shared entry point: its bounded waits notice Ctrl-C even when no message arrives (this
+    # node's control loop runs in its own thread, so the executor may wait on nothing for long), and
+    # stop() ends the control loop and any gripper goal before the publishers are destroyed.
+    run_node(MockRobotNode, threads=4, on_exit=lambda node: node.stop())
 
 
 if __name__ == "__main__":
