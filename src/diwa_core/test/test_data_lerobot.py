@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -549,3 +550,10 @@ def test_export_splits_files_and_chunks_as_v3_does(monkeypatch: pytest.MonkeyPat
     np.testing.assert_array_equal(back.robot_obs, dataset.robot_obs)
     for key, frames in dataset.images.items():
         assert np.abs(back.images[key].astype(float) - frames).mean() < 6.0
+
+
+def test_encoding_leaves_the_callers_scheduling_policy_alone(tmp_path: Path) -> None:
+    """SVT-AV1 makes the encoding thread real-time; processes it starts later would inherit that."""
+    before = (os.sched_getscheduler(0), os.sched_getparam(0))
+    export_lerobot(play(), tmp_path / "out")
+    assert (os.sched_getscheduler(0), os.sched_getparam(0)) == before

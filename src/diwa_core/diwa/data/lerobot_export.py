@@ -10,7 +10,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -277,9 +278,28 @@ def _quiet_svt() -> None:
     os.environ.setdefault("SVT_LOG", "1")
 
 
+@contextmanager
+def _own_scheduling() -> Iterator[None]:
+    """Give the calling thread back its scheduling policy after encoding. SVT-AV1 switches the
+    thread that opens an encoder to real-time SCHED_FIFO; every process started from that thread
+    afterwards would inherit it (measured: ROS nodes started by the same process then spun at
+    real-time priority and starved the mock robot). Lowering back needs no privilege."""
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        if (os.sched_getscheduler(0), os.sched_getparam(0)) != (policy, param):
+            os.sched_setscheduler(0, policy, param)
+
+
 def _encode_episode(path: Path, frames: np.ndarray, fps: int) -> None:
     """One episode's frames as a video of its own, starting with a key frame, as LeRobot encodes
     each episode before appending it to the camera's file."""
+    with _own_scheduling():
+        _write_video(path, frames, fps)
+
+
+def _write_video(path: Path, frames: np.ndarray, fps: int) -> None:
     import av
 
     time_base = Fraction(1, fps)
