@@ -5,7 +5,6 @@ Ctrl-C or SIGINT from `diwa launch`."""
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Callable
 
 import rclpy
@@ -14,7 +13,6 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 SIGNAL_CHECK_S = 0.2
-CALLBACK_DRAIN_S = 3.0
 
 
 def run_node(make_node: Callable[[], Node], threads: int, on_exit: Callable[[Node], None] | None = None) -> None:
@@ -40,20 +38,5 @@ def run_node(make_node: Callable[[], Node], threads: int, on_exit: Callable[[Nod
         if on_exit is not None and node.context.ok():
             on_exit(node)
         executor.shutdown(timeout_sec=2.0)
-        _drain_callbacks(executor)
         node.destroy_node()
         rclpy.try_shutdown()
-
-
-def _drain_callbacks(executor: MultiThreadedExecutor) -> None:
-    """Let the callbacks already handed to the executor's thread pool finish while the node still
-    exists. rclpy 7.1 (Jazzy) returns from shutdown without waiting for
-    them (upstream fixed in ros2/rclpy#1309): a callback then ran on the destroyed node and printed
-    "exception was never retrieved: cannot use Destroyable" at every graph shutdown. Bounded, so a
-    callback that never returns cannot hang the exit."""
-    pool = getattr(executor, "_executor", None)
-    if pool is None:  # a future rclpy may not keep the pool there; its own shutdown then waits
-        return
-    waiter = threading.Thread(target=pool.shutdown, kwargs={"wait": True}, daemon=True)
-    waiter.start()
-    waiter.join(timeout=CALLBACK_DRAIN_S)
