@@ -79,15 +79,11 @@ class SkillReport:
 
 
 def simulator_for(agent: Agent) -> gymnasium.Env:
-    """A simulator rendering what `agent` reads: an agent on the camera route gets its cameras at
-    64x64, the size DiWA uses, the camera profile trains at and the mock robot publishes; any
-    other agent a state-only simulator (rendering costs far more than physics)."""
+    """A simulator rendering what `agent` reads (SimConfig.rendering)."""
     from diwa.sim.config import SimConfig
     from diwa.sim.make import make_env
 
-    reads = getattr(agent, "observation_keys", ())
-    cameras = tuple(key.removeprefix("rgb_") for key in reads if key.startswith("rgb_"))
-    return make_env(SimConfig.paper_profile(cameras=cameras) if cameras else None)
+    return make_env(SimConfig.rendering(getattr(agent, "observation_keys", ())))
 
 
 def evaluate(

@@ -94,6 +94,7 @@ class SimulatorChunkEnv:
         seed: int,
         workers: int = 1,
     ) -> None:
+        from diwa.sim.config import SimConfig
         from diwa.sim.vector import VectorSimulators  # pybullet only where the simulator is used
 
         self.skill = check_skill(skill)
@@ -101,8 +102,7 @@ class SimulatorChunkEnv:
         self.max_steps = rollout.max_episode_steps
         self.features = EpisodeFeatures(policy, model, self.num_envs, seed)
         reads = () if self.features.model is None else self.features.model.observation_keys
-        cameras = tuple(key.removeprefix("rgb_") for key in reads if key.startswith("rgb_"))
-        self.simulators = VectorSimulators(self.skill, self.num_envs, workers, cameras)
+        self.simulators = VectorSimulators(self.skill, self.num_envs, workers, SimConfig.rendering(reads))
         self.rng = np.random.default_rng([seed, SKILLS.index(skill), TRAINING_STREAM, 0])
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,14 @@ class SimConfig:
         if not isinstance(values, dict):
             raise ValueError(f"{path}: expected a mapping of simulator options, got {type(values).__name__}")
         return cls.from_dict(values)
+
+    @classmethod
+    def rendering(cls, observation_keys: Iterable[str]) -> SimConfig:
+        """A simulator for a reader of `observation_keys`: its cameras ("rgb_static", ...) at 64x64,
+        the size DiWA uses, the camera profile trains at and the mock robot publishes; none for a
+        state reader (rendering costs far more than physics)."""
+        cameras = tuple(key.removeprefix("rgb_") for key in observation_keys if key.startswith("rgb_"))
+        return cls.paper_profile(cameras=cameras) if cameras else cls()
 
     @classmethod
     def paper_profile(cls, **overrides: Any) -> SimConfig:

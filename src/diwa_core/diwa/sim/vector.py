@@ -17,6 +17,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
 
+from diwa.sim.config import SimConfig
+
 Observation = dict[str, np.ndarray]
 
 
@@ -27,13 +29,10 @@ class SimulatorGroup(gymnasium.Env):
     observation_space = spaces.Discrete(1)  # unused: results come back through `call`
     action_space = spaces.Discrete(1)
 
-    def __init__(self, skill: str, count: int, cameras: tuple[str, ...] = ()) -> None:
-        from diwa.sim.config import SimConfig
+    def __init__(self, skill: str, count: int, config: SimConfig) -> None:
         from diwa.sim.make import make_env  # pybullet is imported in the worker
 
         self.skill = skill
-        # Cameras at 64x64, as evaluation renders them for a camera-route agent (eval.harness.simulator_for).
-        config = SimConfig.paper_profile(cameras=cameras) if cameras else SimConfig()
         self.envs = [make_env(config) for _ in range(count)]
         self.pending: Any = None
 
@@ -76,15 +75,16 @@ class SimulatorGroup(gymnasium.Env):
 
 class VectorSimulators:
     """`count` simulators of `skill` in `workers` processes (1: in this process), rendering
-    `cameras` ("static", "gripper") into their observations."""
+    what `config` says (SimConfig.rendering: the cameras a reader needs)."""
 
-    def __init__(self, skill: str, count: int, workers: int = 1, cameras: tuple[str, ...] = ()) -> None:
+    def __init__(self, skill: str, count: int, workers: int = 1, config: SimConfig | None = None) -> None:
+        config = config or SimConfig()
         if workers < 1 or count < 1:
             raise ValueError(f"simulators and workers must be positive, got {count} and {workers}")
         workers = min(workers, count)
         sizes = [len(part) for part in np.array_split(np.arange(count), workers)]
         self.groups = [(sum(sizes[:g]), size) for g, size in enumerate(sizes)]  # (first simulator, count)
-        makers = [functools.partial(SimulatorGroup, skill, size, cameras) for size in sizes]
+        makers = [functools.partial(SimulatorGroup, skill, size, config) for size in sizes]
         if workers == 1:
             self.vector: gymnasium.vector.VectorEnv = SyncVectorEnv(makers)
         else:  # spawn: torch threads in this process must not be forked

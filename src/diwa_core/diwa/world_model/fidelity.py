@@ -34,7 +34,6 @@ from diwa.eval.harness import DEFAULT_MAX_STEPS
 from diwa.sim.obs_layout import TCP_POS
 from diwa.sim.start_states import sample_start_state, skill_seed
 from diwa.skills import CHUNK_STEPS
-from diwa.world_model.config import IMAGE_KEYS
 from diwa.world_model.model import WorldModel
 from diwa.world_model.reward import RewardClassifier
 
@@ -174,9 +173,7 @@ def measure_skill(
     from diwa.sim.config import SimConfig
     from diwa.sim.make import make_env
 
-    # Cameras at 64x64, as evaluation renders them for the camera route (eval.harness.simulator_for).
-    cameras = tuple(name.removeprefix("rgb_") for name in IMAGE_KEYS if name in model.observation_keys)
-    env = make_env(SimConfig.paper_profile(cameras=cameras) if cameras else SimConfig())
+    env = make_env(SimConfig.rendering(model.observation_keys))  # as evaluation renders them
     generator = torch.Generator(device=model.device).manual_seed(seed)
     result = SkillFidelity(skill, agent_name, [])
     try:
