@@ -170,10 +170,11 @@ def test_a_skill_homes_the_gripper_switches_servo_to_twist_streams_and_pauses_se
     assert before_pause and not before_pause[-1].value.moving, "a zero twist comes before the pause"
     assert not any(t.value.moving for t in twists if t.value.stamp > paused.wall)
 
-    # One twist per control period: the mean period is the control period (a loaded machine may
-    # delay single periods; the loop then catches up, so individual gaps are not checked).
+    # One twist per control period (a loaded machine may delay single periods; the loop then
+    # catches up, so individual gaps are not checked). The expert may open the drawer in under a
+    # second, so the sample is what a short skill gives: enough intervals for a median.
     stamps = np.array([t.value.stamp for t in twists if t.value.moving])
-    assert len(stamps) >= 30 and (np.diff(stamps) > 0).all()
+    assert len(stamps) >= 12 and (np.diff(stamps) > 0).all(), (len(stamps), outcome.result.message)
     # Streamed at the arbiter's rate, the Franka profile's control period: the median interval,
     # which a stalled period on a busy CI machine (the loop skips it rather than bursting to catch
     # up) does not move.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,9 @@ ENABLE = 4  # teleop.yaml's joy_enable_button
 class Pad:
     """A joystick (sensor_msgs/Joy at 30 Hz on a thread) and what reaches the robot."""
 
-    def __init__(self, client: RosTestClient) -> None:
+    def __init__(self, client: RosTestClient, outputs: Callable[[], str]) -> None:
         node = client.node
+        self.outputs = outputs  # the nodes' logs, for a failure message
         self.lock = threading.Lock()
         self.tcp: np.ndarray | None = None
         self.twists: list[tuple[float, np.ndarray]] = []
@@ -83,9 +85,9 @@ def pad(tmp_path_factory):
     ]
     with node_processes(specs, logs, DOMAIN) as processes:
         client = RosTestClient(DOMAIN)
-        view = Pad(client)
+        view = Pad(client, lambda: "\n".join(p.output() for p in processes))
         try:
-            wait_for(lambda: view.tcp is not None, 60, "the mock robot\n" + "\n".join(p.output() for p in processes))
+            wait_for(lambda: view.tcp is not None, 60, "the mock robot\n" + view.outputs())
             time.sleep(2.0)  # discovery
             yield view
         finally:
@@ -104,10 +106,22 @@ def test_the_arm_moves_only_while_the_enable_button_is_held(pad):
     assert moved[1] > 0.02, moved
     released_at = time.time()
     pad.set(forward=0.3, enable=False)
-    time.sleep(1.5)
+
+    # Wait for the stop rather than a fixed time: on a loaded machine the twists (or their delivery
+    # to this client) can lag by more than a second.
+    def stopped() -> bool:
+        twists = pad.twists_since(released_at - 0.2)
+        return len(twists) > 5 and np.linalg.norm(twists[-1][1]) == 0.0
+
+    try:
+        wait_for(stopped, 10, "a ramp to rest after the enable button was released")
+    except TimeoutError as error:
+        since = pad.twists_since(released_at - 0.2)
+        raise AssertionError(f"{error}; twists since: {since}\n{pad.outputs()}") from error
+    time.sleep(0.3)  # the idle zeros that follow the stop
     twists = pad.twists_since(released_at - 0.2)
     speeds = np.array([tw[1] for tw in twists])
-    assert len(speeds) > 5 and np.linalg.norm(speeds[-1]) == 0.0  # ramped to rest
+    assert np.linalg.norm(speeds[-1]) == 0.0  # ramped to rest
     norms = np.linalg.norm(speeds, axis=1)
     assert any(0.0 < n < norms.max() - 1e-6 for n in norms[int(np.argmax(norms)) :])  # passed through between
     # No jump to zero: consecutive twists differ by at most one period's acceleration. The exception
