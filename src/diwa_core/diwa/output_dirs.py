@@ -13,7 +13,10 @@ that already holds something is deleted by design. Before that happens:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -85,3 +88,15 @@ def policy_dir(skill: str) -> Callable[[Path], str | None]:
         return None if other == skill else f"the policy of another skill ({other!r})"
 
     return holds
+
+
+@contextmanager
+def scratch_beside(out: Path) -> Iterator[Path]:
+    """A scratch directory beside `out` (its parent must exist: check_output_dir makes it), removed
+    afterwards. Writers memory-map long recordings' images there: the same disk as the output, and
+    the pages belong to the file system's cache rather than to the process."""
+    scratch = Path(tempfile.mkdtemp(prefix=f".{Path(out).name}.scratch-", dir=Path(out).parent))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -171,7 +171,7 @@ def test_data_cli_collects_and_converts(tmp_path: Path, capsys: pytest.CaptureFi
     assert dataset.images["rgb_static"].shape[1:] == (32, 32, 3)
     assert dataset.images["rgb_gripper"].shape[1:] == (16, 16, 3)
     assert [a.task for a in dataset.annotations] == ["turn_off_led"]
-    assert not list(tmp_path.glob(".diwa-record-*")), "scratch directory left behind"
+    assert not list(tmp_path.glob(".*scratch-*")), "scratch directory left behind"
     assert main(["data", "convert", str(out), str(tmp_path / "consolidated")]) == 0
     assert len(load_dataset(tmp_path / "consolidated")) == len(dataset)
     assert (

@@ -190,6 +190,53 @@ def test_several_bags_concatenate_with_shifted_episodes_and_annotations(tmp_path
     np.testing.assert_allclose(dataset.rel_actions[10:], expected_rel_actions(second, [(0, 11)]), atol=1e-6)
 
 
+def test_images_stream_to_memory_mapped_files_across_bags(tmp_path: Path) -> None:
+    """With a scratch directory the pixels are written where each frame goes (a second pass over
+    each bag), never collected in memory; the dataset is the one converted in memory."""
+    first, second = make_play(9, seed=3), make_play(14, seed=4)
+    bags = [
+        write_with_rosbags(tmp_path / "a", play_messages(first)),
+        write_with_diwa(tmp_path / "b", play_messages(second)).file_paths[0].parent,
+    ]
+    in_memory = bags_to_dataset(bags)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    streamed = bags_to_dataset(bags, image_dir=scratch)
+    for key in ("rgb_static", "rgb_gripper"):
+        assert isinstance(streamed.images[key], np.memmap) and Path(streamed.images[key].filename).parent == scratch
+        np.testing.assert_array_equal(streamed.images[key], in_memory.images[key])
+        np.testing.assert_array_equal(streamed.images[key], np.concatenate([first.images[key], second.images[key]]))
+    np.testing.assert_array_equal(streamed.rel_actions, in_memory.rel_actions)
+    assert streamed.episodes == in_memory.episodes == [(0, 8), (9, 22)]
+
+
+def test_a_camera_running_slow_gives_one_image_to_two_frames(tmp_path: Path) -> None:
+    play = make_play(8)
+    # The static camera misses tick 5 and stamps tick 4's image a quarter period late; tick 5's
+    # state is stamped 0.3 periods early. That image is then the nearest, within half a period, to
+    # both frames.
+    stamped = {(STATIC, 4): PERIOD_NS // 4, (SCENE, 5): -3 * PERIOD_NS // 10}
+    messages = []
+    for topic, time, data in play_messages(play):
+        tick = _tick(time)
+        if (topic, tick) == (STATIC, 5):
+            continue
+        if (topic, tick) in stamped:
+            msg = TYPES.store.deserialize_cdr(data, TOPIC_TYPES[topic])
+            stamp = T0 + tick * PERIOD_NS + stamped[topic, tick]
+            msg.header.stamp.sec, msg.header.stamp.nanosec = stamp // 10**9, stamp % 10**9
+            data = _serialize(TOPIC_TYPES[topic], msg)
+        messages.append((topic, time, data))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    dataset = bags_to_dataset([write_with_rosbags(tmp_path / "slow", messages)], image_dir=scratch)
+    static = dataset.images["rgb_static"]
+    np.testing.assert_array_equal(static[:5], play.images["rgb_static"][:5])
+    np.testing.assert_array_equal(static[5], play.images["rgb_static"][4])
+    np.testing.assert_array_equal(static[6:], play.images["rgb_static"][6:])
+    np.testing.assert_array_equal(dataset.images["rgb_gripper"], play.images["rgb_gripper"])
+
+
 def test_a_cut_off_bag_converts_up_to_the_cut(tmp_path: Path) -> None:
     play = make_play(30)
     messages = play_messages(play)  # per tick: frame, static image, gripper image, command
@@ -284,6 +331,8 @@ def test_the_cli_writes_a_dataset_and_refuses_to_overwrite(tmp_path: Path, capsy
     assert main(["data", "from-bag", str(bag), "--out", str(out), "--json"]) == 0
     assert '"frames": 8' in capsys.readouterr().out.splitlines()[-1]
     assert len(load_dataset(out)) == 8
+    np.testing.assert_array_equal(load_dataset(out).images["rgb_static"], make_play(8).images["rgb_static"])
+    assert not list(tmp_path.glob(".*scratch-*")), "the images' scratch directory is removed"
     assert main(["data", "from-bag", str(bag), "--out", str(out)]) == 2
     assert "already holds data; pass --overwrite" in capsys.readouterr().err
     # --overwrite replaces a dataset, never the recording it was converted from.

@@ -4,9 +4,8 @@ CALVIN's, LeRobot's)."""
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ from diwa.data.convert import LAYOUTS, convert, detect_layout, read_any, write_l
 from diwa.data.dataset import Dataset, save_dataset, scene_absent
 from diwa.data.recorder import EpisodeRecorder
 from diwa.data.recording_cli import add_from_bag, add_inspect
-from diwa.output_dirs import check_output_dir, dataset_dir
+from diwa.output_dirs import check_output_dir, dataset_dir, scratch_beside
 from diwa.robot_contract import CONTROL_RATE_HZ
 from diwa.sim.geometry import ROBOT_BASE_POS
 from diwa.sim.play import PlayConfig
@@ -184,11 +183,10 @@ def _finish(args: argparse.Namespace, dataset: Dataset, started: float) -> int:
     return 0
 
 
-def _scratch_dir(args: argparse.Namespace, inputs: tuple[str, ...] = ()) -> Path:
-    """Check --out (before any simulator time is spent), then make a scratch directory beside it for
-    memory-mapped images (same disk, removed after)."""
-    parent = check_output_dir(args.out, overwrite=args.overwrite, inputs=inputs, replaceable=dataset_dir).parent
-    return Path(tempfile.mkdtemp(prefix=".diwa-record-", dir=parent))
+def _scratch_dir(args: argparse.Namespace, inputs: tuple[str, ...] = ()) -> AbstractContextManager[Path]:
+    """Check --out (before any simulator time is spent), then a scratch directory beside it for
+    memory-mapped images, removed after."""
+    return scratch_beside(check_output_dir(args.out, overwrite=args.overwrite, inputs=inputs, replaceable=dataset_dir))
 
 
 def _run_collect_play(args: argparse.Namespace) -> int:
@@ -204,14 +202,11 @@ def _run_collect_play(args: argparse.Namespace) -> int:
         free_motion_low=tuple(args.free_motion_box[:3]),
         free_motion_high=tuple(args.free_motion_box[3:]),
     )
-    scratch = _scratch_dir(args)
-    try:
+    with _scratch_dir(args) as scratch:
         env = _make_env(args)
         dataset = generate_play(env, config, _recorder(args, args.frames, scratch), progress=not args.quiet)
         env.close()
         return _finish(args, dataset, started)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _run_collect_demos(args: argparse.Namespace) -> int:
@@ -222,8 +217,7 @@ def _run_collect_demos(args: argparse.Namespace) -> int:
         raise ValueError(f"--episodes and --max-steps must be positive, got {args.episodes} and {args.max_steps}")
     started = time.perf_counter()
     noise = DEFAULT_NOISE if args.noise is None else args.noise
-    scratch = _scratch_dir(args)
-    try:
+    with _scratch_dir(args) as scratch:
         env = _make_env(args)
         recorder = _recorder(args, args.episodes * (args.max_steps + 1), scratch)
         dataset = collect_demos(
@@ -231,8 +225,6 @@ def _run_collect_demos(args: argparse.Namespace) -> int:
         )
         env.close()
         return _finish(args, dataset, started)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _run_collect_rollouts(args: argparse.Namespace) -> int:
@@ -246,8 +238,7 @@ def _run_collect_rollouts(args: argparse.Namespace) -> int:
     agents = {skill: load_agent(args.policy, skill, args.seed) for skill in skills}
     started = time.perf_counter()
     inputs = () if args.policy == "scripted" else (args.policy,)
-    scratch = _scratch_dir(args, inputs)
-    try:
+    with _scratch_dir(args, inputs) as scratch:
         env = _make_env(args)
         recorder = _recorder(args, len(skills) * args.episodes * args.steps, scratch)
         dataset = collect_rollouts(
@@ -264,8 +255,6 @@ def _run_collect_rollouts(args: argparse.Namespace) -> int:
         env.close()
         print("successes: " + ", ".join(f"{k} {v}/{args.episodes}" for k, v in dataset.provenance["successes"].items()))
         return _finish(args, dataset, started)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _run_concat(args: argparse.Namespace) -> int:
@@ -312,8 +301,7 @@ def _run_import_lerobot(args: argparse.Namespace) -> int:
     cameras = {
         key: value for key, value in (("rgb_static", args.static_camera), ("rgb_gripper", args.wrist_camera)) if value
     }
-    scratch = _scratch_dir(args, (args.src,))
-    try:
+    with _scratch_dir(args, (args.src,)) as scratch:
         dataset = import_lerobot(
             args.src,
             cameras=cameras or None,
@@ -322,8 +310,6 @@ def _run_import_lerobot(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
         path = save_dataset(dataset, args.out)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     sizes = ", ".join(f"{key} {images.shape[2]}x{images.shape[1]}" for key, images in sorted(dataset.images.items()))
     print(
         f"wrote {len(dataset)} frames, {len(dataset.episodes)} episodes, {len(dataset.annotations)} annotations "

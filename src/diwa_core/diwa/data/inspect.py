@@ -76,13 +76,15 @@ def dataset_summary(dataset: Dataset, rate_hz: float = CONTROL_RATE_HZ) -> dict[
     }
 
 
-def inspect_path(path: Path, max_gap_s: float, images: bool = False) -> tuple[dict[str, Any], Dataset | None]:
+def inspect_path(path: Path, max_gap_s: float, image_dir: Path | None = None) -> tuple[dict[str, Any], Dataset | None]:
     """The report of a bag or a dataset, and the dataset itself (a bag converted; None where a bag
-    has no scene state to convert). Camera images are loaded only when `images` is asked for."""
+    has no scene state to convert). A bag's camera images are converted only when given a scratch
+    `image_dir` to memory-map them in."""
     if is_bag(path):
         report: dict[str, Any] = {"kind": "bag", "path": str(path), **topic_statistics(path, max_gap_s)}
         try:
-            dataset = bags_to_dataset([path], ConversionConfig(max_gap_s=max_gap_s, images=images))
+            config = ConversionConfig(max_gap_s=max_gap_s, images=image_dir is not None)
+            dataset = bags_to_dataset([path], config, image_dir=image_dir)
         except BagError as err:
             report["dataset"] = None
             report["not_convertible"] = str(err)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 from diwa.data.dataset import save_dataset
 from diwa.data.inspect import format_report, inspect_path, write_preview
 from diwa.data.rosbag import ConversionConfig, bags_to_dataset
-from diwa.output_dirs import check_output_dir, dataset_dir
+from diwa.output_dirs import check_output_dir, dataset_dir, scratch_beside
 from diwa.robot_contract import CONTROL_RATE_HZ
 
 
@@ -40,12 +41,13 @@ def add_from_bag(data_commands: argparse._SubParsersAction) -> None:
 
 
 def run_from_bag(args: argparse.Namespace) -> int:
-    check_output_dir(args.out, overwrite=args.overwrite, inputs=args.bags, replaceable=dataset_dir)
+    out = check_output_dir(args.out, overwrite=args.overwrite, inputs=args.bags, replaceable=dataset_dir)
     config = ConversionConfig(
         rate_hz=args.rate, command_timeout_s=args.command_timeout, max_gap_s=args.max_gap, images=not args.no_images
     )
-    dataset = bags_to_dataset(args.bags, config)
-    save_dataset(dataset, args.out)
+    with scratch_beside(out) as scratch:
+        dataset = bags_to_dataset(args.bags, config, image_dir=scratch)
+        save_dataset(dataset, args.out)
     bags = dataset.provenance["bags"]
     summary = {
         "out": str(args.out),
@@ -96,14 +98,15 @@ def run_inspect(args: argparse.Namespace) -> int:
         raise ValueError(f"--video writes an animated GIF; name it *.gif, not {args.video.name}")
     if args.every < 1 or args.max_frames < 1:
         raise ValueError("--every and --max-frames must be at least 1")
-    report, dataset = inspect_path(args.path, args.max_gap, images=args.video is not None)
-    print(format_report(report))
-    if args.video is not None:
-        if dataset is None:
-            raise ValueError(f"{args.path}: nothing to preview ({report['not_convertible']})")
-        written = write_preview(dataset, args.video, args.every, args.max_frames)
-        report["video"] = {"path": str(args.video), "frames": written}
-        print(f"  preview: {written} frames -> {args.video}")
+    with tempfile.TemporaryDirectory(prefix="diwa-inspect-") as scratch:  # a bag's images, for the preview
+        report, dataset = inspect_path(args.path, args.max_gap, image_dir=Path(scratch) if args.video else None)
+        print(format_report(report))
+        if args.video is not None:
+            if dataset is None:
+                raise ValueError(f"{args.path}: nothing to preview ({report['not_convertible']})")
+            written = write_preview(dataset, args.video, args.every, args.max_frames)
+            report["video"] = {"path": str(args.video), "frames": written}
+            print(f"  preview: {written} frames -> {args.video}")
     if args.json:
         print(json.dumps(report))
     return 0

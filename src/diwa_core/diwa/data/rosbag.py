@@ -10,7 +10,9 @@ What each dataset field is made of:
                          robot_obs[k+1][14], the gripper action the robot applied
   actions[k]             the absolute action: frame k+1's TCP pose (xyz, euler) and gripper action
   images                 the camera image whose header stamp is nearest the frame's (the mock robot
-                         stamps a tick's state and images alike), within half a control period
+                         stamps a tick's state and images alike), within half a control period;
+                         read in a second pass over the bag and written where the frame goes, so
+                         pixels are never collected in memory (an hour at 64x64 is 2.6 GB)
   episodes               split where the frame stream pauses longer than max_gap_s, and per bag
   annotations            the Annotation messages' frame windows, shifted by the frames of earlier bags
 
@@ -90,7 +92,7 @@ class _Streams:
     scene_obs: list[np.ndarray] = field(default_factory=list)
     twist_log_ns: list[int] = field(default_factory=list)
     twists: list[np.ndarray] = field(default_factory=list)
-    images: dict[str, tuple[list[int], list[np.ndarray]]] = field(default_factory=dict)
+    images: dict[str, tuple[list[int], set[tuple[int, int]]]] = field(default_factory=dict)  # stamps, sizes
     annotations: list[Annotation] = field(default_factory=list)
     reset_stamp_ns: list[int] = field(default_factory=list)
 
@@ -105,12 +107,19 @@ class _BagPart:
     rel_actions: np.ndarray
     episodes: list[tuple[int, int]]
     annotations: list[Annotation]
-    images: dict[str, np.ndarray]
+    images: dict[str, tuple[np.ndarray, tuple[int, int]]]  # per camera: chosen message per frame, size
     report: dict[str, Any]
+    path: Path
 
 
-def bags_to_dataset(bags: Sequence[str | Path], config: ConversionConfig | None = None) -> Dataset:
-    """Convert bags, in the given order, into one dataset (each bag starts a new episode)."""
+def bags_to_dataset(
+    bags: Sequence[str | Path], config: ConversionConfig | None = None, image_dir: Path | None = None
+) -> Dataset:
+    """Convert bags, in the given order, into one dataset (each bag starts a new episode).
+
+    Camera images go to memory-mapped files in `image_dir` (a scratch directory on the output's
+    disk) when given, else into memory; either way a bag is read twice: first everything but the
+    pixels, then the images the frames chose."""
     config = config or ConversionConfig()
     if not bags:
         raise ValueError("no bag given")
@@ -127,10 +136,20 @@ def bags_to_dataset(bags: Sequence[str | Path], config: ConversionConfig | None 
         offset += len(part.robot_obs)
     images: dict[str, np.ndarray] = {}
     for key in parts[0].images:
-        shapes = {p.images[key].shape[1:] for p in parts}
-        if len(shapes) > 1:
-            raise BagError(f"{key} images differ in size between bags: {sorted(shapes)}")
-        images[key] = np.concatenate([p.images[key] for p in parts])
+        sizes = {p.images[key][1] for p in parts}
+        if len(sizes) > 1:
+            raise BagError(f"{key} images differ in size between bags: {sorted(sizes)}")
+        shape = (offset, *sizes.pop(), 3)
+        if image_dir is None:
+            images[key] = np.empty(shape, dtype=np.uint8)
+        else:
+            images[key] = np.lib.format.open_memmap(image_dir / f"{key}.npy", mode="w+", dtype=np.uint8, shape=shape)
+    start = 0
+    for part in parts:
+        rows = slice(start, start + len(part.robot_obs))
+        if images:
+            _read_images(part, config, {key: array[rows] for key, array in images.items()})
+        start = rows.stop
     return Dataset(
         robot_obs=np.concatenate([p.robot_obs for p in parts]).astype(np.float32),
         scene_obs=np.concatenate([p.scene_obs for p in parts]).astype(np.float32),
@@ -185,7 +204,7 @@ def _convert_bag(path: Path, config: ConversionConfig) -> _BagPart:
     episodes = [(start, min(end, kept - 1)) for start, end in episodes if start < kept]
     annotations = [a for a in streams.annotations if a.end < kept]
     report["annotations_dropped"] = [list(a) for a in streams.annotations if a.end >= kept]
-    return _BagPart(robot_obs, scene_obs, actions, rel_actions, episodes, annotations, images, report)
+    return _BagPart(robot_obs, scene_obs, actions, rel_actions, episodes, annotations, images, report, path)
 
 
 def _read_streams(reader: BagReader, config: ConversionConfig) -> _Streams:
@@ -223,20 +242,43 @@ def _read_streams(reader: BagReader, config: ConversionConfig) -> _Streams:
                 raise BagError(f"{reader.path}: malformed annotation {msg.start_frame}..{msg.end_frame} {msg.task!r}")
             streams.annotations.append(Annotation(int(msg.start_frame), int(msg.end_frame), str(msg.task)))
         else:
-            stamps, frames = streams.images.setdefault(image_topics[item.topic], ([], []))
+            _check_encoding(msg, item.topic, reader.path)
+            stamps, sizes = streams.images.setdefault(image_topics[item.topic], ([], set()))
             stamps.append(_stamp_ns(msg.header.stamp) or item.log_time_ns)
-            frames.append(_image_to_rgb(msg, item.topic, reader.path))
+            sizes.add((int(msg.height), int(msg.width)))
     return streams
+
+
+def _read_images(part: _BagPart, config: ConversionConfig, out: dict[str, np.ndarray]) -> None:
+    """The second pass: each camera message some frames chose, decoded into those frames' rows of
+    `out` (messages are counted per topic in reading order, as the first pass counted them)."""
+    topics = {config.topics.images[key]: key for key in out}
+    wanted: dict[str, dict[int, np.ndarray]] = {}
+    for key, (chosen, _) in part.images.items():
+        order = np.argsort(chosen, kind="stable")
+        messages, starts = np.unique(chosen[order], return_index=True)
+        wanted[key] = dict(zip(messages.tolist(), np.split(order, starts[1:]), strict=True))
+    seen = dict.fromkeys(out, 0)
+    for item in BagReader(part.path).messages(topics=set(topics)):
+        key = topics[item.topic]
+        frames = wanted[key].get(seen[key])
+        seen[key] += 1
+        if frames is not None:
+            out[key][frames] = _image_to_rgb(item.message, item.topic, part.path)
 
 
 def _stamp_ns(stamp: Any) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def _image_to_rgb(msg: Any, topic: str, path: Path) -> np.ndarray:
-    """rgb8 / bgr8 sensor_msgs/Image -> (H, W, 3) uint8; other encodings are refused."""
+def _check_encoding(msg: Any, topic: str, path: Path) -> None:
     if msg.encoding not in ("rgb8", "bgr8"):
         raise BagError(f"{path}: {topic} has image encoding {msg.encoding!r}; expected rgb8 or bgr8")
+
+
+def _image_to_rgb(msg: Any, topic: str, path: Path) -> np.ndarray:
+    """rgb8 / bgr8 sensor_msgs/Image -> (H, W, 3) uint8; other encodings are refused."""
+    _check_encoding(msg, topic, path)
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     data = np.asarray(msg.data, dtype=np.uint8)
     if step < width * 3 or data.size < step * height:
@@ -247,17 +289,17 @@ def _image_to_rgb(msg: Any, topic: str, path: Path) -> np.ndarray:
 
 def _match_images(
     streams: _Streams, frame_stamp_ns: np.ndarray, config: ConversionConfig, path: Path
-) -> tuple[dict[str, np.ndarray], int]:
-    """Per camera, the image nearest each frame in stamp; returns the images and the number of
-    leading frames that have one from every camera (a recording can stop between a tick's state
-    and its images). A frame without an image anywhere else is an error: images were lost."""
+) -> tuple[dict[str, tuple[np.ndarray, tuple[int, int]]], int]:
+    """Per camera, the message (its number in reading order) nearest each frame in stamp, and the
+    image size; with the number of leading frames that have one from every camera (a recording can
+    stop between a tick's state and its images). A frame without an image anywhere else is an
+    error: images were lost."""
     tolerance = 0.5e9 / config.rate_hz
     kept = len(frame_stamp_ns)
-    chosen: dict[str, tuple[np.ndarray, list[np.ndarray]]] = {}
-    for key, (stamps_list, frames) in streams.images.items():
-        shapes = {f.shape for f in frames}
-        if len(shapes) > 1:
-            raise BagError(f"{path}: {key} images change size during the recording: {sorted(shapes)}")
+    chosen: dict[str, tuple[np.ndarray, tuple[int, int]]] = {}
+    for key, (stamps_list, sizes) in streams.images.items():
+        if len(sizes) > 1:
+            raise BagError(f"{path}: {key} images change size during the recording: {sorted(sizes)}")
         stamps = np.asarray(stamps_list, dtype=np.int64)
         order = np.argsort(stamps, kind="stable")
         sorted_stamps = stamps[order]
@@ -275,11 +317,10 @@ def _match_images(
                     f"(first: frame {missing[0]}); images were lost during the recording"
                 )
             kept = min(kept, int(missing[0]))
-        chosen[key] = (order[nearest], frames)
+        chosen[key] = (order[nearest], sizes.pop())
     if kept == 0 and chosen:
         raise BagError(f"{path}: no frame has an image from every camera")
-    images = {key: np.stack([frames[i] for i in index[:kept]]) for key, (index, frames) in chosen.items()}
-    return images, kept
+    return {key: (index[:kept], size) for key, (index, size) in chosen.items()}, kept
 
 
 def _frame_clock(frame_stamp_ns: np.ndarray, frame_log_ns: np.ndarray) -> tuple[np.ndarray, str]:
