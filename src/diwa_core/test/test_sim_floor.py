@@ -103,6 +103,24 @@ def test_wide_play_that_knocks_a_block_off_puts_it_back_and_records_no_fall() ->
     assert len(dataset.episodes) >= frames // config.episode_frames + generator.blocks_put_back
 
 
+def test_play_ends_the_episode_before_a_contact_pushes_the_fingers_past_their_stop(tmp_path: Path) -> None:
+    """Seed 0 drives the open fingers into the scene at frame 2863: the contact pushes them 1.2 cm
+    apart, past the gripper's bound. An hour of play with cameras failed there at save time."""
+    env = make_env()
+    try:
+        generator = PlayGenerator(env, PlayConfig(frames=2900, seed=0), EpisodeRecorder(2900))
+        dataset = generator.run(progress=False)
+    finally:
+        env.close()
+    assert generator.unphysical_states == [
+        "after frame 2862: robot_obs[6] (gripper width) = 0.0917699 m is outside -0.03..0.09"
+    ]
+    assert dataset.provenance["episodes_ended_before_unphysical_states"] == generator.unphysical_states
+    assert (2750, 2862) in dataset.episodes and (2863, 2899) in dataset.episodes
+    assert len(dataset) == 2900 and first_violation(dataset.robot_obs, dataset.scene_obs) is None
+    save_dataset(dataset, tmp_path / "play")
+
+
 def _dataset(frames: int = 20) -> Dataset:
     rng = np.random.default_rng(0)
     robot = np.tile(sample_robot_obs(rng), (frames, 1)).astype(np.float32)

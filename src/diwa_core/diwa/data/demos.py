@@ -15,7 +15,7 @@ from diwa.data.dataset import Annotation, Dataset
 from diwa.data.recorder import EpisodeRecorder
 from diwa.sim.env import PlayTableEnv
 from diwa.sim.expert import ScriptedExpert
-from diwa.sim.scene_bounds import blocks_off_table
+from diwa.sim.scene_bounds import blocks_off_table, first_violation
 from diwa.sim.start_states import sample_start_state, skill_seed
 from diwa.skills import EPISODE_STEP_LIMIT, check_skill
 
@@ -56,11 +56,13 @@ def collect_demos(
             success = False
             for _ in range(max_steps):
                 obs, info = recorder.step(env, obs, expert.act(obs))
+                # A demonstration that knocks a block off the table, or that a contact pushes past a
+                # physical bound (a finger or joint past its stop), is a failed one.
+                if blocks_off_table(obs["scene_obs"]) or first_violation(obs["robot_obs"], obs["scene_obs"]):
+                    break
                 if skill in info["completed_tasks"]:
                     success = True
                     break
-                if blocks_off_table(obs["scene_obs"]):
-                    break  # a demonstration that knocks a block off the table is a failed one
             if success:
                 recorder.step(env, obs, expert.act(obs))
                 annotations.append(Annotation(recorder.episode_start, recorder.size - 1, skill))

@@ -25,7 +25,7 @@ from diwa.data.annotate import annotate_windows
 from diwa.data.dataset import Dataset
 from diwa.data.recorder import EpisodeRecorder
 from diwa.sim.env import PlayTableEnv
-from diwa.sim.scene_bounds import blocks_off_table
+from diwa.sim.scene_bounds import blocks_off_table, first_violation
 from diwa.sim.start_states import sample_start_state, skill_seed
 from diwa.skills import check_skill
 
@@ -63,8 +63,10 @@ def collect_rollouts(
                 for _ in range(steps):
                     obs, info = recorder.step(env, obs, agent.act(obs))
                     succeeded = succeeded or skill in info["completed_tasks"]
-                    if blocks_off_table(obs["scene_obs"]):
-                        break  # the episode ends where a block left the table, as in play
+                    # The episode ends where a block left the table, as in play, and before a state
+                    # a contact pushed past a physical bound (that state is not recorded).
+                    if blocks_off_table(obs["scene_obs"]) or first_violation(obs["robot_obs"], obs["scene_obs"]):
+                        break
                 recorder.end_episode()
                 successes[skill] += succeeded
                 bar.update(1)

@@ -25,7 +25,7 @@ from diwa.data.recorder import EpisodeRecorder
 from diwa.sim.env import PlayTableEnv
 from diwa.sim.expert import DEFAULT_NOISE, HOME_EULER, OPEN, ScriptedExpert, Waypoint, WaypointFollower
 from diwa.sim.obs_layout import GRIPPER_ACTION
-from diwa.sim.scene_bounds import blocks_off_table
+from diwa.sim.scene_bounds import blocks_off_table, first_violation
 from diwa.sim.start_states import achievable_skills, replace_blocks
 from diwa.skills import SKILLS
 
@@ -194,6 +194,7 @@ class PlayGenerator:
         self.recorder = recorder
         self.agent = PlayAgent(config)
         self.blocks_put_back = 0
+        self.unphysical_states: list[str] = []
         # Its own stream, so the draws of play itself do not depend on whether a block ever fell.
         self._operator_rng = np.random.default_rng([config.seed, 3])
 
@@ -214,6 +215,8 @@ class PlayGenerator:
                     fallen = blocks_off_table(obs["scene_obs"])
                     if fallen:
                         obs = self._put_back(obs, fallen)
+                    elif (problem := first_violation(obs["robot_obs"], obs["scene_obs"])) is not None:
+                        obs = self._start_over(problem)
                 self.recorder.end_episode()
         recorder = self.recorder
         annotations = annotate_windows(
@@ -227,8 +230,19 @@ class PlayGenerator:
             "play": asdict(config),
             "attempts": self.agent.attempts,
             "blocks_put_back": self.blocks_put_back,
+            "episodes_ended_before_unphysical_states": self.unphysical_states,
         }
         return recorder.dataset(annotations, provenance)
+
+    def _start_over(self, problem: str) -> Observation:
+        """End the episode before a state outside the scene's physical bounds (a contact can push
+        the fingers or a joint past its stop in the simulator; one in about 100k frames) and go on
+        from a new scene: that state is neither recorded nor a start."""
+        self.recorder.end_episode()
+        self.unphysical_states.append(f"after frame {self.recorder.size - 1}: {problem}")
+        self.agent.interrupt()
+        obs, _ = self.env.reset()
+        return obs
 
     def _put_back(self, obs: Observation, fallen: list[str]) -> Observation:
         """End the episode at the fall and go on from the same arm and scene with the fallen blocks
