@@ -80,7 +80,7 @@ class Robot:
         robot_obs[14] = action[6]
         joints = JointState(name=[f"fr3_joint{i}" for i in range(1, 8)], position=[0.1 * index] * 7)
         joints.header.stamp = stamp
-        scene = SceneState(robot_obs=robot_obs, scene_obs=np.full(24, float(index)))
+        scene = SceneState(robot_obs=robot_obs, scene_obs=np.full(24, float(index)), scene_measured=True)
         scene.header.stamp = stamp
         self._publish("/joint_states", joints)
         self._publish("/mock_robot/scene_state", scene)

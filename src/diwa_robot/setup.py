@@ -19,6 +19,7 @@ setup(
     entry_points={
         "console_scripts": [
             "command_arbiter = diwa_robot.arbiter_node:main",
+            "robot_state = diwa_robot.robot_state_node:main",
         ],
         "diwa.commands": [
             "robot_check = diwa_robot.robot_check_cli",

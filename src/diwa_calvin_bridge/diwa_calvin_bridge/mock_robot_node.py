@@ -210,7 +210,7 @@ class MockRobotNode(Node):
 
         scene = SceneState()
         scene.header.stamp, scene.header.frame_id = stamp, self.frame_id
-        scene.robot_obs, scene.scene_obs = robot_obs, scene_obs
+        scene.robot_obs, scene.scene_obs, scene.scene_measured = robot_obs, scene_obs, True
         self.scene_pub.publish(scene)
 
         if self.cameras:
@@ -248,6 +248,7 @@ class MockRobotNode(Node):
         response.state.header.stamp = self.get_clock().now().to_msg()
         response.state.robot_obs = obs["robot_obs"].astype(float)
         response.state.scene_obs = obs["scene_obs"].astype(float)
+        response.state.scene_measured = True
         return response
 
     # --- gripper actions (franka_gripper's interface) -------------------------------------------

@@ -13,11 +13,12 @@ from diwa.cli import main
 from diwa.data.bag_reader import BagError
 from diwa.data.bag_types import MessageTypes
 from diwa.data.bag_writer import BagWriter, Topic
-from diwa.data.dataset import load_dataset
+from diwa.data.dataset import load_dataset, save_dataset, scene_absent
 from diwa.data.rosbag import BagTopics, ConversionConfig, bags_to_dataset
 from diwa.robot_contract import action_to_twist
 from diwa.sim.start_states import sample_states
 from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import get_types_from_msg
 
 SRC = Path(__file__).resolve().parents[2]  # src/<package>/msg has the layout of share/<package>/msg
 TYPES = MessageTypes([SRC])
@@ -88,6 +89,7 @@ def play_messages(
     frame_delay_ns: int = 1_000_000,
     command_delay_ns: int = 5_000_000,
     stamp_clock_offset_ns: int = 0,
+    scene_measured: bool = True,
 ) -> list[tuple[str, int, bytes]]:
     """(topic, receive time, CDR) in the order the recorder receives them. Tick k starts at
     frame_times[k] (its stamp, on a clock offset by stamp_clock_offset_ns), its frame arrives
@@ -96,7 +98,11 @@ def play_messages(
     for k, t in enumerate(play.frame_times.tolist()):
         stamp = t + stamp_clock_offset_ns
         scene = _message(
-            "diwa_msgs/msg/SceneState", header=_header(stamp), robot_obs=play.robot_obs[k], scene_obs=play.scene_obs[k]
+            "diwa_msgs/msg/SceneState",
+            header=_header(stamp),
+            robot_obs=play.robot_obs[k],
+            scene_obs=play.scene_obs[k] if scene_measured else np.zeros(24),
+            scene_measured=scene_measured,
         )
         messages.append((SCENE, t + frame_delay_ns, _serialize(TOPIC_TYPES[SCENE], scene)))
         if images:
@@ -235,6 +241,54 @@ def test_a_camera_running_slow_gives_one_image_to_two_frames(tmp_path: Path) -> 
     np.testing.assert_array_equal(static[5], play.images["rgb_static"][4])
     np.testing.assert_array_equal(static[6:], play.images["rgb_static"][6:])
     np.testing.assert_array_equal(dataset.images["rgb_gripper"], play.images["rgb_gripper"])
+
+
+def test_a_real_cells_bag_converts_with_the_scene_recorded_as_absent(tmp_path: Path) -> None:
+    play = make_play(12)
+    bag = write_with_rosbags(tmp_path / "cell", play_messages(play, scene_measured=False))
+    dataset = bags_to_dataset([bag])
+    assert scene_absent(dataset) and not dataset.scene_obs.any()
+    np.testing.assert_allclose(dataset.robot_obs, play.robot_obs.astype(np.float32))
+    saved = load_dataset(save_dataset(dataset, tmp_path / "dataset"))  # only the robot's bounds are checked
+    assert scene_absent(saved)
+    sim = write_with_rosbags(tmp_path / "sim", play_messages(play))
+    with pytest.raises(BagError, match="some bags measure the scene state"):
+        bags_to_dataset([bag, sim])
+    mixed = [m for m in play_messages(play) if not (m[0] == SCENE and _tick(m[1]) >= 6)]
+    mixed += [m for m in play_messages(play, scene_measured=False) if m[0] == SCENE and _tick(m[1]) >= 6]
+    with pytest.raises(BagError, match=r"measured in some frames and not in others \(from frame 6\)"):
+        bags_to_dataset([write_with_rosbags(tmp_path / "mixed", sorted(mixed, key=lambda m: m[1]))])
+
+
+def test_a_bag_recorded_before_scene_measured_existed_is_the_simulators(tmp_path: Path) -> None:
+    """Older bags carry SceneState's older definition (no scene_measured): they came from the
+    simulator, which measures the scene. The reader decodes with the bag's own definition."""
+    play = make_play(6)
+    old_types = MessageTypes([])
+    old_types.store.register(
+        get_types_from_msg(
+            "std_msgs/Header header\nfloat64[15] robot_obs\nfloat64[24] scene_obs\n", "diwa_msgs/msg/SceneState"
+        )
+    )
+    messages = []
+    for topic, time, data in play_messages(play, images=False):
+        if topic == SCENE:
+            msg = TYPES.store.deserialize_cdr(data, TOPIC_TYPES[SCENE])
+            old = old_types.store.types["diwa_msgs/msg/SceneState"](
+                header=_header(time), robot_obs=msg.robot_obs, scene_obs=msg.scene_obs
+            )
+            data = bytes(old_types.store.serialize_cdr(old, TOPIC_TYPES[SCENE]))
+        messages.append((topic, time, data))
+    with Writer(tmp_path / "old", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        connections = {
+            topic: writer.add_connection(topic, TOPIC_TYPES[topic], typestore=store)
+            for topic, store in ((SCENE, old_types.store), (TWIST, TYPES.store))
+        }
+        for topic, time, data in messages:
+            writer.write(connections[topic], time, data)
+    dataset = bags_to_dataset([tmp_path / "old"])
+    assert not scene_absent(dataset)
+    np.testing.assert_allclose(dataset.scene_obs, play.scene_obs.astype(np.float32))
 
 
 def test_a_cut_off_bag_converts_up_to_the_cut(tmp_path: Path) -> None:

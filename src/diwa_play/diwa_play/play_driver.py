@@ -53,7 +53,7 @@ class PlayDriver:
         self.estop = EStop(node, self.safety, self.hold, lambda: False)
 
     def _on_state(self, msg: SceneState) -> None:
-        self.observations.update(np.array(msg.robot_obs), np.array(msg.scene_obs), time.monotonic())
+        self.observations.update_from_scene_state(msg, time.monotonic())
 
     def observation(self) -> dict[str, np.ndarray] | None:
         try:

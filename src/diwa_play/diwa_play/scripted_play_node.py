@@ -38,7 +38,10 @@ class ScriptedPlayNode(Node):
             self.pending_reset = None
             self.agent.interrupt()
         obs = self.driver.observation()
-        if obs is None:
+        if obs is None or "scene_obs" not in obs:
+            if obs is not None:
+                message = "scripted play needs the simulator's scene state; this robot measures none: teleoperate"
+                self.get_logger().error(message, throttle_duration_sec=5.0)
             self.driver.hold()
             return
         self.driver.send_action(self.agent.act(obs), obs["robot_obs"][:3])

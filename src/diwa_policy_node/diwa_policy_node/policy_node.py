@@ -200,7 +200,7 @@ class PolicyNode(Node):
             self.get_logger().warn(f"rejected a {key} image: {err}", throttle_duration_sec=1.0)
 
     def on_scene_state(self, msg: SceneState) -> None:
-        if not self.observations.update(np.array(msg.robot_obs), np.array(msg.scene_obs), time.monotonic()):
+        if not self.observations.update_from_scene_state(msg, time.monotonic()):
             self.get_logger().warn("rejected an observation with NaN/inf values", throttle_duration_sec=1.0)
 
     def on_goal(self, _goal) -> GoalResponse:

@@ -125,8 +125,14 @@ class SkillRunner:
         if key not in self._agents:
             self._agents[key] = load_agent(spec, skill, self.seed)
         agent = self._agents[key]
-        image_keys = tuple(k for k in getattr(agent, "observation_keys", ()) if k in IMAGE_KEYS)
+        keys = getattr(agent, "observation_keys", ("robot_obs", "scene_obs"))  # state agents and the expert
+        image_keys = tuple(k for k in keys if k in IMAGE_KEYS)
         obs = observe(image_keys)
+        if "scene_obs" in keys and "scene_obs" not in obs:
+            raise ValueError(
+                f"{spec} reads the scene state (scene_obs), which this robot does not measure (a real cell "
+                "publishes robot_obs only); run a camera-route policy here"
+            )
         check_images(obs, obs, image_keys)
         agent.reset(skill, obs)
         return Episode(

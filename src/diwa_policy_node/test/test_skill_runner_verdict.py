@@ -99,3 +99,14 @@ def test_a_policy_without_a_recorded_classifier_reports_none_and_never_succeeds_
     episode.act(obs)
     assert episode.success_probability() == -1.0
     assert not episode.succeeded(obs)
+
+
+@pytest.mark.parametrize("spec", ["scripted", "state"])
+def test_a_policy_that_reads_the_scene_state_is_refused_where_none_is_measured(tmp_path: Path, spec: str) -> None:
+    if spec == "state":
+        save_policy(rl_tiny.policy(0, latent=False), tmp_path / "state")
+        spec = str(tmp_path / "state")
+    runner = SkillRunner({}, seed=0, allow_unpromoted=False, backend_name="sim", log=Log())
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="reads the scene state .* run a camera-route policy here"):
+        runner.start(rl_tiny.SKILL, spec, lambda keys: observation(rng, scene=False))

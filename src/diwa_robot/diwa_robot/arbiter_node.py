@@ -86,7 +86,7 @@ class ArbiterNode(Node):
 
     # --- inputs -------------------------------------------------------------------------------
     def on_state(self, msg: SceneState) -> None:
-        self.observations.update(np.array(msg.robot_obs), np.array(msg.scene_obs), time.monotonic())
+        self.observations.update_from_scene_state(msg, time.monotonic())
 
     def on_command(self, source: str, msg: TwistStamped) -> None:
         lin, ang = msg.twist.linear, msg.twist.angular

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,13 +27,16 @@ class ObservationUnavailableError(RuntimeError):
 @dataclass(frozen=True)
 class TimedObservation:
     robot_obs: np.ndarray
-    scene_obs: np.ndarray
+    scene_obs: np.ndarray | None  # None where the cell does not measure the scene (a real robot)
     received_at: float  # monotonic seconds
     images: dict[str, np.ndarray] = field(default_factory=dict)  # (H, W, 3) uint8 per camera
 
     def as_dict(self) -> dict[str, np.ndarray]:
-        images = {key: rgb.copy() for key, rgb in self.images.items()}
-        return {"robot_obs": self.robot_obs.copy(), "scene_obs": self.scene_obs.copy(), **images}
+        """robot_obs, scene_obs where measured (absent, not zeros, where not), and the images."""
+        observation = {"robot_obs": self.robot_obs.copy(), **{key: rgb.copy() for key, rgb in self.images.items()}}
+        if self.scene_obs is not None:
+            observation["scene_obs"] = self.scene_obs.copy()
+        return observation
 
 
 @dataclass(frozen=True)
@@ -49,15 +53,15 @@ class ObservationCache:
         self._images: dict[str, _Image] = {}
         self.rejected = 0
 
-    def update(self, robot_obs: np.ndarray, scene_obs: np.ndarray, now: float) -> bool:
-        """Store an observation; returns False (and keeps the previous one) if it is invalid."""
+    def update(self, robot_obs: np.ndarray, scene_obs: np.ndarray | None, now: float) -> bool:
+        """Store an observation (scene_obs None: the scene is not measured); returns False, and
+        forgets the previous one, if it is invalid."""
         robot = np.asarray(robot_obs, dtype=np.float32)
-        scene = np.asarray(scene_obs, dtype=np.float32)
+        scene = None if scene_obs is None else np.asarray(scene_obs, dtype=np.float32)
         valid = (
             robot.shape == (ROBOT_OBS_DIM,)
-            and scene.shape == (SCENE_OBS_DIM,)
             and bool(np.isfinite(robot).all())
-            and bool(np.isfinite(scene).all())
+            and (scene is None or (scene.shape == (SCENE_OBS_DIM,) and bool(np.isfinite(scene).all())))
         )
         with self._lock:
             if not valid:
@@ -67,6 +71,10 @@ class ObservationCache:
                 return False
             self._latest = TimedObservation(robot, scene, now)
         return True
+
+    def update_from_scene_state(self, msg: Any, now: float) -> bool:
+        """update() from a diwa_msgs/SceneState: its scene_obs only where scene_measured says so."""
+        return self.update(np.array(msg.robot_obs), np.array(msg.scene_obs) if msg.scene_measured else None, now)
 
     def update_image(self, key: str, rgb: np.ndarray, now: float) -> None:
         """Store a camera frame, (H, W, 3) uint8 (image_conversion.image_msg_to_rgb refuses others)."""

@@ -32,6 +32,23 @@ def test_invalid_observation_is_rejected_and_invalidates_the_last_good_one(robot
         cache.latest(now=0.02, max_age_s=1.0)
 
 
+def test_a_cell_that_does_not_measure_the_scene_gives_observations_without_scene_obs():
+    """A real cell's SceneState says scene_measured false: its zeros are not a state, so readers
+    find no scene_obs at all rather than an empty table."""
+
+    class Message:
+        robot_obs, scene_obs, scene_measured = list(np.arange(15.0)), [0.0] * 24, False
+
+    cache = ObservationCache()
+    assert cache.update_from_scene_state(Message(), now=1.0)
+    obs = cache.latest(now=1.01, max_age_s=0.2)
+    assert obs.scene_obs is None and set(obs.as_dict()) == {"robot_obs"}
+    Message.scene_measured = True
+    assert cache.update_from_scene_state(Message(), now=1.02)
+    assert set(cache.latest(now=1.03, max_age_s=0.2).as_dict()) == {"robot_obs", "scene_obs"}
+    assert not cache.update(np.full(15, np.nan), None, now=1.04), "the robot's half is still checked"
+
+
 def test_nothing_received_yet():
     with pytest.raises(ObservationUnavailableError, match="none yet"):
         ObservationCache().latest(now=0.0, max_age_s=1.0)

@@ -64,14 +64,13 @@ from diwa.data.lerobot_format import (
     TASKS_PATH,
     _task_text,
 )
+from diwa.franka_state import GRIPPER_MOTION_M
 from diwa.robot_contract import CONTROL_RATE_HZ, GRIPPER_OPEN_WIDTH_M
 from diwa.sim import geometry as g
 from diwa.sim.oracle import TASKS
 from diwa.sim.rotations import wrap_angle
 from diwa.sim.scene_bounds import GRIPPER_WIDTH_MAX, GRIPPER_WIDTH_MIN
 
-GRIPPER_MOTION_M = 1e-3
-"""A change of the opening width beyond this (reading noise) is the gripper moving."""
 FRANKA_STATE_DIMS = (7, 8, 9)
 CARTESIAN_NAME_WORDS = frozenset(
     {"x", "y", "z", "roll", "pitch", "yaw", "quat", "qx", "qy", "qz", "qw", "ee", "eef", "tcp", "cartesian"}

@@ -2,7 +2,10 @@
 
 What each dataset field is made of:
   robot_obs, scene_obs   one frame per SceneState message, in recording order (the recorder numbers
-                         frames the same way, so annotation windows keep their meaning)
+                         frames the same way, so annotation windows keep their meaning); a bag
+                         from a real cell, whose SceneState says the scene is not measured, gives
+                         zeros and the provenance's "scene_state": "absent" (only the camera route
+                         learns from it)
   rel_actions[k]         what moved the robot from frame k to frame k+1: the newest twist command
                          received by frame k+1's time, if it was still fresh (the mock robot ignores
                          commands older than its command timeout and holds still), turned back into a
@@ -37,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from diwa.data.bag_reader import BagError, BagReader
-from diwa.data.dataset import Annotation, Dataset
+from diwa.data.dataset import SCENE_ABSENT, Annotation, Dataset
 from diwa.robot_contract import CONTROL_RATE_HZ, Twist, twist_to_action
 
 SCENE_STATE_TYPE = "diwa_msgs/msg/SceneState"
@@ -90,6 +93,7 @@ class _Streams:
     frame_stamp_ns: list[int] = field(default_factory=list)
     robot_obs: list[np.ndarray] = field(default_factory=list)
     scene_obs: list[np.ndarray] = field(default_factory=list)
+    scene_measured: list[bool] = field(default_factory=list)
     twist_log_ns: list[int] = field(default_factory=list)
     twists: list[np.ndarray] = field(default_factory=list)
     images: dict[str, tuple[list[int], set[tuple[int, int]]]] = field(default_factory=dict)  # stamps, sizes
@@ -127,6 +131,9 @@ def bags_to_dataset(
     image_keys = {tuple(sorted(p.images)) for p in parts}
     if len(image_keys) > 1:
         raise BagError(f"the bags do not all hold the same camera streams ({sorted(image_keys)}); convert them apart")
+    measured = {p.report["scene_measured"] for p in parts}
+    if len(measured) > 1:
+        raise BagError("some bags measure the scene state (the simulator) and some do not (a real cell); convert apart")
     offset = 0
     episodes: list[tuple[int, int]] = []
     annotations: list[Annotation] = []
@@ -164,6 +171,7 @@ def bags_to_dataset(
             "command_timeout_s": config.command_timeout_s,
             "max_gap_s": config.max_gap_s,
             "bags": [p.report for p in parts],
+            **({} if measured.pop() else {"scene_state": SCENE_ABSENT}),
         },
     )
 
@@ -188,7 +196,11 @@ def _convert_bag(path: Path, config: ConversionConfig) -> _BagPart:
             f"topics recorded: {sorted(reader.topic_types)}"
         )
     robot_obs = np.stack(streams.robot_obs)
-    scene_obs = np.stack(streams.scene_obs)
+    if len(set(streams.scene_measured)) > 1:
+        first = streams.scene_measured.index(not streams.scene_measured[0])
+        raise BagError(f"{path}: the scene state is measured in some frames and not in others (from frame {first})")
+    report["scene_measured"] = streams.scene_measured[0]
+    scene_obs = np.stack(streams.scene_obs) if report["scene_measured"] else np.zeros((len(robot_obs), 24))
     frame_log_ns = np.asarray(streams.frame_log_ns, dtype=np.int64)
     frame_stamp_ns = np.asarray(streams.frame_stamp_ns, dtype=np.int64)
 
@@ -227,6 +239,8 @@ def _read_streams(reader: BagReader, config: ConversionConfig) -> _Streams:
             streams.frame_stamp_ns.append(_stamp_ns(msg.header.stamp) or item.log_time_ns)
             streams.robot_obs.append(np.asarray(msg.robot_obs, dtype=np.float64))
             streams.scene_obs.append(np.asarray(msg.scene_obs, dtype=np.float64))
+            # Bags recorded before the flag existed came from the simulator, which measures the scene.
+            streams.scene_measured.append(bool(getattr(msg, "scene_measured", True)))
             if not (np.isfinite(streams.robot_obs[-1]).all() and np.isfinite(streams.scene_obs[-1]).all()):
                 raise BagError(f"{reader.path}: frame {len(streams.robot_obs) - 1} holds NaN or infinite values")
         elif item.topic == topics.twist:
