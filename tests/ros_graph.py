@@ -69,6 +69,31 @@ class NodeProcess:
         return self.process.returncode
 
 
+_SPIN_LOCK = threading.RLock()
+"""Held by every RosTestClient's spin thread around each spin, and by the goal helpers below: rclpy
+7.1's ActionClient registers a request's future only after the request is sent, so a response the
+spin thread takes in between is dropped ("Ignoring unexpected goal response") and the goal, result
+or cancel request is never answered (seen in CI: a goal response that never came in 20 s)."""
+
+
+def send_goal(action, goal, **kwargs):
+    """action.send_goal_async(goal, ...) without that race."""
+    with _SPIN_LOCK:
+        return action.send_goal_async(goal, **kwargs)
+
+
+def goal_result(handle):
+    """handle.get_result_async() without that race."""
+    with _SPIN_LOCK:
+        return handle.get_result_async()
+
+
+def cancel_goal(handle):
+    """handle.cancel_goal_async() without that race."""
+    with _SPIN_LOCK:
+        return handle.cancel_goal_async()
+
+
 class RosTestClient:
     """An rclpy node in the test process, spun by a background executor."""
 
@@ -84,7 +109,8 @@ class RosTestClient:
     def _spin(self) -> None:
         while self.context.ok():
             try:
-                self.executor.spin_once(timeout_sec=0.05)
+                with _SPIN_LOCK:
+                    self.executor.spin_once(timeout_sec=0.05)
             except InvalidHandle:
                 # A test destroyed a node or client (a rig's teardown) while this thread was building
                 # its wait set; the next spin_once builds one without it. Raising here ended the
@@ -132,12 +158,10 @@ def wait_until_the_policy_node_sees_the_robot(action, timeout: float = 120.0) ->
     deadline = time.monotonic() + timeout
     message = "no response to any dry-run goal"
     while time.monotonic() < deadline:
-        sent = action.send_goal_async(
-            ExecuteSkill.Goal(skill="open_drawer", policy="scripted", max_steps=1, dry_run=True)
-        )
+        sent = send_goal(action, ExecuteSkill.Goal(skill="open_drawer", policy="scripted", max_steps=1, dry_run=True))
         if not _done_within(sent, 15):
             continue
-        result = sent.result().get_result_async()
+        result = goal_result(sent.result())
         if not _done_within(result, 30):
             continue
         message = result.result().result.message

@@ -17,7 +17,7 @@ from diwa.world_model.store import save_world_model
 from rclpy.action import ActionClient
 
 from diwa_msgs.action import ExecuteSkill
-from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
+from tests.ros_graph import RosTestClient, goal_result, node_processes, send_goal, unique_domain_id, wait_for
 
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
@@ -69,9 +69,9 @@ def execute(specs, tmp_path: Path, goal: ExecuteSkill.Goal, not_yet: tuple[str, 
             deadline = time.monotonic() + 60
             while True:
                 feedback: list = []
-                sent = action.send_goal_async(goal, feedback_callback=feedback.append)
+                sent = send_goal(action, goal, feedback_callback=feedback.append)
                 wait_for(sent.done, 20, "goal response")
-                result = sent.result().get_result_async()
+                result = goal_result(sent.result())
                 wait_for(result.done, 120, "the goal's result")
                 outcome = result.result()
                 if not outcome.result.message.startswith(not_yet) or time.monotonic() > deadline:

@@ -23,7 +23,10 @@ from diwa_msgs.msg import SceneState
 from diwa_robot.safety import SafetyFilter, load_safety_limits
 from tests.ros_graph import (
     RosTestClient,
+    cancel_goal,
+    goal_result,
     node_processes,
+    send_goal,
     unique_domain_id,
     wait_for,
     wait_until_the_policy_node_sees_the_robot,
@@ -113,13 +116,13 @@ def graph(tmp_path_factory):
 
 
 def send(action: ActionClient, goal: ExecuteSkill.Goal, feedback: list | None = None):
-    future = action.send_goal_async(goal, feedback_callback=(feedback.append if feedback is not None else None))
+    future = send_goal(action, goal, feedback_callback=(feedback.append if feedback is not None else None))
     wait_for(future.done, 20, "goal response")
     return future.result()
 
 
 def result_of(handle, timeout: float = 60.0):
-    future = handle.get_result_async()
+    future = goal_result(handle)
     wait_for(future.done, timeout, "the goal's result")
     return future.result()
 
@@ -241,7 +244,7 @@ def test_cancel_brakes_the_arm_through_the_rate_limits_and_stops_it(graph):
     moving = robot.positions_since(time.time() - 0.3)
     assert np.linalg.norm(moving[-1] - moving[0]) > 0.005, "the arm should be moving before the cancel"
     cancel_requested = time.time()
-    cancel_future = handle.cancel_goal_async()
+    cancel_future = cancel_goal(handle)
     wait_for(cancel_future.done, 5, "cancel response")
     outcome = result_of(handle, timeout=10)
     assert outcome.status == GoalStatus.STATUS_CANCELED

@@ -37,7 +37,10 @@ from diwa_robot.safety import FilteredCommand, GripperRequest, Modification, Saf
 from tests.franka_standins import EventLog, GripperStandIn, MoveItPyStandIn, ServoStandIn
 from tests.ros_graph import (
     RosTestClient,
+    cancel_goal,
+    goal_result,
     node_processes,
+    send_goal,
     unique_domain_id,
     wait_for,
     wait_until_the_policy_node_sees_the_robot,
@@ -57,6 +60,7 @@ FRANKA_PERIOD = FRANKA_LIMITS.control_period  # the command arbiter forwards the
 # The braking time from the fastest allowed twist, twice: once in the policy node, once in the
 # arbiter that follows it, plus a quarter second for a loaded machine.
 FRANKA_STOP_S = 2 * SafetyFilter(FRANKA_LIMITS).stop_periods() * FRANKA_PERIOD + 0.25
+SIM_STATE = "/mock_robot/scene_state"
 SUCCEEDED, CANCELED, ABORTED = GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_CANCELED, GoalStatus.STATUS_ABORTED
 
 
@@ -83,7 +87,7 @@ class Graph:
         self.reset_srv = node.create_client(Trigger, "/policy_node/reset_estop")
 
     def send(self, goal: ExecuteSkill.Goal):
-        future = self.action.send_goal_async(goal)
+        future = send_goal(self.action, goal)
         wait_for(future.done, 20, "goal response")
         return future.result()
 
@@ -108,7 +112,7 @@ class Graph:
 
 
 def result_of(handle, timeout: float = 30.0):
-    future = handle.get_result_async()
+    future = goal_result(handle)
     wait_for(future.done, timeout, "the goal's result")
     return future.result()
 
@@ -130,8 +134,9 @@ def graph(client, tmp_path_factory):
             {"seed": 4, "rate_hz": RATE_HZ, "pause_service": "/mock_robot/pause", "gripper_namespace": "/mock_gripper"},
         ),
         # The policy's twists reach Servo through the arbiter, as in the deploy graph; its lease is
-        # long so that a stalled process on a loaded machine does not cost the policy the arm.
-        ("diwa_robot", "command_arbiter", {"backend": "franka", "lease_s": 1.0}),
+        # long so that a stalled process on a loaded machine does not cost the policy the arm. The
+        # simulator's state stands in for robot_state's: the scripted expert reads the scene.
+        ("diwa_robot", "command_arbiter", {"backend": "franka", "lease_s": 1.0, "scene_state_topic": SIM_STATE}),
         (
             "diwa_policy_node",
             "policy_node",
@@ -141,6 +146,7 @@ def graph(client, tmp_path_factory):
                 "control_rate_hz": RATE_HZ,
                 "observation_max_age_s": 1.0,
                 "franka.move_to_start": False,
+                "scene_state_topic": SIM_STATE,
             },
         ),
     ]
@@ -192,7 +198,7 @@ def test_a_second_skill_does_not_home_again_and_cancel_pauses_servo(graph):
     handle = graph.send(goal(max_steps=150))
     wait_for(lambda: any(t.value.moving for t in graph.log.twists(started)), 10, "the twist stream")
     time.sleep(0.3)
-    cancel = handle.cancel_goal_async()
+    cancel = cancel_goal(handle)
     wait_for(cancel.done, 5, "cancel response")
     cancelled_at = time.monotonic()
     assert result_of(handle).status == CANCELED

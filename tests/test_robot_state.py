@@ -17,7 +17,7 @@ from rclpy.action import ActionClient
 from diwa_msgs.action import Grasp
 from diwa_msgs.msg import SceneState
 from diwa_msgs.srv import ResetSim
-from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
+from tests.ros_graph import RosTestClient, node_processes, send_goal, unique_domain_id, wait_for
 
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
@@ -92,7 +92,7 @@ def test_closing_the_gripper_reads_as_the_close_action(rig):
     goal = Grasp.Goal(width=0.0, speed=0.1, force=20.0)
     goal.epsilon.inner = goal.epsilon.outer = 0.08
     since = time.monotonic()
-    grasp.send_goal_async(goal)
+    send_goal(grasp, goal)
 
     def closed() -> bool:
         pairs = states.pairs(since)

@@ -17,7 +17,15 @@ from diwa.world_model.synthetic import point_mass_dataset
 from rclpy.action import ActionClient
 
 from diwa_msgs.action import FineTune, TrainWorldModel
-from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
+from tests.ros_graph import (
+    RosTestClient,
+    cancel_goal,
+    goal_result,
+    node_processes,
+    send_goal,
+    unique_domain_id,
+    wait_for,
+)
 
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
@@ -60,15 +68,15 @@ def server(tmp_path_factory):
 
 
 def run(action: ActionClient, goal, feedback: list, cancel_after_feedback: bool = False, timeout: float = 180):
-    future = action.send_goal_async(goal, feedback_callback=feedback.append)
+    future = send_goal(action, goal, feedback_callback=feedback.append)
     wait_for(future.done, 30, "goal response")
     handle = future.result()
     assert handle.accepted
     if cancel_after_feedback:
         wait_for(lambda: len(feedback) > 0, timeout, "the first progress feedback")
-        cancel = handle.cancel_goal_async()
+        cancel = cancel_goal(handle)
         wait_for(cancel.done, 10, "cancel response")
-    result = handle.get_result_async()
+    result = goal_result(handle)
     wait_for(result.done, timeout, "the result")
     return result.result()
 

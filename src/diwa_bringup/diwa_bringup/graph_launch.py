@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
-from diwa.node_graph import load_graph
+from diwa.node_graph import condition_terms, load_graph
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, Shutdown
 from launch.conditions import IfCondition
@@ -37,8 +37,10 @@ def _substitutions(text: str, builtins: dict[str, str]) -> list:
 def _condition(expression: str | None):
     if expression is None:
         return None
-    name, op, value = expression.split()
-    return IfCondition(PythonExpression(["'", LaunchConfiguration(name), f"' {op} '{value}'"]))
+    parts: list = []
+    for name, op, value in condition_terms(expression):
+        parts += [" and " if parts else "", "'", LaunchConfiguration(name), f"' {op} '{value}'"]
+    return IfCondition(PythonExpression(parts))
 
 
 def graph_launch_description(name: str) -> LaunchDescription:

@@ -23,9 +23,9 @@ SERVO_NODE_NAME = "servo_node"
 
 
 def franka_settings(config_dir: Path) -> dict[str, Any]:
-    """The policy node's `franka` settings from franka.yaml (model files, xacro arguments)."""
+    """The `franka` settings from franka.yaml (model files, xacro arguments)."""
     document = yaml.safe_load((config_dir / "franka.yaml").read_text())
-    return document["policy_node"]["ros__parameters"]["franka"]
+    return document["/**"]["ros__parameters"]["franka"]
 
 
 def servo_parameters(config_dir: Path) -> dict[str, Any]:

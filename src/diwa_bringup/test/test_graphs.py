@@ -39,3 +39,28 @@ def test_every_graph_with_a_command_source_runs_the_command_arbiter():
         executables = {node.executable for node in graph.nodes}
         if executables & sources:
             assert "command_arbiter" in executables, path.name
+
+
+def test_a_franka_graph_reads_robot_state_and_drives_the_arm_through_its_backend():
+    """On a real cell the observation comes from robot_state (no mock robot, no scene); teleop and
+    the policy node get the Franka backend and its settings; scripted play, which needs the scene
+    state, does not start."""
+    for name, play in (("collect", "teleop"), ("collect", "joy"), ("collect", "scripted"), ("deploy", None)):
+        graph = parse_graph(name, yaml.safe_load((BRINGUP / "graphs" / f"{name}.yaml").read_text()))
+        given = {"robot": "franka", "bag": "/tmp/x"} if name == "collect" else {"robot": "franka"}
+        values = graph.resolve_arguments({**given, **({"play": play} if play else {})})
+        nodes = {node.executable: node for node in graph.active_nodes(values)}
+        assert "robot_state" in nodes and "mock_robot" not in nodes and "scripted_play" not in nodes
+        assert [inc.file for inc in graph.active_includes(values)] == ["franka_moveit_servo.launch.py"]
+        assert nodes["command_arbiter"].overrides["backend"] == "$(robot)"
+        driver = nodes.get("teleop") or nodes.get("policy_node")
+        if driver is not None:
+            assert "franka.yaml" in driver.parameters and driver.overrides["backend"] == "$(robot)"
+        if name == "collect":
+            assert nodes["recorder"].parameters == ("recorder.yaml", "recorder_franka.yaml")
+    franka = yaml.safe_load((BRINGUP / "config" / "franka.yaml").read_text())
+    assert set(franka) == {"/**"}, "franka.yaml applies to whichever node loads it (policy node, teleop)"
+    recorder = yaml.safe_load((BRINGUP / "config" / "recorder_franka.yaml").read_text())["recorder"]["ros__parameters"]
+    assert recorder["frame_topic"] == "/robot_state/scene_state" and any(
+        t.startswith("/robot_state/scene_state:") for t in recorder["topics"]
+    )

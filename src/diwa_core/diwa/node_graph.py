@@ -18,7 +18,7 @@ Graph file:
         overrides: {cameras: "$(cameras)"}     # single parameters, after the files
         remappings: {from: to}
         arguments: ["-d", "$(rviz_config)"]    # extra command-line arguments
-        when: "robot == sim"                   # optional: `arg == value` or `arg != value`
+        when: "robot == sim"                   # optional: `arg == value` or `arg != value`, joined by `and`
         shutdown_on_exit: false                # true: the graph ends when this node exits
     includes:                                  # other launch files (only `ros2 launch` can run them)
       - {package: franka_bringup, file: franka.launch.py, when: "robot == franka",
@@ -108,14 +108,26 @@ def substitute(text: str, values: dict[str, str]) -> str:
     return _SUBSTITUTION.sub(replace, text)
 
 
+def condition_terms(condition: str) -> list[tuple[str, str, str]]:
+    """(argument, operator, value) of each `ARG == VALUE` / `ARG != VALUE` joined by ` and `."""
+    terms = []
+    for term in condition.split(" and "):
+        match = _CONDITION.match(term)
+        if not match:
+            raise ValueError(
+                f"condition {condition!r} must read `ARG == VALUE` or `ARG != VALUE`, several joined by `and`"
+            )
+        terms.append(match.groups())
+    return terms
+
+
 def evaluate_condition(condition: str, values: dict[str, str]) -> bool:
-    match = _CONDITION.match(condition)
-    if not match:
-        raise ValueError(f"condition {condition!r} must read `ARG == VALUE` or `ARG != VALUE`")
-    name, op, expected = match.groups()
-    if name not in values:
-        raise ValueError(f"condition {condition!r} names unknown argument {name!r}")
-    return (values[name] == expected) == (op == "==")
+    for name, op, expected in condition_terms(condition):
+        if name not in values:
+            raise ValueError(f"condition {condition!r} names unknown argument {name!r}")
+        if (values[name] == expected) != (op == "=="):
+            return False
+    return True
 
 
 def parse_graph(name: str, data: dict[str, Any]) -> NodeGraph:

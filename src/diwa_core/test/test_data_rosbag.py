@@ -260,6 +260,33 @@ def test_a_real_cells_bag_converts_with_the_scene_recorded_as_absent(tmp_path: P
         bags_to_dataset([write_with_rosbags(tmp_path / "mixed", sorted(mixed, key=lambda m: m[1]))])
 
 
+def test_streams_under_other_topics_are_found_or_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real cell's recorder takes its frames from robot_state's topic; a `ros2 bag record` of a
+    user's own topics names its command topic otherwise. SceneState is found by type; others are
+    named with --topic."""
+    play = make_play(10)
+    cell = {SCENE: "/robot_state/scene_state", TWIST: "/my_arm/twist"}
+    messages = [(cell.get(topic, topic), time, data) for topic, time, data in play_messages(play, images=False)]
+    types = {cell.get(topic, topic): name for topic, name in TOPIC_TYPES.items()}
+    bag = write_with_rosbags(tmp_path / "cell", messages, types)
+    out = tmp_path / "dataset"
+    assert main(["data", "from-bag", str(bag), "--out", str(out), "--topic", "twist=/my_arm/twist"]) == 0
+    dataset = load_dataset(out)
+    assert dataset.provenance["bags"][0]["frame_topic"] == "/robot_state/scene_state"
+    np.testing.assert_allclose(dataset.rel_actions[:-1, :6], play.actions[:-1, :6], atol=1e-6)
+    assert main(["data", "from-bag", str(bag), "--out", str(tmp_path / "x")]) == 2
+    assert "no twist commands (/servo_node/delta_twist_cmds)" in capsys.readouterr().err
+    assert main(["data", "from-bag", str(bag), "--out", str(tmp_path / "x"), "--topic", "joints=/j"]) == 2
+    assert "unknown streams ['joints']" in capsys.readouterr().err
+    twice = messages + [("/other/scene_state", time, data) for topic, time, data in messages if topic == cell[SCENE]]
+    types["/other/scene_state"] = TOPIC_TYPES[SCENE]
+    with pytest.raises(BagError, match=r"several topics \['/other/scene_state', '/robot_state/scene_state'\]"):
+        bags_to_dataset(
+            [write_with_rosbags(tmp_path / "twice", sorted(twice, key=lambda m: m[1]), types)],
+            ConversionConfig(topics=BagTopics().renamed({"twist": "/my_arm/twist"})),
+        )
+
+
 def test_a_bag_recorded_before_scene_measured_existed_is_the_simulators(tmp_path: Path) -> None:
     """Older bags carry SceneState's older definition (no scene_measured): they came from the
     simulator, which measures the scene. The reader decodes with the bag's own definition."""

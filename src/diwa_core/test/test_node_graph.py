@@ -59,6 +59,12 @@ def test_arguments_defaults_choices_and_conditions():
     assert [n.name for n in graph.active_nodes({**values, "robot": "franka"})] == ["b"]
     with pytest.raises(ValueError, match="must read"):
         evaluate_condition("robot is sim", values)
+    both = {"robot": "sim", "play": "scripted"}
+    assert evaluate_condition("play == scripted and robot == sim", both)
+    assert not evaluate_condition("play == scripted and robot == sim", {**both, "robot": "franka"})
+    assert not evaluate_condition("play == scripted and robot != sim", both)
+    with pytest.raises(ValueError, match="joined by `and`"):
+        evaluate_condition("play == scripted or robot == sim", both)
 
 
 def test_node_command_matches_ros2_run_conventions(fake_prefix):

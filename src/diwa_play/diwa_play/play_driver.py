@@ -1,7 +1,13 @@
 """What the play sources (scripted play, teleop) share: they turn a relative action per control
 period into the robot command stream, through the same safety envelope as the policy node. The
 twists go to the command arbiter, which alone drives the robot; the e-stop (/diwa/estop or the
-node's ~/estop) also latches the source itself, so its gripper requests stop too."""
+node's ~/estop) also latches the source itself, so its gripper requests stop too.
+
+The robot backend is the policy node's (diwa_robot.backends): on a Franka it homes the gripper,
+switches MoveIt Servo to twists and unpauses it. That happens at the first motion asked for (for
+teleop: the first time the enable button is held with a stick deflected), not at start-up; nothing
+is sent to the robot before. At shutdown the arm gets a last zero twist and Servo, left unpaused,
+holds on its own incoming-command timeout (a skill's start pauses it again before planning)."""
 
 from __future__ import annotations
 
@@ -13,7 +19,14 @@ from diwa.robot_contract import GRIPPER_CLOSED_WIDTH_M, GRIPPER_OPEN_WIDTH_M, ac
 from rclpy.node import Node
 
 from diwa_msgs.msg import SceneState
-from diwa_robot.backends import MockRobotBackend, ServoTopics
+from diwa_robot.backends import (
+    BackendError,
+    ServoTopics,
+    command_frame_for,
+    make_backend,
+    safety_profile_for,
+    scene_state_topic_for,
+)
 from diwa_robot.estop import EStop
 from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
 from diwa_robot.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
@@ -21,14 +34,15 @@ from diwa_robot.safety import CartesianCommand, GripperRequest, SafetyFilter, lo
 
 def declare_driver_parameters(node: Node, source: str) -> None:
     """`source`: the command arbiter's input this node publishes on (play or teleop)."""
+    node.declare_parameter("backend", "sim")  # sim | franka (MoveIt Servo + franka_gripper)
     node.declare_parameter("rate_hz", 30.0)
     node.declare_parameter("observation_max_age_s", 0.25)
-    node.declare_parameter("scene_state_topic", "/mock_robot/scene_state")
+    node.declare_parameter("scene_state_topic", "")  # empty: the backend's source
     node.declare_parameter("twist_topic", f"/diwa/commands/{source}")
     node.declare_parameter("gripper_namespace", "/franka_gripper")
-    node.declare_parameter("planning_frame", "world")
+    node.declare_parameter("planning_frame", "")  # empty: the backend's command frame
     node.declare_parameter("safety_file", "")
-    node.declare_parameter("safety_profile", "sim")
+    node.declare_parameter("safety_profile", "")  # empty: the backend's own
     node.declare_parameter("gripper_speed", 0.1)
     node.declare_parameter("gripper_force", 20.0)
 
@@ -45,11 +59,16 @@ class PlayDriver:
             from ament_index_python.packages import get_package_share_directory
 
             safety_file = str(Path(get_package_share_directory("diwa_bringup")) / "config" / "safety.yaml")
-        self.safety = SafetyFilter(load_safety_limits(safety_file, str(value("safety_profile"))))
-        topics = ServoTopics(str(value("twist_topic")), str(value("gripper_namespace")), str(value("planning_frame")))
-        self.backend = MockRobotBackend(node, topics, GRIPPER_OPEN_WIDTH_M)
+        backend = str(value("backend"))
+        profile = safety_profile_for(backend, str(value("safety_profile")))
+        self.safety = SafetyFilter(load_safety_limits(safety_file, profile))
+        frame = command_frame_for(backend, str(value("planning_frame")))
+        topics = ServoTopics(str(value("twist_topic")), str(value("gripper_namespace")), frame)
+        self.backend = make_backend(node, backend, topics, self.safety.limits)
+        self.active = False  # the backend was activated: the robot takes commands from here on
         self.observations = ObservationCache()
-        node.create_subscription(SceneState, str(value("scene_state_topic")), self._on_state, 10)
+        state_topic = scene_state_topic_for(backend, str(value("scene_state_topic")))
+        node.create_subscription(SceneState, state_topic, self._on_state, 10)
         self.estop = EStop(node, self.safety, self.hold, lambda: False)
 
     def _on_state(self, msg: SceneState) -> None:
@@ -62,6 +81,15 @@ class PlayDriver:
             return None
 
     def send_action(self, action: np.ndarray, tcp_position: np.ndarray) -> None:
+        if not self.active:
+            if not np.any(action[:6]) or self.safety.estopped:
+                return  # no motion asked for yet (or the e-stop is latched): the robot is left alone
+            try:
+                self.backend.activate()
+            except BackendError as err:
+                self.node.get_logger().error(f"the robot is not ready: {err}", throttle_duration_sec=5.0)
+                return
+            self.active = True
         twist = action_to_twist(action, self.rate_hz)
         width = GRIPPER_OPEN_WIDTH_M if action[6] >= 0 else GRIPPER_CLOSED_WIDTH_M
         gripper = GripperRequest(width=width, speed=self.gripper_speed, force=self.gripper_force)
@@ -69,4 +97,5 @@ class PlayDriver:
         self.backend.send(self.safety.filter(command, tcp_position, time.monotonic()))
 
     def hold(self) -> None:
-        self.backend.send(self.safety.watchdog(time.monotonic()))
+        if self.active:
+            self.backend.send(self.safety.watchdog(time.monotonic()))

@@ -56,7 +56,7 @@ class ScriptedPlayNode(Node):
 
 
 def main() -> None:
-    run_node(ScriptedPlayNode, threads=2)
+    run_node(ScriptedPlayNode, threads=2, on_exit=lambda node: node.driver.hold())
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ class TeleopNode(Node):
 
 
 def main() -> None:
-    run_node(TeleopNode, threads=2)
+    run_node(TeleopNode, threads=2, on_exit=lambda node: node.driver.hold())
 
 
 if __name__ == "__main__":

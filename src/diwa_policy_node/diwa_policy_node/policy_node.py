@@ -27,7 +27,13 @@ from diwa_msgs.action import ExecuteSkill
 from diwa_msgs.msg import PolicyStatus, SceneState
 from diwa_policy_node.markers import chunk_markers
 from diwa_policy_node.skill_runner import SkillRunner
-from diwa_robot.backends import BackendError, MockRobotBackend, RobotBackend, ServoTopics, safety_profile_for
+from diwa_robot.backends import (
+    BackendError,
+    ServoTopics,
+    make_backend,
+    safety_profile_for,
+    scene_state_topic_for,
+)
 from diwa_robot.estop import EStop
 from diwa_robot.image_conversion import image_msg_to_rgb
 from diwa_robot.node_main import run_node
@@ -94,7 +100,7 @@ class PolicyNode(Node):
         p("default_max_steps", DEFAULT_MAX_STEPS)
         p("safety_file", "")
         p("safety_profile", "")
-        p("scene_state_topic", "/mock_robot/scene_state")
+        p("scene_state_topic", "")  # empty: the backend's source (backends.SCENE_STATE_TOPICS)
         p("twist_topic", "/diwa/commands/policy")  # the command arbiter forwards it to the robot
         p("robot_twist_topic", "/servo_node/delta_twist_cmds")  # what the arbiter sends the robot
         for key, topic in CAMERA_TOPICS.items():
@@ -120,7 +126,12 @@ class PolicyNode(Node):
         backend_name = str(value("backend"))
         profile = safety_profile_for(backend_name, str(value("safety_profile")))
         self.safety = SafetyFilter(load_safety_limits(self._safety_file(), profile))
-        self.backend = self._make_backend(backend_name)
+        topics = ServoTopics(
+            twist_topic=str(value("twist_topic")),
+            gripper_namespace=str(value("gripper_namespace")),
+            planning_frame=self.frame,
+        )
+        self.backend = make_backend(self, backend_name, topics, self.safety.limits)
         self.runner = SkillRunner(
             configured={skill: str(value(f"policies.{skill}")) for skill in SKILLS},
             seed=int(value("seed")),
@@ -136,7 +147,9 @@ class PolicyNode(Node):
 
         group = ReentrantCallbackGroup()
         self.estop = EStop(self, self.safety, self.backend.hold, self.busy.locked, group)
-        self.scene_state_topic = self.resolve_topic_name(str(value("scene_state_topic")))
+        self.scene_state_topic = self.resolve_topic_name(
+            scene_state_topic_for(backend_name, str(value("scene_state_topic")))
+        )
         self.twist_topic = self.resolve_topic_name(str(value("twist_topic")))
         self.create_subscription(SceneState, self.scene_state_topic, self.on_scene_state, 10, callback_group=group)
         for key in CAMERA_TOPICS:
@@ -168,28 +181,6 @@ class PolicyNode(Node):
         from ament_index_python.packages import get_package_share_directory
 
         return Path(get_package_share_directory("diwa_bringup")) / "config" / "safety.yaml"
-
-    def _make_backend(self, name: str) -> RobotBackend:
-        topics = ServoTopics(
-            twist_topic=str(self.get_parameter("twist_topic").value),
-            gripper_namespace=str(self.get_parameter("gripper_namespace").value),
-            planning_frame=self.frame,
-        )
-        if name == "sim":
-            return MockRobotBackend(self, topics, GRIPPER_OPEN_WIDTH_M)
-        if name == "franka":
-            from diwa.sim.geometry import ROBOT_BASE_POS
-
-            from diwa_robot.franka_backend import FrankaBackend
-            from diwa_robot.franka_config import start_position_problem
-
-            backend = FrankaBackend(self, topics, GRIPPER_OPEN_WIDTH_M)
-            limits = self.safety.limits
-            problem = start_position_problem(backend.config, ROBOT_BASE_POS, limits.workspace_min, limits.workspace_max)
-            if problem is not None and backend.config.move_to_start:
-                raise ValueError(f"franka: {problem}")
-            return backend
-        raise ValueError(f"unknown backend {name!r}; expected 'sim' or 'franka'")
 
     # --- inputs -------------------------------------------------------------------------------
     def on_image(self, key: str, msg: Image) -> None:

@@ -23,7 +23,7 @@ from rclpy.node import Node
 
 from diwa_msgs.msg import SceneState
 from diwa_robot.arbiter import COMMAND_SOURCES, CommandArbiter
-from diwa_robot.backends import command_frame_for, safety_profile_for
+from diwa_robot.backends import command_frame_for, safety_profile_for, scene_state_topic_for
 from diwa_robot.estop import EStop
 from diwa_robot.node_main import run_node
 from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
@@ -41,7 +41,7 @@ class ArbiterNode(Node):
         p("sources", list(COMMAND_SOURCES))
         p("input_namespace", "/diwa/commands")
         p("output_topic", "/servo_node/delta_twist_cmds")
-        p("scene_state_topic", "/mock_robot/scene_state")
+        p("scene_state_topic", "")  # empty: the backend's source
         p("planning_frame", "")
         p("lease_s", 0.2)
         p("backend", "sim")
@@ -65,7 +65,8 @@ class ArbiterNode(Node):
                 TwistStamped, f"{namespace}/{source}", lambda msg, s=source: self.on_command(s, msg), 10,
                 callback_group=group,
             )  # fmt: skip
-        self.create_subscription(SceneState, str(value("scene_state_topic")), self.on_state, 10, callback_group=group)
+        state_topic = scene_state_topic_for(str(value("backend")), str(value("scene_state_topic")))
+        self.create_subscription(SceneState, state_topic, self.on_state, 10, callback_group=group)
         self.estop = EStop(self, self.arbiter.safety, self.hold, lambda: False, group)
         self.idle_periods = IDLE_ZERO_PERIODS
         self.last_flags: tuple[str, ...] = ()

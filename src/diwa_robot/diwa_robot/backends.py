@@ -11,12 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from diwa.robot_contract import GRIPPER_OPEN_WIDTH_M
 from geometry_msgs.msg import TwistStamped
 from rclpy.action import ActionClient
 from rclpy.node import Node
 
 from diwa_robot.franka_config import FrankaConfig
-from diwa_robot.safety import FilteredCommand, GripperRequest
+from diwa_robot.safety import FilteredCommand, GripperRequest, SafetyLimits
 
 GRASP_EPSILON_M = 0.08
 """franka_gripper reports a grasp as failed when the fingers stop outside width +- epsilon; the
@@ -135,3 +136,34 @@ def safety_profile_for(backend: str, requested: str) -> str:
             f"not {requested!r}"
         )
     return requested or required or backend
+
+
+SCENE_STATE_TOPICS = {"sim": "/mock_robot/scene_state", "franka": "/robot_state/scene_state"}
+"""Where each backend's observation comes from: the simulator's mock robot, or on a real cell the
+robot_state node (joints -> robot_obs, no scene)."""
+
+
+def scene_state_topic_for(backend: str, requested: str) -> str:
+    """The SceneState topic to read: the backend's source unless one is requested."""
+    if backend not in SCENE_STATE_TOPICS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {sorted(SCENE_STATE_TOPICS)}")
+    return requested or SCENE_STATE_TOPICS[backend]
+
+
+def make_backend(node: Node, name: str, topics: ServoTopics, limits: SafetyLimits) -> RobotBackend:
+    """The backend `name` for `node`: the mock robot's stream, or a Franka through MoveIt Servo
+    (its franka.* parameters declared on `node`; a planned start pose must lie in `limits`' box)."""
+    if name == "sim":
+        return MockRobotBackend(node, topics, GRIPPER_OPEN_WIDTH_M)
+    if name == "franka":
+        from diwa.sim.geometry import ROBOT_BASE_POS
+
+        from diwa_robot.franka_backend import FrankaBackend
+        from diwa_robot.franka_config import start_position_problem
+
+        backend = FrankaBackend(node, topics, GRIPPER_OPEN_WIDTH_M)
+        problem = start_position_problem(backend.config, ROBOT_BASE_POS, limits.workspace_min, limits.workspace_max)
+        if problem is not None and backend.config.move_to_start:
+            raise ValueError(f"franka: {problem}")
+        return backend
+    raise ValueError(f"unknown backend {name!r}; expected 'sim' or 'franka'")

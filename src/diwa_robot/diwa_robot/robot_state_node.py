@@ -27,6 +27,7 @@ from diwa_msgs.msg import SceneState
 from diwa_robot.node_main import run_node
 
 JOINTS = (*ARM_JOINT_NAMES, *FINGER_JOINT_NAMES)
+STARTUP_GRACE_S = 3.0
 
 
 class RobotStateNode(Node):
@@ -45,6 +46,7 @@ class RobotStateNode(Node):
         # Per joint: (position, monotonic receive time); the stamp of the newest arm reading.
         self.readings: dict[str, tuple[float, float]] = {}
         self.arm_stamp = None
+        self.started = time.monotonic()
         self.publisher = self.create_publisher(SceneState, "~/scene_state", 10)
         self.create_subscription(JointState, str(topic), self.on_joints, 50)
         self.create_timer(1.0 / rate_hz, self.on_period)
@@ -62,9 +64,11 @@ class RobotStateNode(Node):
             self.arm_stamp = msg.header.stamp
 
     def on_period(self) -> None:
-        problem = self.problem(time.monotonic())
+        now = time.monotonic()
+        problem = self.problem(now)
         if problem:
-            self.get_logger().warn(f"no robot state published: {problem}", throttle_duration_sec=5.0)
+            if now - self.started > STARTUP_GRACE_S:  # the drivers' first readings take a moment
+                self.get_logger().warn(f"no robot state published: {problem}", throttle_duration_sec=5.0)
             return
         arm = [self.readings[name][0] for name in ARM_JOINT_NAMES]
         fingers = [self.readings[name][0] for name in FINGER_JOINT_NAMES]
@@ -88,7 +92,7 @@ class RobotStateNode(Node):
 
 
 def main() -> None:
-    run_node(RobotStateNode, threads=1)
+    run_node(RobotStateNode, threads=2)
 
 
 if __name__ == "__main__":

@@ -139,17 +139,26 @@ class BagReader:
     def truncated(self) -> bool:
         return any(r.truncated for r in self.reports)
 
-    def messages(self, topics: Collection[str] | None = None) -> Iterator[BagMessage]:
-        """Decoded messages of `topics` (all topics when None) in file order."""
+    def messages(
+        self, topics: Collection[str] | None = None, types: Collection[str] = (), decode: bool = True
+    ) -> Iterator[BagMessage]:
+        """Messages of `topics` and of the message `types` (every message when neither is given), in
+        file order; decoded unless `decode` is False (then `message` is None: timing only)."""
         self.reports = []
         definitions: dict[str, str] = {}
+        wanted = None if topics is None and not types else (frozenset(topics or ()), frozenset(types))
         for path in self.files:
             report = FileReport(path)
             self.reports.append(report)
-            yield from self._read_file(path, topics, definitions, report)
+            yield from self._read_file(path, wanted, decode, definitions, report)
 
     def _read_file(
-        self, path: Path, topics: Collection[str] | None, definitions: dict[str, str], report: FileReport
+        self,
+        path: Path,
+        wanted: tuple[frozenset[str], frozenset[str]] | None,
+        decode: bool,
+        definitions: dict[str, str],
+        report: FileReport,
     ) -> Iterator[BagMessage]:
         schemas: dict[int, str] = {}
         channels: dict[int, tuple[str, str]] = {}
@@ -185,7 +194,10 @@ class BagReader:
                         raise BagError(f"{path}: message on unknown channel {record.channel_id}")
                     report.messages += 1
                     topic, type_name = channels[record.channel_id]
-                    if topics is not None and topic not in topics:
+                    if wanted is not None and topic not in wanted[0] and type_name not in wanted[1]:
+                        continue
+                    if not decode:
+                        yield BagMessage(topic, type_name, record.log_time, None)
                         continue
                     if store is None:
                         store = decoding_store(tuple(definitions.items()))

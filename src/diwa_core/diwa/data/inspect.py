@@ -36,7 +36,7 @@ def topic_statistics(path: Path, max_gap_s: float) -> dict[str, Any]:
     for streams how many gaps exceed `max_gap_s`; from log times, whatever the messages' stamps say."""
     reader = BagReader(path)
     times: dict[str, list[int]] = {}
-    for item in reader.messages():
+    for item in reader.messages(decode=False):  # timing only: images are not decoded
         times.setdefault(item.topic, []).append(item.log_time_ns)
     topics = {}
     for topic, stamps in sorted(times.items()):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from diwa.data.dataset import save_dataset
 from diwa.data.inspect import format_report, inspect_path, write_preview
-from diwa.data.rosbag import ConversionConfig, bags_to_dataset
+from diwa.data.rosbag import BagTopics, ConversionConfig, bags_to_dataset
 from diwa.output_dirs import check_output_dir, dataset_dir, scratch_beside
 from diwa.robot_contract import CONTROL_RATE_HZ
 
@@ -34,6 +34,15 @@ def add_from_bag(data_commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-gap", type=float, default=0.5, help="a longer pause between frames (s) ends an episode")
     parser.add_argument("--no-images", action="store_true", help="leave the camera streams out")
     parser.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        metavar="KEY=TOPIC",
+        help="a stream recorded under another topic than the recorder's (a `ros2 bag record` of your own topics): "
+        "KEY is scene_state, twist, annotations, resets, rgb_static or rgb_gripper; repeatable. SceneState frames "
+        "are found on any topic when the bag has one such topic",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing dataset at --out (never a recording)"
     )
     parser.add_argument("--json", action="store_true", help="end with a JSON summary on the last line")
@@ -42,8 +51,15 @@ def add_from_bag(data_commands: argparse._SubParsersAction) -> None:
 
 def run_from_bag(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out, overwrite=args.overwrite, inputs=args.bags, replaceable=dataset_dir)
+    renamed = dict(flag.split("=", 1) for flag in args.topic if "=" in flag)
+    if len(renamed) != len(args.topic):
+        raise ValueError(f"--topic takes KEY=TOPIC, got {args.topic}")
     config = ConversionConfig(
-        rate_hz=args.rate, command_timeout_s=args.command_timeout, max_gap_s=args.max_gap, images=not args.no_images
+        rate_hz=args.rate,
+        command_timeout_s=args.command_timeout,
+        max_gap_s=args.max_gap,
+        images=not args.no_images,
+        topics=BagTopics().renamed(renamed),
     )
     with scratch_beside(out) as scratch:
         dataset = bags_to_dataset(args.bags, config, image_dir=scratch)

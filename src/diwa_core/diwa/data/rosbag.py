@@ -64,6 +64,17 @@ class BagTopics:
         default_factory=lambda: {"rgb_static": "/camera/static/image_raw", "rgb_gripper": "/camera/gripper/image_raw"}
     )
 
+    def renamed(self, names: dict[str, str]) -> BagTopics:
+        """These topics with some streams recorded under other names: {"scene_state": "/x", "rgb_static": "/y"}."""
+        streams = ("scene_state", "twist", "annotations", "resets")
+        unknown = sorted(set(names) - {*streams, *self.images})
+        if unknown:
+            raise ValueError(f"unknown streams {unknown}; known: {[*streams, *self.images]}")
+        if not all(topic.startswith("/") for topic in names.values()):
+            raise ValueError(f"topic names must be absolute (start with /): {names}")
+        images = {key: names.get(key, topic) for key, topic in self.images.items()}
+        return BagTopics(**{key: names.get(key, getattr(self, key)) for key in streams}, images=images)
+
 
 @dataclass(frozen=True)
 class ConversionConfig:
@@ -99,6 +110,7 @@ class _Streams:
     images: dict[str, tuple[list[int], set[tuple[int, int]]]] = field(default_factory=dict)  # stamps, sizes
     annotations: list[Annotation] = field(default_factory=list)
     reset_stamp_ns: list[int] = field(default_factory=list)
+    scene_topic: str = ""  # where the frames were found
 
 
 @dataclass
@@ -187,9 +199,10 @@ def _convert_bag(path: Path, config: ConversionConfig) -> _BagPart:
     topics = config.topics
     if not streams.robot_obs:
         raise BagError(
-            f"{path} holds no {SCENE_STATE_TYPE} frames on {topics.scene_state}; "
-            f"topics recorded: {sorted(reader.topic_types) or 'none'}"
+            f"{path} holds no {SCENE_STATE_TYPE} frames; topics recorded: {sorted(reader.topic_types) or 'none'} "
+            "(give other topic names with --topic KEY=TOPIC)"
         )
+    report["frame_topic"] = streams.scene_topic
     if topics.twist not in reader.topic_types:
         raise BagError(
             f"{path} has no twist commands ({topics.twist}), so its actions cannot be recovered; "
@@ -230,19 +243,14 @@ def _read_streams(reader: BagReader, config: ConversionConfig) -> _Streams:
     }
     expected.update(dict.fromkeys(image_topics, IMAGE_TYPE))
     streams = _Streams()
-    for item in reader.messages(topics=set(expected)):
-        if item.type_name != expected[item.topic]:
+    # SceneState on any topic: a bag recorded on a real cell has its frames on robot_state's topic.
+    frames: dict[str, list[tuple[int, Any]]] = {}
+    for item in reader.messages(topics=set(expected), types={SCENE_STATE_TYPE}):
+        if item.topic in expected and item.type_name != expected[item.topic]:
             raise BagError(f"{reader.path}: topic {item.topic} holds {item.type_name}, expected {expected[item.topic]}")
         msg = item.message
-        if item.topic == topics.scene_state:
-            streams.frame_log_ns.append(item.log_time_ns)
-            streams.frame_stamp_ns.append(_stamp_ns(msg.header.stamp) or item.log_time_ns)
-            streams.robot_obs.append(np.asarray(msg.robot_obs, dtype=np.float64))
-            streams.scene_obs.append(np.asarray(msg.scene_obs, dtype=np.float64))
-            # Bags recorded before the flag existed came from the simulator, which measures the scene.
-            streams.scene_measured.append(bool(getattr(msg, "scene_measured", True)))
-            if not (np.isfinite(streams.robot_obs[-1]).all() and np.isfinite(streams.scene_obs[-1]).all()):
-                raise BagError(f"{reader.path}: frame {len(streams.robot_obs) - 1} holds NaN or infinite values")
+        if item.type_name == SCENE_STATE_TYPE:
+            frames.setdefault(item.topic, []).append((item.log_time_ns, msg))
         elif item.topic == topics.twist:
             lin, ang = msg.twist.linear, msg.twist.angular
             values = np.array([lin.x, lin.y, lin.z, ang.x, ang.y, ang.z])
@@ -260,7 +268,27 @@ def _read_streams(reader: BagReader, config: ConversionConfig) -> _Streams:
             stamps, sizes = streams.images.setdefault(image_topics[item.topic], ([], set()))
             stamps.append(_stamp_ns(msg.header.stamp) or item.log_time_ns)
             sizes.add((int(msg.height), int(msg.width)))
+    streams.scene_topic = _frame_topic(frames, topics.scene_state, reader.path)
+    for log_ns, msg in frames.get(streams.scene_topic, []):
+        streams.frame_log_ns.append(log_ns)
+        streams.frame_stamp_ns.append(_stamp_ns(msg.header.stamp) or log_ns)
+        streams.robot_obs.append(np.asarray(msg.robot_obs, dtype=np.float64))
+        streams.scene_obs.append(np.asarray(msg.scene_obs, dtype=np.float64))
+        # Bags recorded before the flag existed came from the simulator, which measures the scene.
+        streams.scene_measured.append(bool(getattr(msg, "scene_measured", True)))
+        if not (np.isfinite(streams.robot_obs[-1]).all() and np.isfinite(streams.scene_obs[-1]).all()):
+            raise BagError(f"{reader.path}: frame {len(streams.robot_obs) - 1} holds NaN or infinite values")
     return streams
+
+
+def _frame_topic(frames: dict[str, list[tuple[int, Any]]], configured: str, path: Path) -> str:
+    """The configured SceneState topic if it has frames, else the bag's only SceneState topic."""
+    if frames.get(configured):
+        return configured
+    others = sorted(topic for topic, messages in frames.items() if messages)
+    if len(others) > 1:
+        raise BagError(f"{path}: SceneState frames on several topics {others}; name one: --topic scene_state=TOPIC")
+    return others[0] if others else configured
 
 
 def _read_images(part: _BagPart, config: ConversionConfig, out: dict[str, np.ndarray]) -> None:
