@@ -36,7 +36,8 @@ def test_a_bag_reports_its_topics_pauses_episodes_and_the_tasks_done(tmp_path: P
     assert data["frames"] == 40 and data["episodes"] == 2
     assert data["annotations"] == {"open_drawer": 1}
     assert data["oracle_tasks"] == {"open_drawer": 1}  # the drawer opened once, in the first episode
-    assert dataset is not None and len(dataset) == 40
+    assert data["cameras"] == {"rgb_static": [6, 8, 3], "rgb_gripper": [4, 4, 3]}  # sizes, pixels not read
+    assert dataset is not None and len(dataset) == 40 and not dataset.images
 
 
 def test_a_recording_without_scene_state_still_reports_its_topics(tmp_path: Path) -> None:

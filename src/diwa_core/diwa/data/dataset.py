@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from diwa.atomic import write_directory_atomically
+from diwa.data.npy_rows import copy_npy
 from diwa.sim.scene_bounds import check_physical, first_action_violation, resting_scene
 
 FORMAT = "diwa-consolidated"
@@ -169,7 +170,7 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> Path:
         for key in REQUIRED:
             np.save(staging / f"{key}.npy", np.asarray(getattr(dataset, key), dtype=np.float32))
         for key, arr in dataset.images.items():
-            np.save(staging / f"{key}.npy", arr)
+            copy_npy(arr, staging / f"{key}.npy")  # a file-backed array is copied file to file
         meta = {
             "format": FORMAT,
             "version": VERSION,

@@ -63,13 +63,15 @@ def topic_statistics(path: Path, max_gap_s: float) -> dict[str, Any]:
 def dataset_summary(dataset: Dataset, rate_hz: float = CONTROL_RATE_HZ) -> dict[str, Any]:
     lengths = [end - start + 1 for start, end in dataset.episodes]
     annotated = Counter(a.task for a in dataset.annotations)
+    # A bag inspected without its pixels: the camera sizes the conversion found.
+    recorded_cameras = next((bag.get("cameras") for bag in dataset.provenance.get("bags", [])), None) or {}
     oracle = Counter(a.task for a in annotate_windows(dataset.robot_obs, dataset.scene_obs, dataset.episodes))
     return {
         "frames": len(dataset),
         "episodes": len(dataset.episodes),
         "episode_frames": {"min": min(lengths), "median": float(np.median(lengths)), "max": max(lengths)},
         "duration_s": len(dataset) / rate_hz,
-        "cameras": {key: list(images.shape[1:]) for key, images in dataset.images.items()},
+        "cameras": {key: list(images.shape[1:]) for key, images in dataset.images.items()} or recorded_cameras,
         "sources": frames_by_source(dataset),
         "annotations": dict(sorted(annotated.items())),
         "oracle_tasks": dict(sorted(oracle.items())),
@@ -83,8 +85,8 @@ def inspect_path(path: Path, max_gap_s: float, image_dir: Path | None = None) ->
     if is_bag(path):
         report: dict[str, Any] = {"kind": "bag", "path": str(path), **topic_statistics(path, max_gap_s)}
         try:
-            config = ConversionConfig(max_gap_s=max_gap_s, images=image_dir is not None)
-            dataset = bags_to_dataset([path], config, image_dir=image_dir)
+            config = ConversionConfig(max_gap_s=max_gap_s)
+            dataset = bags_to_dataset([path], config, image_dir=image_dir, pixels=image_dir is not None)
         except BagError as err:
             report["dataset"] = None
             report["not_convertible"] = str(err)

@@ -32,7 +32,8 @@ are dropped; the provenance lists both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ import numpy as np
 
 from diwa.data.bag_reader import BagError, BagReader
 from diwa.data.dataset import SCENE_ABSENT, Annotation, Dataset
+from diwa.data.npy_rows import NpyRowWriter
 from diwa.robot_contract import CONTROL_RATE_HZ, Twist, twist_to_action
 
 SCENE_STATE_TYPE = "diwa_msgs/msg/SceneState"
@@ -97,17 +99,32 @@ class ConversionConfig:
 
 
 @dataclass
-class _Streams:
-    """One bag's messages, reduced to arrays."""
+class _Frames:
+    """The SceneState messages of one topic, packed: an hour is 108,000 of them."""
 
-    frame_log_ns: list[int] = field(default_factory=list)
-    frame_stamp_ns: list[int] = field(default_factory=list)
-    robot_obs: list[np.ndarray] = field(default_factory=list)
-    scene_obs: list[np.ndarray] = field(default_factory=list)
-    scene_measured: list[bool] = field(default_factory=list)
-    twist_log_ns: list[int] = field(default_factory=list)
-    twists: list[np.ndarray] = field(default_factory=list)
-    images: dict[str, tuple[list[int], set[tuple[int, int]]]] = field(default_factory=dict)  # stamps, sizes
+    log_ns: array = field(default_factory=lambda: array("q"))
+    stamp_ns: array = field(default_factory=lambda: array("q"))
+    robot_obs: array = field(default_factory=lambda: array("d"))  # 15 per frame
+    scene_obs: array = field(default_factory=lambda: array("d"))  # 24 per frame
+    measured: array = field(default_factory=lambda: array("b"))
+
+    def add(self, log_ns: int, msg: Any) -> None:
+        self.log_ns.append(log_ns)
+        self.stamp_ns.append(_stamp_ns(msg.header.stamp) or log_ns)
+        self.robot_obs.extend(np.asarray(msg.robot_obs, dtype=np.float64).tolist())
+        self.scene_obs.extend(np.asarray(msg.scene_obs, dtype=np.float64).tolist())
+        # Bags recorded before the flag existed came from the simulator, which measures the scene.
+        self.measured.append(int(bool(getattr(msg, "scene_measured", True))))
+
+
+@dataclass
+class _Streams:
+    """One bag's messages, reduced to packed arrays (the pixels are read in a second pass)."""
+
+    frames: _Frames = field(default_factory=_Frames)
+    twist_log_ns: array = field(default_factory=lambda: array("q"))
+    twists: array = field(default_factory=lambda: array("d"))  # 6 per command
+    images: dict[str, tuple[array, set[tuple[int, int]]]] = field(default_factory=dict)  # stamps, sizes
     annotations: list[Annotation] = field(default_factory=list)
     reset_stamp_ns: list[int] = field(default_factory=list)
     scene_topic: str = ""  # where the frames were found
@@ -129,13 +146,18 @@ class _BagPart:
 
 
 def bags_to_dataset(
-    bags: Sequence[str | Path], config: ConversionConfig | None = None, image_dir: Path | None = None
+    bags: Sequence[str | Path],
+    config: ConversionConfig | None = None,
+    image_dir: Path | None = None,
+    pixels: bool = True,
 ) -> Dataset:
     """Convert bags, in the given order, into one dataset (each bag starts a new episode).
 
-    Camera images go to memory-mapped files in `image_dir` (a scratch directory on the output's
-    disk) when given, else into memory; either way a bag is read twice: first everything but the
-    pixels, then the images the frames chose."""
+    Camera images are written to .npy files in `image_dir` (a scratch directory on the output's
+    disk) when given, a row at a time (diwa.data.npy_rows), else into memory; either way a bag is
+    read twice: first everything but the pixels, then the images the frames chose. With `pixels`
+    False the second pass is skipped: frames are still matched to images (and dropped or refused
+    alike), the dataset holds none, and each bag's report lists the cameras' sizes (inspection)."""
     config = config or ConversionConfig()
     if not bags:
         raise ValueError("no bag given")
@@ -154,7 +176,8 @@ def bags_to_dataset(
         annotations += [Annotation(a.start + offset, a.end + offset, a.task) for a in part.annotations]
         offset += len(part.robot_obs)
     images: dict[str, np.ndarray] = {}
-    for key in parts[0].images:
+    files: dict[str, NpyRowWriter] = {}
+    for key in parts[0].images if pixels else ():
         sizes = {p.images[key][1] for p in parts}
         if len(sizes) > 1:
             raise BagError(f"{key} images differ in size between bags: {sorted(sizes)}")
@@ -162,13 +185,21 @@ def bags_to_dataset(
         if image_dir is None:
             images[key] = np.empty(shape, dtype=np.uint8)
         else:
-            images[key] = np.lib.format.open_memmap(image_dir / f"{key}.npy", mode="w+", dtype=np.uint8, shape=shape)
+            files[key] = NpyRowWriter(image_dir / f"{key}.npy", shape, np.uint8)
+
+    def write(key: str, rows: np.ndarray, image: np.ndarray) -> None:
+        if key in files:
+            for row in rows.tolist():
+                files[key].write(row, image)
+        else:
+            images[key][rows] = image
+
     start = 0
     for part in parts:
-        rows = slice(start, start + len(part.robot_obs))
-        if images:
-            _read_images(part, config, {key: array[rows] for key, array in images.items()})
-        start = rows.stop
+        if parts[0].images and pixels:
+            _read_images(part, config, start, write)
+        start += len(part.robot_obs)
+    images.update({key: writer.close() for key, writer in files.items()})
     return Dataset(
         robot_obs=np.concatenate([p.robot_obs for p in parts]).astype(np.float32),
         scene_obs=np.concatenate([p.scene_obs for p in parts]).astype(np.float32),
@@ -197,7 +228,7 @@ def _convert_bag(path: Path, config: ConversionConfig) -> _BagPart:
         "messages": sum(r.messages for r in reader.reports),
     }
     topics = config.topics
-    if not streams.robot_obs:
+    if not streams.frames.log_ns:
         raise BagError(
             f"{path} holds no {SCENE_STATE_TYPE} frames; topics recorded: {sorted(reader.topic_types) or 'none'} "
             "(give other topic names with --topic KEY=TOPIC)"
@@ -208,20 +239,28 @@ def _convert_bag(path: Path, config: ConversionConfig) -> _BagPart:
             f"{path} has no twist commands ({topics.twist}), so its actions cannot be recovered; "
             f"topics recorded: {sorted(reader.topic_types)}"
         )
-    robot_obs = np.stack(streams.robot_obs)
-    if len(set(streams.scene_measured)) > 1:
-        first = streams.scene_measured.index(not streams.scene_measured[0])
+    frames = streams.frames
+    robot_obs = np.frombuffer(frames.robot_obs, dtype=np.float64).reshape(-1, 15).copy()
+    scene_obs = np.frombuffer(frames.scene_obs, dtype=np.float64).reshape(-1, 24).copy()
+    invalid = np.flatnonzero(~(np.isfinite(robot_obs).all(axis=1) & np.isfinite(scene_obs).all(axis=1)))
+    if invalid.size:
+        raise BagError(f"{path}: frame {invalid[0]} holds NaN or infinite values")
+    measured = np.frombuffer(frames.measured, dtype=np.int8).astype(bool)
+    if measured.min() != measured.max():
+        first = int(np.flatnonzero(measured != measured[0])[0])
         raise BagError(f"{path}: the scene state is measured in some frames and not in others (from frame {first})")
-    report["scene_measured"] = streams.scene_measured[0]
-    scene_obs = np.stack(streams.scene_obs) if report["scene_measured"] else np.zeros((len(robot_obs), 24))
-    frame_log_ns = np.asarray(streams.frame_log_ns, dtype=np.int64)
-    frame_stamp_ns = np.asarray(streams.frame_stamp_ns, dtype=np.int64)
+    report["scene_measured"] = bool(measured[0])
+    if not report["scene_measured"]:
+        scene_obs = np.zeros_like(scene_obs)
+    frame_log_ns = np.frombuffer(frames.log_ns, dtype=np.int64).copy()
+    frame_stamp_ns = np.frombuffer(frames.stamp_ns, dtype=np.int64).copy()
 
     episodes = _split_episodes(frame_stamp_ns, config.max_gap_s, np.asarray(streams.reset_stamp_ns, dtype=np.int64))
     frame_clock_ns, report["frame_clock"] = _frame_clock(frame_stamp_ns, frame_log_ns)
     rel_actions, actions, commanded = _actions(robot_obs, frame_clock_ns, episodes, streams, config)
     # Frames at the end without images go; the last one kept still acts towards its real successor.
     images, kept = _match_images(streams, frame_stamp_ns, config, path)
+    report["cameras"] = {key: [*size, 3] for key, (_, size) in images.items()}
     report["frames_recorded"] = len(robot_obs)
     report["frames_dropped_without_images"] = len(robot_obs) - kept
     report["frames_without_fresh_command"] = int(kept - commanded[:kept].sum())
@@ -244,19 +283,19 @@ def _read_streams(reader: BagReader, config: ConversionConfig) -> _Streams:
     expected.update(dict.fromkeys(image_topics, IMAGE_TYPE))
     streams = _Streams()
     # SceneState on any topic: a bag recorded on a real cell has its frames on robot_state's topic.
-    frames: dict[str, list[tuple[int, Any]]] = {}
+    frames: dict[str, _Frames] = {}
     for item in reader.messages(topics=set(expected), types={SCENE_STATE_TYPE}):
         if item.topic in expected and item.type_name != expected[item.topic]:
             raise BagError(f"{reader.path}: topic {item.topic} holds {item.type_name}, expected {expected[item.topic]}")
         msg = item.message
         if item.type_name == SCENE_STATE_TYPE:
-            frames.setdefault(item.topic, []).append((item.log_time_ns, msg))
+            frames.setdefault(item.topic, _Frames()).add(item.log_time_ns, msg)
         elif item.topic == topics.twist:
             lin, ang = msg.twist.linear, msg.twist.angular
             values = np.array([lin.x, lin.y, lin.z, ang.x, ang.y, ang.z])
             if np.isfinite(values).all():  # the robot drops non-finite commands, so they moved nothing
                 streams.twist_log_ns.append(item.log_time_ns)
-                streams.twists.append(values)
+                streams.twists.extend(values.tolist())
         elif item.topic == topics.resets:
             streams.reset_stamp_ns.append(_stamp_ns(msg.stamp) or item.log_time_ns)
         elif item.topic == topics.annotations:
@@ -265,48 +304,43 @@ def _read_streams(reader: BagReader, config: ConversionConfig) -> _Streams:
             streams.annotations.append(Annotation(int(msg.start_frame), int(msg.end_frame), str(msg.task)))
         else:
             _check_encoding(msg, item.topic, reader.path)
-            stamps, sizes = streams.images.setdefault(image_topics[item.topic], ([], set()))
+            stamps, sizes = streams.images.setdefault(image_topics[item.topic], (array("q"), set()))
             stamps.append(_stamp_ns(msg.header.stamp) or item.log_time_ns)
             sizes.add((int(msg.height), int(msg.width)))
     streams.scene_topic = _frame_topic(frames, topics.scene_state, reader.path)
-    for log_ns, msg in frames.get(streams.scene_topic, []):
-        streams.frame_log_ns.append(log_ns)
-        streams.frame_stamp_ns.append(_stamp_ns(msg.header.stamp) or log_ns)
-        streams.robot_obs.append(np.asarray(msg.robot_obs, dtype=np.float64))
-        streams.scene_obs.append(np.asarray(msg.scene_obs, dtype=np.float64))
-        # Bags recorded before the flag existed came from the simulator, which measures the scene.
-        streams.scene_measured.append(bool(getattr(msg, "scene_measured", True)))
-        if not (np.isfinite(streams.robot_obs[-1]).all() and np.isfinite(streams.scene_obs[-1]).all()):
-            raise BagError(f"{reader.path}: frame {len(streams.robot_obs) - 1} holds NaN or infinite values")
+    streams.frames = frames.get(streams.scene_topic, _Frames())
     return streams
 
 
-def _frame_topic(frames: dict[str, list[tuple[int, Any]]], configured: str, path: Path) -> str:
+def _frame_topic(frames: dict[str, _Frames], configured: str, path: Path) -> str:
     """The configured SceneState topic if it has frames, else the bag's only SceneState topic."""
-    if frames.get(configured):
+    if configured in frames:
         return configured
-    others = sorted(topic for topic, messages in frames.items() if messages)
+    others = sorted(frames)
     if len(others) > 1:
         raise BagError(f"{path}: SceneState frames on several topics {others}; name one: --topic scene_state=TOPIC")
     return others[0] if others else configured
 
 
-def _read_images(part: _BagPart, config: ConversionConfig, out: dict[str, np.ndarray]) -> None:
-    """The second pass: each camera message some frames chose, decoded into those frames' rows of
-    `out` (messages are counted per topic in reading order, as the first pass counted them)."""
-    topics = {config.topics.images[key]: key for key in out}
+def _read_images(
+    part: _BagPart, config: ConversionConfig, start: int, write: Callable[[str, np.ndarray, np.ndarray], None]
+) -> None:
+    """The second pass: each camera message some frames chose, decoded and written to those frames'
+    rows (`start` + the frame's index in the bag); messages are counted per topic in reading order,
+    as the first pass counted them."""
+    topics = {config.topics.images[key]: key for key in part.images}
     wanted: dict[str, dict[int, np.ndarray]] = {}
     for key, (chosen, _) in part.images.items():
         order = np.argsort(chosen, kind="stable")
         messages, starts = np.unique(chosen[order], return_index=True)
         wanted[key] = dict(zip(messages.tolist(), np.split(order, starts[1:]), strict=True))
-    seen = dict.fromkeys(out, 0)
+    seen = dict.fromkeys(part.images, 0)
     for item in BagReader(part.path).messages(topics=set(topics)):
         key = topics[item.topic]
         frames = wanted[key].get(seen[key])
         seen[key] += 1
         if frames is not None:
-            out[key][frames] = _image_to_rgb(item.message, item.topic, part.path)
+            write(key, start + frames, _image_to_rgb(item.message, item.topic, part.path))
 
 
 def _stamp_ns(stamp: Any) -> int:
@@ -391,9 +425,10 @@ def _actions(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Relative and absolute action of every frame, and which frames had a fresh command."""
     n = len(robot_obs)
-    order = np.argsort(np.asarray(streams.twist_log_ns, dtype=np.int64), kind="stable")
-    twist_ns = np.asarray(streams.twist_log_ns, dtype=np.int64)[order]
-    twists = np.asarray(streams.twists, dtype=np.float64).reshape(-1, 6)[order]
+    logged_ns = np.frombuffer(streams.twist_log_ns, dtype=np.int64)
+    order = np.argsort(logged_ns, kind="stable")
+    twist_ns = logged_ns[order]
+    twists = np.frombuffer(streams.twists, dtype=np.float64).reshape(-1, 6)[order]
     timeout_ns = config.command_timeout_s * 1e9
     # The successor of each frame; an episode's last frame is its own successor (hold).
     successor = np.arange(n) + 1
