@@ -342,6 +342,24 @@ def test_a_cut_off_bag_converts_up_to_the_cut(tmp_path: Path) -> None:
     assert report["truncated_files"] == ["killed_0.mcap"] and report["frames_dropped_without_images"] == 1
 
 
+def test_a_recording_that_starts_between_a_ticks_images_and_its_state_drops_that_frame(tmp_path: Path) -> None:
+    """The recorder can start after the mock robot published a tick's images but before its state
+    (seen in a teleop session): that first frame has no images and goes; the recorder's frame
+    numbers (annotation windows) then count from the next one."""
+    play = make_play(12)
+    messages = [
+        m
+        for m in play_messages(play, annotations=((1, 5, "open_drawer"),))
+        if not (m[0] in (STATIC, GRIPPER) and _tick(m[1]) == 0)
+    ]
+    dataset = bags_to_dataset([write_with_rosbags(tmp_path / "late", messages)])
+    assert len(dataset) == 11 and dataset.episodes == [(0, 10)]
+    np.testing.assert_allclose(dataset.robot_obs, play.robot_obs[1:].astype(np.float32))
+    np.testing.assert_array_equal(dataset.images["rgb_static"], play.images["rgb_static"][1:])
+    assert [tuple(a) for a in dataset.annotations] == [(0, 4, "open_drawer")]
+    assert dataset.provenance["bags"][0]["frames_dropped_without_images"] == 1
+
+
 def test_a_stale_or_missing_command_means_the_robot_held_still(tmp_path: Path) -> None:
     play = make_play(12)
     messages = [m for m in play_messages(play, images=False) if not (m[0] == TWIST and 3 <= _tick(m[1]) <= 8)]

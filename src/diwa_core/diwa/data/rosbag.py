@@ -258,16 +258,22 @@ def _convert_bag(path: Path, config: ConversionConfig) -> _BagPart:
     episodes = _split_episodes(frame_stamp_ns, config.max_gap_s, np.asarray(streams.reset_stamp_ns, dtype=np.int64))
     frame_clock_ns, report["frame_clock"] = _frame_clock(frame_stamp_ns, frame_log_ns)
     rel_actions, actions, commanded = _actions(robot_obs, frame_clock_ns, episodes, streams, config)
-    # Frames at the end without images go; the last one kept still acts towards its real successor.
+    # Frames at either end without images go; the last one kept still acts towards its real successor.
     images, kept = _match_images(streams, frame_stamp_ns, config, path)
     report["cameras"] = {key: [*size, 3] for key, (_, size) in images.items()}
     report["frames_recorded"] = len(robot_obs)
-    report["frames_dropped_without_images"] = len(robot_obs) - kept
-    report["frames_without_fresh_command"] = int(kept - commanded[:kept].sum())
-    robot_obs, scene_obs, rel_actions, actions = robot_obs[:kept], scene_obs[:kept], rel_actions[:kept], actions[:kept]
-    episodes = [(start, min(end, kept - 1)) for start, end in episodes if start < kept]
-    annotations = [a for a in streams.annotations if a.end < kept]
-    report["annotations_dropped"] = [list(a) for a in streams.annotations if a.end >= kept]
+    report["frames_dropped_without_images"] = len(robot_obs) - (kept.stop - kept.start)
+    report["frames_without_fresh_command"] = int((kept.stop - kept.start) - commanded[kept].sum())
+    robot_obs, scene_obs, rel_actions, actions = robot_obs[kept], scene_obs[kept], rel_actions[kept], actions[kept]
+    # Frame numbers (episodes, the recorder's annotation windows) now count from the first frame kept.
+    shift, last = kept.start, kept.stop - 1
+    episodes = [(max(s, shift) - shift, min(e, last) - shift) for s, e in episodes if e >= shift and s <= last]
+    annotations = [
+        Annotation(a.start - shift, a.end - shift, a.task)
+        for a in streams.annotations
+        if shift <= a.start and a.end <= last
+    ]
+    report["annotations_dropped"] = [list(a) for a in streams.annotations if not (shift <= a.start and a.end <= last)]
     return _BagPart(robot_obs, scene_obs, actions, rel_actions, episodes, annotations, images, report, path)
 
 
@@ -365,13 +371,13 @@ def _image_to_rgb(msg: Any, topic: str, path: Path) -> np.ndarray:
 
 def _match_images(
     streams: _Streams, frame_stamp_ns: np.ndarray, config: ConversionConfig, path: Path
-) -> tuple[dict[str, tuple[np.ndarray, tuple[int, int]]], int]:
+) -> tuple[dict[str, tuple[np.ndarray, tuple[int, int]]], slice]:
     """Per camera, the message (its number in reading order) nearest each frame in stamp, and the
-    image size; with the number of leading frames that have one from every camera (a recording can
-    stop between a tick's state and its images). A frame without an image anywhere else is an
-    error: images were lost."""
+    image size; with the frames kept: those with an image from every camera. A recording can start
+    between a tick's images and its state, or stop between a tick's state and its images, so frames
+    without one at either end go; a frame without one anywhere else is an error: images were lost."""
     tolerance = 0.5e9 / config.rate_hz
-    kept = len(frame_stamp_ns)
+    first, end = 0, len(frame_stamp_ns)
     chosen: dict[str, tuple[np.ndarray, tuple[int, int]]] = {}
     for key, (stamps_list, sizes) in streams.images.items():
         if len(sizes) > 1:
@@ -384,19 +390,21 @@ def _match_images(
         closer_left = np.abs(sorted_stamps[left] - frame_stamp_ns) <= np.abs(sorted_stamps[right] - frame_stamp_ns)
         nearest = np.where(closer_left, left, right)
         matched = np.abs(sorted_stamps[nearest] - frame_stamp_ns) <= tolerance
-        missing = np.flatnonzero(~matched)
-        if missing.size:
-            trailing = len(frame_stamp_ns) - missing[0]
-            if missing.size != trailing:
-                raise BagError(
-                    f"{path}: {missing.size} frames have no {key} image within {tolerance / 1e6:.1f} ms "
-                    f"(first: frame {missing[0]}); images were lost during the recording"
-                )
-            kept = min(kept, int(missing[0]))
+        present = np.flatnonzero(matched)
+        if present.size == 0:
+            raise BagError(f"{path}: no frame has a {key} image within {tolerance / 1e6:.1f} ms")
+        inside = ~matched[present[0] : present[-1] + 1]
+        if inside.any():
+            raise BagError(
+                f"{path}: {int(inside.sum())} frames have no {key} image within {tolerance / 1e6:.1f} ms "
+                f"(first: frame {present[0] + int(np.argmax(inside))}); images were lost during the recording"
+            )
+        first, end = max(first, int(present[0])), min(end, int(present[-1]) + 1)
         chosen[key] = (order[nearest], sizes.pop())
-    if kept == 0 and chosen:
+    if first >= end:
         raise BagError(f"{path}: no frame has an image from every camera")
-    return {key: (index[:kept], size) for key, (index, size) in chosen.items()}, kept
+    kept = slice(first, end)
+    return {key: (index[kept], size) for key, (index, size) in chosen.items()}, kept
 
 
 def _frame_clock(frame_stamp_ns: np.ndarray, frame_log_ns: np.ndarray) -> tuple[np.ndarray, str]:
