@@ -148,6 +148,20 @@ def node_processes(
             process.stop()
 
 
+def wait_until_goals_are_answered(action, probe, timeout: float = 60.0) -> None:
+    """Send `probe`, a goal the server answers at once (refused or aborted), until it is answered:
+    wait_for_server returns once the server is discovered, and a goal sent before the server has
+    matched this client's request topic is lost (seen in CI: a first goal unanswered after 30 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sent = send_goal(action, probe)
+        if done_within(sent, 5):
+            if sent.result().accepted and not done_within(goal_result(sent.result()), 30):
+                continue
+            return
+    raise TimeoutError(f"no goal sent to {action._action_name} was answered within {timeout:.0f} s")
+
+
 def wait_until_the_policy_node_sees_the_robot(action, timeout: float = 120.0) -> None:
     """Send one-step dry-run goals (they command nothing) until the policy node no longer refuses for
     want of a robot state: on a loaded machine DDS discovery between the nodes can take seconds
@@ -159,10 +173,10 @@ def wait_until_the_policy_node_sees_the_robot(action, timeout: float = 120.0) ->
     message = "no response to any dry-run goal"
     while time.monotonic() < deadline:
         sent = send_goal(action, ExecuteSkill.Goal(skill="open_drawer", policy="scripted", max_steps=1, dry_run=True))
-        if not _done_within(sent, 15):
+        if not done_within(sent, 15):
             continue
         result = goal_result(sent.result())
-        if not _done_within(result, 30):
+        if not done_within(result, 30):
             continue
         message = result.result().result.message
         if not message.startswith("refused: no valid observation received"):
@@ -171,7 +185,7 @@ def wait_until_the_policy_node_sees_the_robot(action, timeout: float = 120.0) ->
     raise TimeoutError(f"the policy node saw no robot state within {timeout:.0f} s: {message}")
 
 
-def _done_within(future, seconds: float) -> bool:
+def done_within(future, seconds: float) -> bool:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if future.done():

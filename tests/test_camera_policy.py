@@ -17,7 +17,15 @@ from diwa.world_model.store import save_world_model
 from rclpy.action import ActionClient
 
 from diwa_msgs.action import ExecuteSkill
-from tests.ros_graph import RosTestClient, goal_result, node_processes, send_goal, unique_domain_id, wait_for
+from tests.ros_graph import (
+    RosTestClient,
+    done_within,
+    goal_result,
+    node_processes,
+    send_goal,
+    unique_domain_id,
+    wait_for,
+)
 
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
@@ -70,7 +78,8 @@ def execute(specs, tmp_path: Path, goal: ExecuteSkill.Goal, not_yet: tuple[str, 
             while True:
                 feedback: list = []
                 sent = send_goal(action, goal, feedback_callback=feedback.append)
-                wait_for(sent.done, 20, "goal response")
+                if not done_within(sent, 20):  # sent before the server matched this client: lost
+                    continue
                 result = goal_result(sent.result())
                 wait_for(result.done, 120, "the goal's result")
                 outcome = result.result()

@@ -25,6 +25,7 @@ from tests.ros_graph import (
     send_goal,
     unique_domain_id,
     wait_for,
+    wait_until_goals_are_answered,
 )
 
 pytestmark = pytest.mark.ros
@@ -62,6 +63,9 @@ def server(tmp_path_factory):
             fine_tune = ActionClient(client.node, FineTune, "/fine_tune")
             train_wm = ActionClient(client.node, TrainWorldModel, "/train_world_model")
             assert fine_tune.wait_for_server(timeout_sec=60), processes[0].output()
+            wait_until_goals_are_answered(fine_tune, FineTune.Goal(skill="juggle", world_model=str(paths["wm"])))
+            missing = TrainWorldModel.Goal(datasets=[str(root / "missing")], profile="quick")
+            wait_until_goals_are_answered(train_wm, missing)
             yield {"paths": paths, "fine_tune": fine_tune, "train_wm": train_wm, "root": root, "skill": rl_tiny.SKILL}
         finally:
             client.close()

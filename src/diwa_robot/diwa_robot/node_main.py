@@ -5,6 +5,7 @@ Ctrl-C or SIGINT from `diwa launch`."""
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable
 
 import rclpy
@@ -13,6 +14,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 SIGNAL_CHECK_S = 0.2
+RUNNING_CALLBACKS_S = 0.5
 
 
 def run_node(make_node: Callable[[], Node], threads: int, on_exit: Callable[[Node], None] | None = None) -> None:
@@ -38,5 +40,21 @@ def run_node(make_node: Callable[[], Node], threads: int, on_exit: Callable[[Nod
         if on_exit is not None and node.context.ok():
             on_exit(node)
         executor.shutdown(timeout_sec=2.0)
+        _finish_callbacks(executor)
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def _finish_callbacks(executor: MultiThreadedExecutor) -> None:
+    """Cancel the callbacks handed to the executor's thread pool that have not started, and give
+    those running RUNNING_CALLBACKS_S to end, before the node is destroyed. rclpy 7.1 (Jazzy)
+    returns from Executor.shutdown without waiting for either (ros2/rclpy#1309); each then ran on
+    the destroyed node and printed "exception was never retrieved: cannot use Destroyable" at graph
+    shutdown (2 of 6 collect graphs). A callback that runs longer (a skill) is not waited for."""
+    pool = getattr(executor, "_executor", None)  # a later rclpy may keep its pool elsewhere, and wait
+    if pool is None:
+        return
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + RUNNING_CALLBACKS_S
+    for worker in list(getattr(pool, "_threads", ())):
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
