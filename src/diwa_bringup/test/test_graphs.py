@@ -64,3 +64,9 @@ def test_a_franka_graph_reads_robot_state_and_drives_the_arm_through_its_backend
     assert recorder["frame_topic"] == "/robot_state/scene_state" and any(
         t.startswith("/robot_state/scene_state:") for t in recorder["topics"]
     )
+
+
+def test_collect_with_play_none_starts_no_command_source_for_a_teleop_in_its_own_terminal():
+    graph = parse_graph("collect", yaml.safe_load((BRINGUP / "graphs" / "collect.yaml").read_text()))
+    nodes = {node.executable for node in graph.active_nodes(graph.resolve_arguments({"play": "none", "bag": "b"}))}
+    assert nodes == {"command_arbiter", "mock_robot", "recorder"}

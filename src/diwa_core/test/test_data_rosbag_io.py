@@ -40,6 +40,7 @@ def scene_state(index: int) -> bytes:
         header=store.types["std_msgs/msg/Header"](stamp=stamp, frame_id="world"),
         robot_obs=np.full(15, float(index)),
         scene_obs=np.zeros(24),
+        scene_measured=True,
     )
     return bytes(store.serialize_cdr(msg, "diwa_msgs/msg/SceneState"))
 
