@@ -255,11 +255,13 @@ def test_cancel_brakes_the_arm_through_the_rate_limits_and_stops_it(graph):
     twists = robot.twists_since(cancel_requested - 0.2)
     steps = [np.linalg.norm(b[:3] - a[:3]) for (_, a), (_, b) in itertools.pairwise(twists)]
     assert max(steps) <= 13.0 / RATE_HZ * (1 + 1e-6), f"a twist step of {max(steps):.3f} m/s"
+    # The stream ends in zeros and stays there. (The expert may itself send a zero twist between two
+    # motions before the cancel is handled: the hold is where the final run of zeros starts.)
     twists = robot.twists_since(cancel_requested)
-    holds = [stamp for stamp, tw in twists if not np.abs(tw).any()]
-    assert holds, f"no hold among the {len(twists)} twists sent after the cancel"
-    hold_sent = min(holds)
-    assert all(not np.abs(tw).any() for stamp, tw in twists if stamp >= hold_sent), "motion after the hold"
+    assert twists and not np.abs(twists[-1][1]).any(), f"the stream did not end at rest: {twists[-3:]}"
+    last_motion = max((stamp for stamp, tw in twists if np.abs(tw).any()), default=cancel_requested)
+    hold_sent = min(stamp for stamp, tw in twists if stamp > last_motion or last_motion == cancel_requested)
+    assert hold_sent - cancel_requested < 1.0, f"the hold came {hold_sent - cancel_requested:.2f} s after the cancel"
     # The arm: from one control period after the hold the TCP only settles onto the last target, then
     # stands still. At the expert's pushing speed (0.7 of a full step) the position controller lags its
     # target by 10.8 mm in the simulator; one more commanded step would add 14 mm.

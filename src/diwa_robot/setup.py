@@ -20,6 +20,7 @@ setup(
         "console_scripts": [
             "command_arbiter = diwa_robot.arbiter_node:main",
             "robot_state = diwa_robot.robot_state_node:main",
+            "franky_robot = diwa_robot.franky_robot_node:main",
         ],
         "diwa.commands": [
             "robot_check = diwa_robot.robot_check_cli",

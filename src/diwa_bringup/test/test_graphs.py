@@ -70,3 +70,15 @@ def test_collect_with_play_none_starts_no_command_source_for_a_teleop_in_its_own
     graph = parse_graph("collect", yaml.safe_load((BRINGUP / "graphs" / "collect.yaml").read_text()))
     nodes = {node.executable for node in graph.active_nodes(graph.resolve_arguments({"play": "none", "bag": "b"}))}
     assert nodes == {"command_arbiter", "mock_robot", "recorder"}
+
+
+def test_a_franky_graph_runs_franky_robot_and_robot_state_without_the_moveit_stack():
+    for name in ("collect", "deploy"):
+        graph = parse_graph(name, yaml.safe_load((BRINGUP / "graphs" / f"{name}.yaml").read_text()))
+        extra = {"bag": "b", "play": "joy"} if name == "collect" else {}
+        given = {"robot": "franky", "robot_ip": "127.0.0.1", **extra}
+        values = graph.resolve_arguments(given)
+        nodes = {node.executable: node for node in graph.active_nodes(values)}
+        assert {"franky_robot", "robot_state", "command_arbiter"} <= set(nodes) and "mock_robot" not in nodes
+        assert nodes["franky_robot"].overrides == {"robot_ip": "$(robot_ip)", "realtime": "$(realtime)"}
+        assert graph.active_includes(values) == []

@@ -28,6 +28,7 @@ from diwa_msgs.msg import PolicyStatus, SceneState
 from diwa_policy_node.markers import chunk_markers
 from diwa_policy_node.skill_runner import SkillRunner
 from diwa_robot.backends import (
+    REAL_ARM_SAFETY_PROFILES,
     BackendError,
     ServoTopics,
     make_backend,
@@ -137,7 +138,7 @@ class PolicyNode(Node):
             seed=int(value("seed")),
             allow_unpromoted=bool(value("allow_unpromoted")),
             min_episodes=int(value("promotion_min_episodes")),
-            backend_name=backend_name,
+            real_arm=backend_name in REAL_ARM_SAFETY_PROFILES,
             log=self.get_logger(),
         )
         self.observations = ObservationCache()

@@ -82,7 +82,7 @@ class SkillRunner:
         configured: dict[str, str],
         seed: int,
         allow_unpromoted: bool,
-        backend_name: str,
+        real_arm: bool,
         log: Logger,
         min_episodes: int = DEFAULT_MIN_EPISODES,
     ) -> None:
@@ -92,7 +92,7 @@ class SkillRunner:
         self.seed = seed
         self.allow_unpromoted = allow_unpromoted
         self.min_episodes = min_episodes
-        self.backend_name = backend_name
+        self.real_arm = real_arm  # the promotion gate applies
         self.log = log
         self._agents: dict[tuple[str, str], Agent] = {}
         self._classifiers: dict[tuple[str, str], RewardClassifier | None] = {}
@@ -114,7 +114,7 @@ class SkillRunner:
             path = resolve(spec)  # a release name or a path
             if not path.exists():
                 raise FileNotFoundError(f"policy checkpoint {spec} does not exist")
-            if self.backend_name == "franka":
+            if self.real_arm:
                 check_promotion(
                     path,
                     allow_unpromoted=self.allow_unpromoted,

@@ -68,8 +68,8 @@ def test_the_policy_nodes_runner_applies_its_configured_minimum(tmp_path):
             raise AssertionError(message)
 
     ckpt = checkpoint(tmp_path, 0.8)
-    runner = SkillRunner({}, seed=0, allow_unpromoted=False, backend_name="franka", log=Log(), min_episodes=500)
+    runner = SkillRunner({}, seed=0, allow_unpromoted=False, real_arm=True, log=Log(), min_episodes=500)
     with pytest.raises(PromotionRefusedError, match="fewer than the 500 required"):
         runner.start("open_drawer", str(ckpt), lambda keys: {})
     with pytest.raises(ValueError, match="at least 1"):
-        SkillRunner({}, seed=0, allow_unpromoted=False, backend_name="franka", log=Log(), min_episodes=0)
+        SkillRunner({}, seed=0, allow_unpromoted=False, real_arm=True, log=Log(), min_episodes=0)

@@ -63,7 +63,7 @@ def camera_policy(root: Path, bias: float) -> Path:
 @pytest.mark.parametrize(("bias", "done"), [(4.0, True), (-4.0, False)])
 def test_without_a_scene_state_the_classifier_decides(tmp_path: Path, bias: float, done: bool) -> None:
     policy = camera_policy(tmp_path, bias)
-    runner = SkillRunner({}, seed=0, allow_unpromoted=False, backend_name="sim", log=Log())
+    runner = SkillRunner({}, seed=0, allow_unpromoted=False, real_arm=False, log=Log())
     rng = np.random.default_rng(0)
     episode = runner.start(rl_tiny.SKILL, str(policy), lambda keys: observation(rng, scene=False))
     obs = observation(rng, scene=False)
@@ -75,7 +75,7 @@ def test_without_a_scene_state_the_classifier_decides(tmp_path: Path, bias: floa
 
 def test_with_a_scene_state_the_oracle_judges_whatever_the_classifier_says(tmp_path: Path) -> None:
     policy = camera_policy(tmp_path, bias=4.0)
-    runner = SkillRunner({}, seed=0, allow_unpromoted=False, backend_name="sim", log=Log())
+    runner = SkillRunner({}, seed=0, allow_unpromoted=False, real_arm=False, log=Log())
     rng = np.random.default_rng(0)
     episode = runner.start(rl_tiny.SKILL, str(policy), lambda keys: observation(rng, scene=True))
     obs = observation(rng, scene=True)
@@ -92,7 +92,7 @@ def test_a_policy_without_a_recorded_classifier_reports_none_and_never_succeeds_
     policy = rl_tiny.policy(model.feat_dim, latent=True)
     policy.provenance = {"world_model": {"path": str(tmp_path / "wm"), "weights_sha256": wm_sha}}
     save_policy(policy, tmp_path / "bc")
-    runner = SkillRunner({}, seed=0, allow_unpromoted=False, backend_name="sim", log=Log())
+    runner = SkillRunner({}, seed=0, allow_unpromoted=False, real_arm=False, log=Log())
     rng = np.random.default_rng(0)
     episode = runner.start(rl_tiny.SKILL, str(tmp_path / "bc"), lambda keys: observation(rng, scene=False))
     obs = observation(rng, scene=False)
@@ -106,7 +106,7 @@ def test_a_policy_that_reads_the_scene_state_is_refused_where_none_is_measured(t
     if spec == "state":
         save_policy(rl_tiny.policy(0, latent=False), tmp_path / "state")
         spec = str(tmp_path / "state")
-    runner = SkillRunner({}, seed=0, allow_unpromoted=False, backend_name="sim", log=Log())
+    runner = SkillRunner({}, seed=0, allow_unpromoted=False, real_arm=False, log=Log())
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="reads the scene state .* run a camera-route policy here"):
         runner.start(rl_tiny.SKILL, spec, lambda keys: observation(rng, scene=False))

@@ -105,8 +105,10 @@ class ServoStreamBackend(RobotBackend):
         self.hold()
 
 
-class MockRobotBackend(ServoStreamBackend):
-    """The simulator's mock robot (diwa_calvin_bridge): the plain stream, nothing to switch or pause."""
+class DirectStreamBackend(ServoStreamBackend):
+    """A robot node that takes the stream itself, nothing to switch or pause: the simulator's mock
+    robot (diwa_calvin_bridge) or franky_robot (a Franka through franky), with diwa_msgs'
+    franka_gripper-shaped actions."""
 
     def __init__(self, node: Node, topics: ServoTopics, open_width: float) -> None:
         from diwa_msgs.action import Grasp, Move
@@ -114,7 +116,7 @@ class MockRobotBackend(ServoStreamBackend):
         super().__init__(node, topics, Move, Grasp, open_width)
 
 
-REAL_ARM_SAFETY_PROFILES = {"franka": "franka"}
+REAL_ARM_SAFETY_PROFILES = {"franka": "franka", "franky": "franka"}
 """The safety profile each real-arm backend must run with: the simulator's profile is about four
 times as fast and would reach a real arm unnoticed through a launch argument."""
 
@@ -123,7 +125,7 @@ def command_frame_for(backend: str, requested: str) -> str:
     """The frame twists reach the robot in: the backend's own unless one is requested. Servo reads a
     Franka's twists in its planning frame, the arm's base fr3_link0, whose axes are parallel to the
     scene frame the safety filter works in (docs/deploy.md, step 1)."""
-    return requested or {"franka": FrankaConfig.command_frame}.get(backend, "world")
+    return requested or {"franka": FrankaConfig.command_frame, "franky": "fr3_link0"}.get(backend, "world")
 
 
 def safety_profile_for(backend: str, requested: str) -> str:
@@ -138,7 +140,11 @@ def safety_profile_for(backend: str, requested: str) -> str:
     return requested or required or backend
 
 
-SCENE_STATE_TOPICS = {"sim": "/mock_robot/scene_state", "franka": "/robot_state/scene_state"}
+SCENE_STATE_TOPICS = {
+    "sim": "/mock_robot/scene_state",
+    "franka": "/robot_state/scene_state",
+    "franky": "/robot_state/scene_state",
+}
 """Where each backend's observation comes from: the simulator's mock robot, or on a real cell the
 robot_state node (joints -> robot_obs, no scene)."""
 
@@ -151,10 +157,11 @@ def scene_state_topic_for(backend: str, requested: str) -> str:
 
 
 def make_backend(node: Node, name: str, topics: ServoTopics, limits: SafetyLimits) -> RobotBackend:
-    """The backend `name` for `node`: the mock robot's stream, or a Franka through MoveIt Servo
-    (its franka.* parameters declared on `node`; a planned start pose must lie in `limits`' box)."""
-    if name == "sim":
-        return MockRobotBackend(node, topics, GRIPPER_OPEN_WIDTH_M)
+    """The backend `name` for `node`: the stream a robot node takes itself (the mock robot, a Franka
+    through franky_robot), or a Franka through MoveIt Servo (its franka.* parameters declared on
+    `node`; a planned start pose must lie in `limits`' box)."""
+    if name in ("sim", "franky"):
+        return DirectStreamBackend(node, topics, GRIPPER_OPEN_WIDTH_M)
     if name == "franka":
         from diwa.sim.geometry import ROBOT_BASE_POS
 
@@ -166,4 +173,4 @@ def make_backend(node: Node, name: str, topics: ServoTopics, limits: SafetyLimit
         if problem is not None and backend.config.move_to_start:
             raise ValueError(f"franka: {problem}")
         return backend
-    raise ValueError(f"unknown backend {name!r}; expected 'sim' or 'franka'")
+    raise ValueError(f"unknown backend {name!r}; expected 'sim', 'franka' or 'franky'")

@@ -121,8 +121,26 @@ class FrankyArm:
         except self._franky.Exception as err:
             raise ArmError(f"the motion ended with an error: {err}") from err
 
+    def joint_positions(self) -> np.ndarray:
+        """The 7 arm joint angles (rad)."""
+        return np.asarray(self.robot.current_joint_state.position, dtype=float)
+
     def gripper_width(self) -> float:
         return float(self.gripper.width)
+
+    def grasp(self, width: float, speed: float, force: float, epsilon_inner: float, epsilon_outer: float) -> bool:
+        """Close on an object of `width` (m) with `force` (N); True if the fingers stopped within the
+        tolerance, as franka_gripper's Grasp reports it."""
+        try:
+            return bool(self.gripper.grasp(width, speed, force, epsilon_inner, epsilon_outer))
+        except self._franky.Exception as err:
+            raise ArmError(f"the gripper refused to grasp at {width:.3f} m: {err}") from err
+
+    def home_gripper(self) -> bool:
+        try:
+            return bool(self.gripper.homing())
+        except self._franky.Exception as err:
+            raise ArmError(f"gripper homing failed: {err}") from err
 
     def move_gripper(self, width: float, speed: float) -> bool:
         try:

@@ -1,0 +1,180 @@
+"""franky_robot: a Franka through franky (libfranka's own protocol) on the ROS graph, offering what the
+mock robot offers, so that the command arbiter, robot_state, the policy node and teleop drive it
+unchanged (backend franky).
+
+  in:  TwistStamped on twist_topic (the command arbiter's output): each one becomes a franky
+       Cartesian velocity motion held for the safety profile's robot_command_timeout, after which
+       franky brakes the arm to rest on its own (the robot-side command timeout); franka_gripper-
+       shaped Move / Grasp / Homing actions under gripper_namespace, executed by franky.Gripper
+  out: /joint_states at rate_hz: the 7 arm joints and the two fingers (half the width each), which
+       robot_state turns into the observation; /diagnostics with the robot's errors (reflexes,
+       limits) as an ERROR, while twists are refused
+
+The arm's errors are not recovered automatically: a reflex means the arm or the cell needs a look;
+`ros2 service call /franky_robot/recover std_srvs/srv/Trigger` recovers once the operator has.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diwa.robot_contract import ARM_JOINT_NAMES, CONTROL_RATE_HZ, FINGER_JOINT_NAMES, GRIPPER_OPEN_WIDTH_M
+from diwa.sim.geometry import ROBOT_BASE_POS
+from geometry_msgs.msg import TwistStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_srvs.srv import Trigger
+
+from diwa_msgs.action import Grasp, Homing, Move
+from diwa_robot.franky_arm import ArmError, FrankyArm
+from diwa_robot.node_main import run_node
+from diwa_robot.safety import load_safety_limits
+
+TWIST_FRAMES = ("fr3_link0", "world")
+"""Frames whose axes are the base's: the scene frame is parallel to it (docs/deploy.md, step 1)."""
+
+
+class FrankyRobotNode(Node):
+    def __init__(self) -> None:
+        super().__init__("franky_robot")
+        read_only = ParameterDescriptor(read_only=True)
+        p = self.declare_parameter
+        robot_ip = str(p("robot_ip", "", read_only).value)
+        base = [float(v) for v in p("base_in_scene", list(ROBOT_BASE_POS), read_only).value]
+        dynamics = float(p("dynamics_factor", 0.3, read_only).value)
+        realtime = bool(p("realtime", True, read_only).value)
+        rate_hz = float(p("rate_hz", CONTROL_RATE_HZ, read_only).value)
+        twist_topic = str(p("twist_topic", "/servo_node/delta_twist_cmds", read_only).value)
+        namespace = str(p("gripper_namespace", "/franka_gripper", read_only).value).rstrip("/")
+        safety_file = str(p("safety_file", "", read_only).value)
+        if not robot_ip:
+            raise ValueError("robot_ip is required: the arm's FCI address (or franky-sim's)")
+        limits = load_safety_limits(safety_file or _bringup_config() / "safety.yaml", "franka")
+        self.hold_s = limits.robot_command_timeout
+        self.arm = FrankyArm(robot_ip, tuple(base), dynamics, realtime=realtime)
+        self.arm_lock = threading.Lock()  # franky's Robot and Gripper from one thread at a time
+        self.errors: tuple[str, ...] = ()
+        self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        stream = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(TwistStamped, twist_topic, self.on_twist, 10, callback_group=stream)
+        self.create_timer(1.0 / rate_hz, self.on_period, callback_group=stream)
+        self.create_service(Trigger, "~/recover", self.on_recover, callback_group=stream)
+        gripper = ReentrantCallbackGroup()  # a gripper motion takes seconds; the stream goes on
+        cancel = lambda _goal: CancelResponse.REJECT  # noqa: E731 - franky's gripper motions block
+        self.gripper_servers = [
+            ActionServer(self, Move, f"{namespace}/move", self.on_move, callback_group=gripper, cancel_callback=cancel),
+            ActionServer(
+                self, Grasp, f"{namespace}/grasp", self.on_grasp, callback_group=gripper, cancel_callback=cancel
+            ),
+            ActionServer(
+                self, Homing, f"{namespace}/homing", self.on_homing, callback_group=gripper, cancel_callback=cancel
+            ),
+        ]
+        self.width = self.arm.gripper_width()
+        self.get_logger().info(f"franky robot at {robot_ip}: twists from {twist_topic}, hold {self.hold_s:.2f} s")
+
+    # --- the command stream ---------------------------------------------------------------------
+    def on_twist(self, msg: TwistStamped) -> None:
+        lin, ang = msg.twist.linear, msg.twist.angular
+        linear, angular = np.array([lin.x, lin.y, lin.z]), np.array([ang.x, ang.y, ang.z])
+        if not (np.isfinite(linear).all() and np.isfinite(angular).all()):
+            self.get_logger().warn("dropping a twist with NaN or infinite values", throttle_duration_sec=1.0)
+            return
+        if msg.header.frame_id not in TWIST_FRAMES:
+            self.get_logger().error(
+                f"dropping twists in frame {msg.header.frame_id!r}: expected one of {TWIST_FRAMES}",
+                throttle_duration_sec=5.0,
+            )
+            return
+        if self.errors:
+            self.get_logger().warn(f"arm in error {self.errors}: twist refused", throttle_duration_sec=1.0)
+            return
+        try:
+            with self.arm_lock:
+                self.arm.send_twist(linear, angular, self.hold_s)
+        except ArmError as err:
+            self.get_logger().error(str(err), throttle_duration_sec=1.0)
+
+    def on_period(self) -> None:
+        with self.arm_lock:
+            state = self.arm.state()
+            joints = self.arm.joint_positions()
+        self.errors = state.errors
+        msg = JointState(name=[*ARM_JOINT_NAMES, *FINGER_JOINT_NAMES])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.position = [*joints.tolist(), self.width / 2.0, self.width / 2.0]
+        self.joint_pub.publish(msg)
+        status = DiagnosticStatus(name="diwa/franky_robot", hardware_id=self.get_name())
+        if state.errors:
+            status.level, status.message = DiagnosticStatus.ERROR, "arm error: " + ", ".join(state.errors)
+        else:
+            status.level, status.message = DiagnosticStatus.OK, "streaming"
+        status.values = [KeyValue(key="tcp_speed", value=f"{state.tcp_speed:.4f}")]
+        self.diag_pub.publish(DiagnosticArray(header=msg.header, status=[status]))
+
+    def on_recover(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        try:
+            with self.arm_lock:
+                self.arm.robot.recover_from_errors()
+            response.success, response.message = True, "recovered"
+        except Exception as err:  # franky.Exception and its kin: report, do not die
+            response.success, response.message = False, f"recovery failed: {err}"
+        return response
+
+    # --- the gripper (franka_gripper's actions) -------------------------------------------------
+    def _gripper(self, goal_handle, action, run) -> object:
+        result = action.Result()
+        try:
+            result.success = bool(run())
+        except ArmError as err:
+            result.error = str(err)
+        self.width = self.arm.gripper_width()
+        (goal_handle.succeed if result.success or not result.error else goal_handle.abort)()
+        return result
+
+    def on_move(self, goal_handle):
+        goal = goal_handle.request
+        if not (np.isfinite(goal.width) and 0.0 <= goal.width <= GRIPPER_OPEN_WIDTH_M):
+            goal_handle.abort()
+            return Move.Result(error=f"width {goal.width} outside 0..{GRIPPER_OPEN_WIDTH_M} m")
+        return self._gripper(goal_handle, Move, lambda: self.arm.move_gripper(goal.width, goal.speed))
+
+    def on_grasp(self, goal_handle):
+        g = goal_handle.request
+        return self._gripper(
+            goal_handle, Grasp, lambda: self.arm.grasp(g.width, g.speed, g.force, g.epsilon.inner, g.epsilon.outer)
+        )
+
+    def on_homing(self, goal_handle):
+        return self._gripper(goal_handle, Homing, self.arm.home_gripper)
+
+    def stop(self) -> None:
+        """A last zero twist: franky brakes to rest after the hold anyway."""
+        try:
+            with self.arm_lock:
+                self.arm.send_twist(np.zeros(3), np.zeros(3), self.hold_s)
+        except ArmError:
+            pass
+        time.sleep(self.hold_s)
+
+
+def _bringup_config() -> Path:
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory("diwa_bringup")) / "config"
+
+
+def main() -> None:
+    run_node(FrankyRobotNode, threads=4, on_exit=lambda node: node.stop())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The franky backend over real DDS against franky-sim, the FR3 that speaks libfranka's protocol:
+franky_robot streams the command arbiter's twists to the arm and publishes its joints, robot_state
+turns them into the observation, and teleop on backend franky moves the simulated arm while the
+enable button is held, brings it to rest when released, and the e-stop latches it. As
+collect.yaml starts the graph with robot:=franky play:=joy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sensor_msgs.msg import Joy
+from std_msgs.msg import Bool
+
+from diwa_msgs.msg import SceneState
+from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+DOMAIN = unique_domain_id()
+ENABLE = 4  # teleop.yaml's joy_enable_button
+# franky-sim's FR3 starts above the Franka profile's box; a planned move (as robot-check
+# --move-to-start does) brings the TCP to the deploy start pose first.
+MOVE_TO_START = """
+import numpy as np, sys
+from diwa.sim.geometry import ROBOT_BASE_POS
+from diwa_robot.franka_config import FrankaConfig
+from diwa_robot.franky_arm import FrankyArm
+arm = FrankyArm(sys.argv[1], ROBOT_BASE_POS, 0.3, realtime=False)
+arm.move_to(np.array(FrankaConfig().start_position) + ROBOT_BASE_POS, 0.2)
+"""
+
+
+class Operator:
+    """A gamepad on /joy at 30 Hz, and the TCP as robot_state reports it."""
+
+    def __init__(self, client: RosTestClient) -> None:
+        node = client.node
+        self.lock = threading.Lock()
+        self.tcp: np.ndarray | None = None
+        self.forward, self.enable = 0.0, False
+        node.create_subscription(SceneState, "/robot_state/scene_state", self.on_state, 10)
+        self.joy = node.create_publisher(Joy, "/joy", 10)
+        self.estop = node.create_publisher(Bool, "/diwa/estop", 10)
+        self.running = True
+        threading.Thread(target=self._publish, daemon=True).start()
+
+    def _publish(self) -> None:
+        while self.running:
+            axes, buttons = [0.0] * 6, [0] * 8
+            with self.lock:
+                axes[1], buttons[ENABLE] = self.forward, int(self.enable)
+            self.joy.publish(Joy(axes=axes, buttons=buttons))
+            time.sleep(1 / 30)
+
+    def on_state(self, msg: SceneState) -> None:
+        with self.lock:
+            self.tcp = np.array(msg.robot_obs[:3])
+
+    def set(self, forward: float, enable: bool) -> None:
+        with self.lock:
+            self.forward, self.enable = forward, enable
+
+    def position(self) -> np.ndarray:
+        with self.lock:
+            assert self.tcp is not None
+            return self.tcp.copy()
+
+    def settled(self, within: float = 1e-3) -> bool:
+        before = self.position()
+        time.sleep(0.5)
+        return bool(np.linalg.norm(self.position() - before) < within)
+
+
+@pytest.fixture(scope="module")
+def operator(tmp_path_factory):
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("franky_sim_server.py"))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        address = server.stdout.readline().strip()
+        assert address.startswith("127."), f"franky-sim did not start: {address}"
+        subprocess.run([sys.executable, "-c", MOVE_TO_START, address], check=True, timeout=120)
+        logs = tmp_path_factory.mktemp("franky_robot")
+        specs = [
+            ("diwa_robot", "franky_robot", {"robot_ip": address, "realtime": False}),
+            ("diwa_robot", "robot_state", {}),
+            ("diwa_robot", "command_arbiter", {"backend": "franky", "lease_s": 0.5}),
+            ("diwa_play", "teleop", {"input": "joy", "backend": "franky", "observation_max_age_s": 1.0}),
+        ]
+        with node_processes(specs, logs, DOMAIN) as processes:
+            client = RosTestClient(DOMAIN)
+            view = Operator(client)
+            view.outputs = lambda: "\n".join(p.output() for p in processes)  # type: ignore[attr-defined]
+            try:
+                wait_for(lambda: view.tcp is not None, 60, "robot_state's first state\n" + view.outputs())
+                time.sleep(2.0)  # discovery
+                yield view
+            finally:
+                view.running = False
+                client.close()
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_teleop_moves_the_arm_only_while_enabled_and_it_comes_to_rest(operator):
+    start = operator.position()
+    operator.set(forward=0.5, enable=False)
+    time.sleep(1.0)
+    assert np.linalg.norm(operator.position() - start) < 2e-3, "sticks deflected, no enable: no motion"
+    operator.set(forward=0.5, enable=True)
+    wait_for(lambda: operator.position()[1] - start[1] > 0.03, 30, f"the arm to move +y\n{operator.outputs()}")
+    operator.set(forward=0.5, enable=False)
+    wait_for(operator.settled, 10, "the arm to come to rest after the release")
+    moved = operator.position() - start
+    assert moved[1] > 0.03 and abs(moved[0]) < 0.01 and abs(moved[2]) < 0.01, moved
+
+
+def test_the_estop_latches_the_arm(operator):
+    operator.estop.publish(Bool(data=True))
+    time.sleep(1.0)
+    before = operator.position()
+    operator.set(forward=0.5, enable=True)
+    time.sleep(1.5)
+    operator.set(forward=0.0, enable=False)
+    assert np.linalg.norm(operator.position() - before) < 2e-3
