@@ -202,7 +202,8 @@ def run_loop_demo(skills: list[str], config: DemoConfig, workdir: Path) -> list[
     started = step(f"record {config.play_frames} frames of scripted play through ROS (collect graph)")
     bag, play = workdir / "play_bag", workdir / "play"
     if not bag.exists():
-        diwa("collect", "--frames", str(config.play_frames), "--bag", str(bag), "--seed", str(config.seed))
+        frames, seed = str(config.play_frames), str(config.seed)
+        diwa("collect", "--frames", frames, "--bag", str(bag), "--seed", seed, "--no-cameras")  # the state route
     if not play.exists():
         diwa("data", "from-bag", str(bag), "--out", str(play))
     timings["record_play_s"] = time.monotonic() - started

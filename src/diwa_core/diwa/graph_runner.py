@@ -122,13 +122,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     collect = subparsers.add_parser(
         "collect",
         help="record play data into a rosbag2 MCAP bag (runs the collect graph)",
-        description="Start the mock robot, a play source and the recorder; stop cleanly after --frames frames.",
+        description="Start the robot (the mock robot, or a Franka through franky), a play source and the recorder; "
+        "stop cleanly after --frames frames. A Franka through franka_ros2 needs `ros2 launch diwa_bringup "
+        "collect.launch.py robot:=franka`.",
     )
-    collect.add_argument("--robot", choices=["sim"], default="sim")
-    collect.add_argument("--play", choices=["scripted", "teleop"], default="scripted")
+    collect.add_argument("--robot", choices=["sim", "franky"], default="sim")
+    collect.add_argument("--robot-ip", default="", help="the Franka's FCI address (--robot franky)")
+    collect.add_argument(
+        "--play",
+        choices=["scripted", "teleop", "joy", "none"],
+        default="scripted",
+        help="scripted play (sim), keyboard teleop in this terminal, a gamepad through the joy driver, or none",
+    )
     collect.add_argument("--frames", type=int, required=True, help="frames (SceneState messages) to record")
     collect.add_argument("--bag", required=True, help="output bag directory (must not exist)")
-    collect.add_argument("--cameras", action="store_true", help="also record the two camera streams")
+    collect.add_argument("--no-cameras", action="store_true", help="leave the two camera streams out")
     collect.add_argument("--seed", type=int, default=0)
     collect.set_defaults(run=run_collect)
 
@@ -143,7 +151,8 @@ def run_collect(args: argparse.Namespace) -> int:
         "play": args.play,
         "frames": str(args.frames),
         "bag": str(Path(args.bag).resolve()),
-        "cameras": str(args.cameras).lower(),
+        "cameras": str(not args.no_cameras).lower(),
         "seed": str(args.seed),
+        "robot_ip": args.robot_ip,
     }
     return run_graph(load_graph("collect"), values)
