@@ -39,22 +39,24 @@ def run_node(make_node: Callable[[], Node], threads: int, on_exit: Callable[[Nod
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if on_exit is not None and node.context.ok():
             on_exit(node)
-        executor.shutdown(timeout_sec=2.0)
         _finish_callbacks(executor)
+        executor.shutdown(timeout_sec=2.0)
         node.destroy_node()
         rclpy.try_shutdown()
 
 
 def _finish_callbacks(executor: MultiThreadedExecutor) -> None:
-    """Cancel the callbacks handed to the executor's thread pool that have not started, and give
-    those running RUNNING_CALLBACKS_S to end, before the node is destroyed. rclpy 7.1 (Jazzy)
-    returns from Executor.shutdown without waiting for either (ros2/rclpy#1309); each then ran on
-    the destroyed node and printed "exception was never retrieved: cannot use Destroyable" at graph
-    shutdown (2 of 6 collect graphs). A callback that runs longer (a skill) is not waited for."""
+    """Give the callbacks already handed to the executor's thread pool (queued or running) up to
+    RUNNING_CALLBACKS_S to end while the executor and the node still exist; the spin loop has
+    ended, so no new ones come. rclpy 7.1 (Jazzy) returns from Executor.shutdown without waiting
+    for them (ros2/rclpy#1309) and destroys its guard condition: each then failed and printed
+    "exception was never retrieved: cannot use Destroyable" at graph shutdown (2 of 6 collect
+    graphs). They are not cancelled: a coroutine callback that never ran warns "never awaited"
+    instead. A callback that runs longer (a skill) is not waited for."""
     pool = getattr(executor, "_executor", None)  # a later rclpy may keep its pool elsewhere, and wait
     if pool is None:
         return
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=False)
     deadline = time.monotonic() + RUNNING_CALLBACKS_S
     for worker in list(getattr(pool, "_threads", ())):
         worker.join(timeout=max(0.0, deadline - time.monotonic()))
