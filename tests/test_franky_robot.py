@@ -10,19 +10,18 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from sensor_msgs.msg import Joy
 from std_msgs.msg import Bool
 
 from diwa_msgs.msg import SceneState
+from tests.franky_sim_process import franky_sim
+from tests.joystick import Joystick
 from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 DOMAIN = unique_domain_id()
-ENABLE = 4  # teleop.yaml's joy_enable_button
 # franky-sim's FR3 starts above the Franka profile's box; a planned move (as robot-check
 # --move-to-start does) brings the TCP to the deploy start pose first.
 MOVE_TO_START = """
@@ -42,28 +41,16 @@ class Operator:
         node = client.node
         self.lock = threading.Lock()
         self.tcp: np.ndarray | None = None
-        self.forward, self.enable = 0.0, False
         node.create_subscription(SceneState, "/robot_state/scene_state", self.on_state, 10)
-        self.joy = node.create_publisher(Joy, "/joy", 10)
+        self.joystick = Joystick(node)
         self.estop = node.create_publisher(Bool, "/diwa/estop", 10)
-        self.running = True
-        threading.Thread(target=self._publish, daemon=True).start()
-
-    def _publish(self) -> None:
-        while self.running:
-            axes, buttons = [0.0] * 6, [0] * 8
-            with self.lock:
-                axes[1], buttons[ENABLE] = self.forward, int(self.enable)
-            self.joy.publish(Joy(axes=axes, buttons=buttons))
-            time.sleep(1 / 30)
 
     def on_state(self, msg: SceneState) -> None:
         with self.lock:
             self.tcp = np.array(msg.robot_obs[:3])
 
     def set(self, forward: float, enable: bool) -> None:
-        with self.lock:
-            self.forward, self.enable = forward, enable
+        self.joystick.set(forward=forward, enable=enable)
 
     def position(self) -> np.ndarray:
         with self.lock:
@@ -78,15 +65,7 @@ class Operator:
 
 @pytest.fixture(scope="module")
 def operator(tmp_path_factory):
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("franky_sim_server.py"))],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        address = server.stdout.readline().strip()
-        assert address.startswith("127."), f"franky-sim did not start: {address}"
+    with franky_sim() as address:
         subprocess.run([sys.executable, "-c", MOVE_TO_START, address], check=True, timeout=120)
         logs = tmp_path_factory.mktemp("franky_robot")
         specs = [
@@ -104,11 +83,8 @@ def operator(tmp_path_factory):
                 time.sleep(2.0)  # discovery
                 yield view
             finally:
-                view.running = False
+                view.joystick.stop()
                 client.close()
-    finally:
-        server.kill()
-        server.wait()
 
 
 def test_teleop_moves_the_arm_only_while_enabled_and_it_comes_to_rest(operator):

@@ -22,26 +22,16 @@ from diwa_robot.franka_config import FrankaConfig
 from diwa_robot.franky_arm import FrankyArm
 from diwa_robot.robot_check import RobotCheckConfig
 from diwa_robot.safety import load_safety_limits
+from tests.franky_sim_process import franky_sim
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 SAFETY = Path(__file__).resolve().parents[1] / "src/diwa_bringup/config/safety.yaml"
 
 
 @pytest.fixture(scope="module")
-def franky_sim():
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("franky_sim_server.py"))],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        address = server.stdout.readline().strip()
-        assert address.startswith("127."), f"franky-sim did not start: {address}"
+def franky_sim_address():
+    with franky_sim() as address:
         yield address
-    finally:
-        server.kill()
-        server.wait()
 
 
 def check(*args: str) -> tuple[int, dict]:
@@ -53,13 +43,13 @@ def check(*args: str) -> tuple[int, dict]:
     return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_the_arm_is_refused_outside_the_safety_box_until_moved_to_the_start(franky_sim) -> None:
+def test_the_arm_is_refused_outside_the_safety_box_until_moved_to_the_start(franky_sim_address) -> None:
     # franky-sim's FR3 starts with the TCP at z 0.76 m in the scene frame, above the Franka box (0.75 m).
-    code, result = check("--robot-ip", franky_sim)
+    code, result = check("--robot-ip", franky_sim_address)
     assert code == 1 and result["connected"] and not result["ok"]
     assert "outside the safety box" in result["problems"][0] and result["tracking_error_mm"] is None
 
-    code, result = check("--robot-ip", franky_sim, "--move-to-start")
+    code, result = check("--robot-ip", franky_sim_address, "--move-to-start")
     assert code == 0 and result["ok"], result
     limits = RobotCheckConfig()
     assert 0 < result["tracking_error_mm"] <= limits.tracking_limit_mm
@@ -74,11 +64,11 @@ def test_no_robot_at_the_address_is_a_clear_failure() -> None:
     assert "cannot connect" in result["problems"][0]
 
 
-def test_the_planned_start_move_keeps_to_the_safety_profiles_speed(franky_sim) -> None:
+def test_the_planned_start_move_keeps_to_the_safety_profiles_speed(franky_sim_address) -> None:
     """The one motion franky plans itself (the filter cannot shape it) stays under the profile's
     speed, sampled at ~200 Hz from the robot's own state."""
     limits = load_safety_limits(SAFETY, "franka")
-    arm = FrankyArm(franky_sim, ROBOT_BASE_POS, 0.3, realtime=False)
+    arm = FrankyArm(franky_sim_address, ROBOT_BASE_POS, 0.3, realtime=False)
     speeds, moving = [], threading.Event()
     moving.set()
 

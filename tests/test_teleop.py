@@ -12,16 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from sensor_msgs.msg import Joy
 from std_msgs.msg import Bool
 
 from diwa_robot.safety import load_safety_limits
+from tests.joystick import Joystick
 from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
 
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
 LIMITS = load_safety_limits(Path(__file__).resolve().parents[1] / "src/diwa_bringup/config/safety.yaml", "franka")
-ENABLE = 4  # teleop.yaml's joy_enable_button
 
 
 class Pad:
@@ -33,20 +32,10 @@ class Pad:
         self.lock = threading.Lock()
         self.tcp: np.ndarray | None = None
         self.twists: list[tuple[float, np.ndarray]] = []
-        self.axes, self.buttons = [0.0] * 6, [0] * 8
         node.create_subscription(PoseStamped, "/mock_robot/tcp_pose", self.on_pose, 10)
         node.create_subscription(TwistStamped, "/servo_node/delta_twist_cmds", self.on_twist, 100)
-        self.joy = node.create_publisher(Joy, "/joy", 10)
+        self.joystick = Joystick(node)
         self.estop = node.create_publisher(Bool, "/diwa/estop", 10)
-        self.running = True
-        threading.Thread(target=self._publish, daemon=True).start()
-
-    def _publish(self) -> None:
-        while self.running:
-            with self.lock:
-                msg = Joy(axes=list(self.axes), buttons=list(self.buttons))
-            self.joy.publish(msg)
-            time.sleep(1 / 30)
 
     def on_pose(self, msg: PoseStamped) -> None:
         p = msg.pose.position
@@ -59,9 +48,7 @@ class Pad:
             self.twists.append((stamp, np.array([msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z])))
 
     def set(self, forward: float, enable: bool) -> None:
-        with self.lock:
-            self.axes[1] = forward  # axis 1 drives +y (forward) with sign +1 in teleop.yaml's mapping
-            self.buttons[ENABLE] = int(enable)
+        self.joystick.set(forward=forward, enable=enable)  # axis 1 drives +y in teleop.yaml's mapping
 
     def position(self) -> np.ndarray:
         with self.lock:
@@ -91,7 +78,7 @@ def pad(tmp_path_factory):
             time.sleep(2.0)  # discovery
             yield view
         finally:
-            view.running = False
+            view.joystick.stop()
             client.close()
 
 

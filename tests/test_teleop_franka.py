@@ -12,14 +12,13 @@ import time
 import numpy as np
 import pytest
 from geometry_msgs.msg import PoseStamped
-from sensor_msgs.msg import Joy
 
 from tests.franka_standins import EventLog, GripperStandIn, ServoStandIn
+from tests.joystick import Joystick
 from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
 
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
-ENABLE, GRIPPER = 4, 0  # teleop.yaml's joy_enable_button and joy_gripper_button
 
 
 class Cell:
@@ -32,18 +31,8 @@ class Cell:
         self.gripper = GripperStandIn(node, self.log)
         self.lock = threading.Lock()
         self.tcp: np.ndarray | None = None
-        self.axes, self.buttons = [0.0] * 6, [0] * 8
         node.create_subscription(PoseStamped, "/mock_robot/tcp_pose", self.on_pose, 10)
-        self.joy = node.create_publisher(Joy, "/joy", 10)
-        self.running = True
-        threading.Thread(target=self._publish, daemon=True).start()
-
-    def _publish(self) -> None:
-        while self.running:
-            with self.lock:
-                msg = Joy(axes=list(self.axes), buttons=list(self.buttons))
-            self.joy.publish(msg)
-            time.sleep(1 / 30)
+        self.joystick = Joystick(node)
 
     def on_pose(self, msg: PoseStamped) -> None:
         p = msg.pose.position
@@ -51,9 +40,7 @@ class Cell:
             self.tcp = np.array([p.x, p.y, p.z])
 
     def set(self, forward: float = 0.0, enable: bool = False, gripper: bool = False) -> None:
-        with self.lock:
-            self.axes[1] = forward
-            self.buttons[ENABLE], self.buttons[GRIPPER] = int(enable), int(gripper)
+        self.joystick.set(forward, enable, gripper)
 
     def position(self) -> np.ndarray:
         with self.lock:
@@ -92,7 +79,7 @@ def cell(tmp_path_factory):
             time.sleep(2.0)  # discovery
             yield view, outputs
         finally:
-            view.running = False
+            view.joystick.stop()
             client.close()
 
 
