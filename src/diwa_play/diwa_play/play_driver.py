@@ -34,7 +34,7 @@ from diwa_robot.safety import CartesianCommand, GripperRequest, SafetyFilter, lo
 
 def declare_driver_parameters(node: Node, source: str) -> None:
     """`source`: the command arbiter's input this node publishes on (play or teleop)."""
-    node.declare_parameter("backend", "sim")  # sim | franka (MoveIt Servo + franka_gripper)
+    node.declare_parameter("backend", "sim")  # sim | franka (MoveIt Servo) | franky (franky_robot)
     node.declare_parameter("rate_hz", 30.0)
     node.declare_parameter("observation_max_age_s", 0.25)
     node.declare_parameter("scene_state_topic", "")  # empty: the backend's source
