@@ -40,6 +40,12 @@ def active_errors(errors: object) -> tuple[str, ...]:
     return tuple(name for name in dir(errors) if not name.startswith("_") and getattr(errors, name) is True)
 
 
+def end_effector_velocity(point_velocity: np.ndarray, angular: np.ndarray, lever: np.ndarray) -> np.ndarray:
+    """The linear velocity of the end effector when a point `lever` beyond it (base frame) moves
+    at `point_velocity` and the hand turns at `angular`: v_point = v_ee + w x lever."""
+    return np.asarray(point_velocity, dtype=float) - np.cross(angular, lever)
+
+
 @dataclass(frozen=True)
 class ArmState:
     tcp: np.ndarray  # TCP position, scene frame, m
@@ -80,10 +86,20 @@ class FrankyArm:
             errors=active_errors(self.robot.state.current_errors),
         )
 
-    def send_twist(self, linear: np.ndarray, angular: np.ndarray, hold_s: float) -> None:
-        """Command a Cartesian velocity (scene = base axes), held `hold_s` after it is reached."""
+    def flange_to_end_effector(self) -> float:
+        """How far along the flange's axis franky's end effector lies (the Franka Hand: 0.1034 m)."""
+        return float(self.robot.state.F_T_EE.translation[2])
+
+    def send_twist(self, linear: np.ndarray, angular: np.ndarray, hold_s: float, point_beyond_ee: float = 0.0) -> None:
+        """Command a Cartesian velocity (scene = base axes), held `hold_s` after it is reached.
+        `linear` is the velocity of a point `point_beyond_ee` further along the hand's axis than
+        franky's end effector (a policy's TCP); it is moved to the end effector: v_ee = v - w x r."""
         franky = self._franky
-        twist = franky.Twist(np.asarray(linear, dtype=float), np.asarray(angular, dtype=float))
+        linear, angular = np.asarray(linear, dtype=float), np.asarray(angular, dtype=float)
+        if point_beyond_ee:
+            hand_axis = np.asarray(self.robot.current_pose.end_effector_pose.matrix)[:3, 2]
+            linear = end_effector_velocity(linear, angular, point_beyond_ee * hand_axis)
+        twist = franky.Twist(linear, angular)
         motion = franky.CartesianVelocityMotion(twist, franky.Duration(max(1, round(1000 * hold_s))))
         try:
             self.robot.move(motion, asynchronous=True)

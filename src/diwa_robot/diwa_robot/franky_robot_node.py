@@ -2,8 +2,9 @@
 mock robot offers, so that the command arbiter, robot_state, the policy node and teleop drive it
 unchanged (backend franky).
 
-  in:  TwistStamped on twist_topic (the command arbiter's output): each one becomes a franky
-       Cartesian velocity motion held for the safety profile's robot_command_timeout, after which
+  in:  TwistStamped on twist_topic (the command arbiter's output), the velocity of CALVIN's TCP:
+       each one becomes a franky Cartesian velocity motion of the hand's end effector (the lever
+       between the two points applied) held for the safety profile's robot_command_timeout, after which
        franky brakes the arm to rest on its own (the robot-side command timeout); franka_gripper-
        shaped Move / Grasp / Homing actions under gripper_namespace, executed by franky.Gripper
   out: /joint_states at rate_hz: the 7 arm joints and the two fingers (half the width each), which
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diwa.robot_contract import ARM_JOINT_NAMES, CONTROL_RATE_HZ, FINGER_JOINT_NAMES, GRIPPER_OPEN_WIDTH_M
-from diwa.sim.geometry import ROBOT_BASE_POS
+from diwa.sim.geometry import ROBOT_BASE_POS, TCP_OFFSET
 from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse
@@ -79,6 +80,9 @@ class FrankyRobotNode(Node):
             ),
         ]
         self.width = self.arm.gripper_width()
+        # The policies' twists move CALVIN's TCP (TCP_OFFSET beyond the flange, as robot_state
+        # computes it); franky applies a twist at its end effector (the hand's, 0.1034 m).
+        self.tcp_beyond_ee = TCP_OFFSET - self.arm.flange_to_end_effector()
         self.get_logger().info(f"franky robot at {robot_ip}: twists from {twist_topic}, hold {self.hold_s:.2f} s")
 
     # --- the command stream ---------------------------------------------------------------------
@@ -99,7 +103,7 @@ class FrankyRobotNode(Node):
             return
         try:
             with self.arm_lock:
-                self.arm.send_twist(linear, angular, self.hold_s)
+                self.arm.send_twist(linear, angular, self.hold_s, self.tcp_beyond_ee)
         except ArmError as err:
             self.get_logger().error(str(err), throttle_duration_sec=1.0)
 

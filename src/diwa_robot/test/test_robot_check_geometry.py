@@ -1,9 +1,10 @@
-"""The robot check's geometry, without an arm: the square stays inside the box and turns inward."""
+"""The robot check's and the franky bridge's geometry, without an arm: the square stays inside the box and
+turns inward; a TCP twist moves to franky's end effector through the lever between them."""
 
 import numpy as np
 import pytest
 
-from diwa_robot.franky_arm import active_errors
+from diwa_robot.franky_arm import active_errors, end_effector_velocity
 from diwa_robot.robot_check import RobotCheckConfig, distance_to_segment, square_corners
 
 BOX_MIN, BOX_MAX = np.array([-0.4, -0.5, 0.32]), np.array([0.45, 0.2, 0.75])
@@ -41,3 +42,14 @@ def test_active_errors_are_the_set_flags() -> None:
         _private = True
 
     assert active_errors(Errors()) == ("joint_reflex",)
+
+
+def test_a_tcp_twist_moves_to_the_end_effector_through_the_lever():
+    """A hand pointing down (-z) turning about x with the TCP 3.66 cm below the end effector: to
+    keep the TCP still, the end effector must move the other way round the TCP."""
+    lever = np.array([0.0, 0.0, -0.0366])
+    angular = np.array([1.0, 0.0, 0.0])
+    v_ee = end_effector_velocity(np.zeros(3), angular, lever)
+    np.testing.assert_allclose(v_ee + np.cross(angular, lever), np.zeros(3), atol=1e-12)
+    np.testing.assert_allclose(v_ee, [0.0, -0.0366, 0.0], atol=1e-12)
+    np.testing.assert_allclose(end_effector_velocity([0.1, 0.0, 0.0], np.zeros(3), lever), [0.1, 0.0, 0.0])
