@@ -343,10 +343,13 @@ def _read_images(
     seen = dict.fromkeys(part.images, 0)
     for item in BagReader(part.path).messages(topics=set(topics)):
         key = topics[item.topic]
-        frames = wanted[key].get(seen[key])
+        frames = wanted[key].pop(seen[key], None)
         seen[key] += 1
         if frames is not None:
             write(key, start + frames, _image_to_rgb(item.message, item.topic, part.path))
+    unread = {key: len(left) for key, left in wanted.items() if left}
+    if unread:  # the first pass counted messages that the second did not find
+        raise BagError(f"{part.path} changed while it was converted: images not found again {unread}")
 
 
 def _stamp_ns(stamp: Any) -> int:
