@@ -26,3 +26,20 @@ def franky_sim() -> Iterator[str]:
     finally:
         server.kill()
         server.wait()
+
+
+MOVE_TO_START = """
+import sys
+import numpy as np
+from diwa.sim.geometry import ROBOT_BASE_POS
+from diwa_robot.franka_config import FrankaConfig
+from diwa_robot.franky_arm import FrankyArm
+arm = FrankyArm(sys.argv[1], ROBOT_BASE_POS, 0.3, realtime=False)
+arm.move_to(np.array(FrankaConfig().start_position) + ROBOT_BASE_POS, 0.2)
+"""
+
+
+def move_to_start(address: str) -> None:
+    """franky-sim's FR3 starts above the Franka profile's box: a planned move (as robot-check
+    --move-to-start does), in its own process so that no franky connection stays open here."""
+    subprocess.run([sys.executable, "-c", MOVE_TO_START, address], check=True, timeout=120)

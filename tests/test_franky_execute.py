@@ -6,8 +6,6 @@ simulated FR3; a cancel and the e-stop each bring the arm to rest and keep it th
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 
@@ -25,7 +23,7 @@ from std_msgs.msg import Bool
 from diwa_msgs.action import ExecuteSkill
 from diwa_msgs.msg import SceneState
 from diwa_robot.image_conversion import rgb_to_image_msg
-from tests.franky_sim_process import franky_sim
+from tests.franky_sim_process import franky_sim, move_to_start
 from tests.ros_graph import (
     RosTestClient,
     cancel_goal,
@@ -40,14 +38,6 @@ from tests.ros_graph import (
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 DOMAIN = unique_domain_id()
 RATE_HZ = 10.0  # the policy's rate: a loaded 2-core machine delivers callbacks late
-MOVE_TO_START = """
-import numpy as np, sys
-from diwa.sim.geometry import ROBOT_BASE_POS
-from diwa_robot.franka_config import FrankaConfig
-from diwa_robot.franky_arm import FrankyArm
-arm = FrankyArm(sys.argv[1], ROBOT_BASE_POS, 0.3, realtime=False)
-arm.move_to(np.array(FrankaConfig().start_position) + ROBOT_BASE_POS, 0.2)
-"""
 
 
 class Cell:
@@ -112,7 +102,7 @@ def cell(tmp_path_factory):
     policy.provenance = {"world_model": {"path": str(root / "wm"), "weights_sha256": wm_sha}}
     save_policy(policy, root / "policy")
     with franky_sim() as address:
-        subprocess.run([sys.executable, "-c", MOVE_TO_START, address], check=True, timeout=120)
+        move_to_start(address)
         specs = [
             ("diwa_robot", "franky_robot", {"robot_ip": address, "realtime": False}),
             ("diwa_robot", "robot_state", {}),

@@ -6,8 +6,6 @@ collect.yaml starts the graph with robot:=franky play:=joy."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 
@@ -16,22 +14,12 @@ import pytest
 from std_msgs.msg import Bool
 
 from diwa_msgs.msg import SceneState
-from tests.franky_sim_process import franky_sim
+from tests.franky_sim_process import franky_sim, move_to_start
 from tests.joystick import Joystick
 from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 DOMAIN = unique_domain_id()
-# franky-sim's FR3 starts above the Franka profile's box; a planned move (as robot-check
-# --move-to-start does) brings the TCP to the deploy start pose first.
-MOVE_TO_START = """
-import numpy as np, sys
-from diwa.sim.geometry import ROBOT_BASE_POS
-from diwa_robot.franka_config import FrankaConfig
-from diwa_robot.franky_arm import FrankyArm
-arm = FrankyArm(sys.argv[1], ROBOT_BASE_POS, 0.3, realtime=False)
-arm.move_to(np.array(FrankaConfig().start_position) + ROBOT_BASE_POS, 0.2)
-"""
 
 
 class Operator:
@@ -66,7 +54,7 @@ class Operator:
 @pytest.fixture(scope="module")
 def operator(tmp_path_factory):
     with franky_sim() as address:
-        subprocess.run([sys.executable, "-c", MOVE_TO_START, address], check=True, timeout=120)
+        move_to_start(address)
         logs = tmp_path_factory.mktemp("franky_robot")
         specs = [
             ("diwa_robot", "franky_robot", {"robot_ip": address, "realtime": False}),
