@@ -12,7 +12,6 @@ holds on its own incoming-command timeout (a skill's start pauses it again befor
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 from diwa.robot_contract import GRIPPER_CLOSED_WIDTH_M, GRIPPER_OPEN_WIDTH_M, action_to_twist
@@ -29,7 +28,13 @@ from diwa_robot.backends import (
 )
 from diwa_robot.estop import EStop
 from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
-from diwa_robot.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
+from diwa_robot.safety import (
+    CartesianCommand,
+    GripperRequest,
+    SafetyFilter,
+    load_safety_limits,
+    safety_file_or_installed,
+)
 
 
 def declare_driver_parameters(node: Node, source: str) -> None:
@@ -54,14 +59,9 @@ class PlayDriver:
         self.rate_hz = float(value("rate_hz"))
         self.max_age_s = float(value("observation_max_age_s"))
         self.gripper_speed, self.gripper_force = float(value("gripper_speed")), float(value("gripper_force"))
-        safety_file = str(value("safety_file"))
-        if not safety_file:
-            from ament_index_python.packages import get_package_share_directory
-
-            safety_file = str(Path(get_package_share_directory("diwa_bringup")) / "config" / "safety.yaml")
         backend = str(value("backend"))
         profile = safety_profile_for(backend, str(value("safety_profile")))
-        self.safety = SafetyFilter(load_safety_limits(safety_file, profile))
+        self.safety = SafetyFilter(load_safety_limits(safety_file_or_installed(str(value("safety_file"))), profile))
         frame = command_frame_for(backend, str(value("planning_frame")))
         topics = ServoTopics(str(value("twist_topic")), str(value("gripper_namespace")), frame)
         self.backend = make_backend(node, backend, topics, self.safety.limits)

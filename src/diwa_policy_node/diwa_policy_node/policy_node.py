@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -39,7 +38,13 @@ from diwa_robot.estop import EStop
 from diwa_robot.image_conversion import image_msg_to_rgb
 from diwa_robot.node_main import run_node
 from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
-from diwa_robot.safety import CartesianCommand, GripperRequest, SafetyFilter, load_safety_limits
+from diwa_robot.safety import (
+    CartesianCommand,
+    GripperRequest,
+    SafetyFilter,
+    load_safety_limits,
+    safety_file_or_installed,
+)
 
 DEFAULT_MAX_STEPS = EPISODE_STEP_LIMIT
 
@@ -126,7 +131,7 @@ class PolicyNode(Node):
         self.gripper_speed, self.gripper_force = float(value("gripper_speed")), float(value("gripper_force"))
         backend_name = str(value("backend"))
         profile = safety_profile_for(backend_name, str(value("safety_profile")))
-        self.safety = SafetyFilter(load_safety_limits(self._safety_file(), profile))
+        self.safety = SafetyFilter(load_safety_limits(safety_file_or_installed(str(value("safety_file"))), profile))
         topics = ServoTopics(
             twist_topic=str(value("twist_topic")),
             gripper_namespace=str(value("gripper_namespace")),
@@ -174,14 +179,6 @@ class PolicyNode(Node):
             callback_group=group,
         )
         self.get_logger().info(f"policy node ready (backend {backend_name}, {self.rate_hz:.0f} Hz)")
-
-    def _safety_file(self) -> Path:
-        configured = str(self.get_parameter("safety_file").value)
-        if configured:
-            return Path(configured)
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory("diwa_bringup")) / "config" / "safety.yaml"
 
     # --- inputs -------------------------------------------------------------------------------
     def on_image(self, key: str, msg: Image) -> None:

@@ -13,7 +13,6 @@ one, and says which topic.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -27,7 +26,13 @@ from diwa_robot.backends import command_frame_for, safety_profile_for, scene_sta
 from diwa_robot.estop import EStop
 from diwa_robot.node_main import run_node
 from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
-from diwa_robot.safety import CartesianCommand, FilteredCommand, SafetyFilter, load_safety_limits
+from diwa_robot.safety import (
+    CartesianCommand,
+    FilteredCommand,
+    SafetyFilter,
+    load_safety_limits,
+    safety_file_or_installed,
+)
 
 IDLE_ZERO_PERIODS = 3
 """Zero twists sent after motion ends, so the robot side sees the stop even if one is lost."""
@@ -49,7 +54,7 @@ class ArbiterNode(Node):
         p("safety_profile", "")
         value = lambda name: self.get_parameter(name).value  # noqa: E731
         profile = safety_profile_for(str(value("backend")), str(value("safety_profile")))
-        limits = load_safety_limits(self._safety_file(str(value("safety_file"))), profile)
+        limits = load_safety_limits(safety_file_or_installed(str(value("safety_file"))), profile)
         self.period = limits.control_period
         self.frame = command_frame_for(str(value("backend")), str(value("planning_frame")))
         # One callback group for every input and the timer: the filter is called from one thread.
@@ -76,14 +81,6 @@ class ArbiterNode(Node):
         self.get_logger().info(
             f"command arbiter ready: {namespace}/{{{','.join(self.arbiter.sources)}}} -> {self.output_topic}"
         )
-
-    @staticmethod
-    def _safety_file(configured: str) -> Path:
-        if configured:
-            return Path(configured)
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory("diwa_bringup")) / "config" / "safety.yaml"
 
     # --- inputs -------------------------------------------------------------------------------
     def on_state(self, msg: SceneState) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -36,7 +35,7 @@ from std_srvs.srv import Trigger
 from diwa_msgs.action import Grasp, Homing, Move
 from diwa_robot.franky_arm import ArmError, FrankyArm
 from diwa_robot.node_main import run_node
-from diwa_robot.safety import load_safety_limits
+from diwa_robot.safety import load_safety_limits, safety_file_or_installed
 
 TWIST_FRAMES = ("fr3_link0", "world")
 """Frames whose axes are the base's: the scene frame is parallel to it (docs/deploy.md, step 1)."""
@@ -57,7 +56,7 @@ class FrankyRobotNode(Node):
         safety_file = str(p("safety_file", "", read_only).value)
         if not robot_ip:
             raise ValueError("robot_ip is required: the arm's FCI address (or franky-sim's)")
-        limits = load_safety_limits(safety_file or _bringup_config() / "safety.yaml", "franka")
+        limits = load_safety_limits(safety_file_or_installed(safety_file), "franka")
         self.hold_s = limits.robot_command_timeout
         self.arm = FrankyArm(robot_ip, tuple(base), dynamics, realtime=realtime)
         self.arm_lock = threading.Lock()  # franky's Robot and Gripper from one thread at a time
@@ -168,12 +167,6 @@ class FrankyRobotNode(Node):
         except ArmError:
             pass
         time.sleep(self.hold_s)
-
-
-def _bringup_config() -> Path:
-    from ament_index_python.packages import get_package_share_directory
-
-    return Path(get_package_share_directory("diwa_bringup")) / "config"
 
 
 def main() -> None:

@@ -53,21 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _safety_file(given: Path | None) -> Path:
-    if given is not None:
-        return given
-    from ament_index_python.packages import get_package_share_directory
-
-    return Path(get_package_share_directory("diwa_bringup")) / "config" / "safety.yaml"
-
-
 def run(args: argparse.Namespace) -> int:
     from diwa_robot.franka_config import FrankaConfig
     from diwa_robot.franky_arm import ArmError, FrankyArm
     from diwa_robot.robot_check import RobotCheck, RobotCheckConfig, RobotCheckResult
-    from diwa_robot.safety import load_safety_limits
+    from diwa_robot.safety import load_safety_limits, safety_file_or_installed
 
-    limits = load_safety_limits(_safety_file(args.safety_file), args.profile)
+    limits = load_safety_limits(safety_file_or_installed(args.safety_file), args.profile)
     config = RobotCheckConfig(side_m=args.side)
     base = tuple(float(v) for v in args.base_in_scene)
     start = np.array(FrankaConfig().start_position) + np.array(base) if args.move_to_start else None

@@ -109,6 +109,16 @@ class SafetyLimits:
         return cls(**values)
 
 
+def safety_file_or_installed(configured: str | Path | None) -> Path:
+    """The safety file a node or command was given, else the one diwa_bringup installs
+    (share/diwa_bringup/config/safety.yaml)."""
+    if configured:
+        return Path(configured)
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory("diwa_bringup")) / "config" / "safety.yaml"
+
+
 def load_safety_limits(path: str | Path, profile: str) -> SafetyLimits:
     """Read one profile (a top-level key such as `franka` or `sim`) from a safety YAML file."""
     with Path(path).open(encoding="utf-8") as stream:
