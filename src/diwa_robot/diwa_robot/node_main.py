@@ -50,9 +50,9 @@ def _finish_callbacks(executor: MultiThreadedExecutor) -> None:
     RUNNING_CALLBACKS_S to end while the executor and the node still exist; the spin loop has
     ended, so no new ones come. rclpy 7.1 (Jazzy) returns from Executor.shutdown without waiting
     for them (ros2/rclpy#1309) and destroys its guard condition: each then failed and printed
-    "exception was never retrieved: cannot use Destroyable" at graph shutdown (2 of 6 collect
-    graphs). They are not cancelled: a coroutine callback that never ran warns "never awaited"
-    instead. A callback that runs longer (a skill) is not waited for."""
+    "exception was never retrieved: cannot use Destroyable" at graph shutdown. They are not
+    cancelled: a coroutine callback that never ran warns "never awaited" instead. A callback that
+    runs longer (a skill) is not waited for."""
     pool = getattr(executor, "_executor", None)  # a later rclpy may keep its pool elsewhere, and wait
     if pool is None:
         return
