@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diwa.promotion import DEFAULT_MIN_EPISODES
 from diwa.robot_contract import GRIPPER_CLOSED_WIDTH_M, GRIPPER_OPEN_WIDTH_M, action_to_twist
@@ -117,6 +118,7 @@ class PolicyNode(Node):
         p("gripper_speed", 0.1)
         p("gripper_force", 20.0)
         p("seed", 0)
+        p("inference_threads", 1)
         p("allow_unpromoted", False)
         p("promotion_min_episodes", DEFAULT_MIN_EPISODES)
         for skill in SKILLS:
@@ -124,6 +126,12 @@ class PolicyNode(Node):
 
         value = lambda name: self.get_parameter(name).value  # noqa: E731
         self.rate_hz = float(value("control_rate_hz"))
+        threads = int(value("inference_threads"))
+        if threads < 1:
+            raise ValueError(f"inference_threads must be at least 1, got {threads}")
+        # torch's default, one OpenMP thread per core, spins between inferences and takes the cores
+        # the robot, the arbiter and this node's own control loop need to keep their 30 Hz.
+        torch.set_num_threads(threads)
         self.max_age_s = float(value("observation_max_age_s"))
         self.image_max_skew_s = float(value("image_max_skew_s"))
         self.default_max_steps = int(value("default_max_steps"))

@@ -157,7 +157,7 @@ class ArbiterNode(Node):
 
 
 def main() -> None:
-    run_node(ArbiterNode, threads=2, on_exit=lambda node: node.send(node.arbiter.estop()))
+    run_node(ArbiterNode, threads=1, on_exit=lambda node: node.send(node.arbiter.estop()))
 
 
 if __name__ == "__main__":

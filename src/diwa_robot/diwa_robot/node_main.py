@@ -1,19 +1,25 @@
-"""The process entry point every DiWA node shares: init, spin a multi-threaded executor (action
-servers block in their execute callbacks while subscriptions keep flowing), shut down cleanly on
-Ctrl-C or SIGINT from `diwa launch`."""
+"""The process entry point every DiWA node shares: init, spin an executor (multi-threaded where
+action servers block in their execute callbacks while subscriptions keep flowing), shut down cleanly
+on Ctrl-C or SIGINT from `diwa launch`."""
 
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 SIGNAL_CHECK_S = 0.2
+GIL_SWITCH_INTERVAL_S = 0.0005
+"""How long a thread may hold the GIL while another waits (Python's default: 5 ms). rclpy 7.1's
+MultiThreadedExecutor re-yields every callback its thread pool has not started yet, so a spin thread
+that keeps the GIL for 5 ms starves the pool, the backlog grows and the spin loop runs hot; a
+control loop then misses its 30 Hz (docs/results/realtime_gap)."""
 RUNNING_CALLBACKS_S = 0.5
 
 
@@ -22,9 +28,12 @@ def run_node(make_node: Callable[[], Node], threads: int, on_exit: Callable[[Nod
     context is still valid (e.g. a last zero-velocity command)."""
     # Without rclpy's SIGINT handler, which shuts the context down at once: Ctrl-C ends the spin
     # here, and on_exit still has a valid context to send its last command.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = make_node()
-    executor = MultiThreadedExecutor(num_threads=threads)
+    # One thread where the node's callbacks need no parallelism: rclpy 7.1's thread pool idles hot
+    # while one callback of a mutually exclusive group runs (the command arbiter: 67 % of a core).
+    executor: Executor = SingleThreadedExecutor() if threads == 1 else MultiThreadedExecutor(num_threads=threads)
     executor.add_node(node)
     try:
         # Waits are bounded so that Ctrl-C is noticed by a node without timers: Python raises
