@@ -1,5 +1,5 @@
-"""The dependency direction the README draws, checked on every import statement of the workspace:
-`diwa_core` imports no ROS, node packages import no other node package (only the shared
+"""The dependency direction docs/architecture.md draws, checked on every import statement of the
+workspace: `diwa_core` imports no ROS, node packages import no other node package (only the shared
 `diwa_robot`), and nothing that runs or evaluates a deployed policy imports `diwa.rl`."""
 
 import ast
