@@ -2,7 +2,8 @@
 franky_robot streams the command arbiter's twists to the arm and publishes its joints, robot_state
 turns them into the observation, and teleop on backend franky moves the simulated arm while the
 enable button is held, brings it to rest when released, and the e-stop latches it. As
-collect.yaml starts the graph with robot:=franky play:=joy."""
+collect.yaml starts the graph with robot:=franky play:=joy. The gripper's actions report the width
+while the fingers move, on /joint_states too, and a cancel stops them."""
 
 from __future__ import annotations
 
@@ -11,12 +12,25 @@ import time
 
 import numpy as np
 import pytest
+from action_msgs.msg import GoalStatus
+from rclpy.action import ActionClient
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 
+from diwa_msgs.action import Move
 from diwa_msgs.msg import SceneState
 from tests.franky_sim_process import franky_sim, move_to_start
 from tests.joystick import Joystick
-from tests.ros_graph import RosTestClient, node_processes, unique_domain_id, wait_for
+from tests.ros_graph import (
+    RosTestClient,
+    cancel_goal,
+    done_within,
+    goal_result,
+    node_processes,
+    send_goal,
+    unique_domain_id,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 DOMAIN = unique_domain_id()
@@ -32,6 +46,17 @@ class Operator:
         node.create_subscription(SceneState, "/robot_state/scene_state", self.on_state, 10)
         self.joystick = Joystick(node)
         self.estop = node.create_publisher(Bool, "/diwa/estop", 10)
+        self.move = ActionClient(node, Move, "/franka_gripper/move")
+        self.widths: list[tuple[float, float]] = []  # (arrival, finger width) from /joint_states
+        node.create_subscription(JointState, "/joint_states", self.on_joints, 50)
+
+    def on_joints(self, msg: JointState) -> None:
+        with self.lock:
+            self.widths.append((time.monotonic(), 2.0 * msg.position[-1]))
+
+    def widths_between(self, start: float, end: float) -> list[float]:
+        with self.lock:
+            return [w for t, w in self.widths if start <= t <= end]
 
     def on_state(self, msg: SceneState) -> None:
         with self.lock:
@@ -96,3 +121,45 @@ def test_the_estop_latches_the_arm(operator):
     time.sleep(1.5)
     operator.set(forward=0.0, enable=False)
     assert np.linalg.norm(operator.position() - before) < 2e-3
+
+
+def move_fingers(operator: Operator, width: float, speed: float, feedback: list):
+    handle = send_goal(operator.move, Move.Goal(width=width, speed=speed), feedback_callback=feedback.append)
+    assert done_within(handle, 20), "no answer to the gripper goal"
+    assert handle.result().accepted
+    return handle.result()
+
+
+def finish(handle):
+    result = goal_result(handle)
+    assert done_within(result, 20), "the gripper goal did not end"
+    return result.result()
+
+
+def test_a_gripper_move_reports_the_width_while_the_fingers_move(operator):
+    assert operator.move.wait_for_server(timeout_sec=30)
+    feedback: list = []
+    finish(move_fingers(operator, 0.08, 0.1, []))  # open, then close
+    handle = move_fingers(operator, 0.01, 0.05, feedback)
+    started = time.monotonic()
+    result = finish(handle)
+    ended = time.monotonic()
+    assert result.status == GoalStatus.STATUS_SUCCEEDED, result
+    widths = [f.feedback.current_width for f in feedback]
+    assert len(widths) >= 3, f"feedback while the fingers moved: {widths}"
+    assert widths[0] > widths[-1] and all(0.005 < w < 0.085 for w in widths), widths
+    during = operator.widths_between(started + 0.2, ended - 0.2)
+    assert any(0.02 < w < 0.07 for w in during), f"/joint_states during the motion: {np.round(during, 3).tolist()}"
+
+
+def test_a_cancel_stops_the_fingers_where_they_are(operator):
+    assert operator.move.wait_for_server(timeout_sec=30)
+    finish(move_fingers(operator, 0.01, 0.1, []))
+    handle = move_fingers(operator, 0.08, 0.02, [])  # franky-sim opens them in about a second
+    time.sleep(0.3)
+    assert done_within(cancel_goal(handle), 10), "no answer to the cancel"
+    result = finish(handle)
+    assert result.status == GoalStatus.STATUS_CANCELED, result
+    time.sleep(0.5)
+    stopped = operator.widths_between(time.monotonic() - 0.3, time.monotonic())
+    assert stopped and 0.015 < stopped[-1] < 0.07, f"the fingers after the cancel: {stopped}"

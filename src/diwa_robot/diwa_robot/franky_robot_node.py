@@ -7,9 +7,10 @@ unchanged (backend franky).
        between the two points applied) held for the safety profile's robot_command_timeout, after which
        franky brakes the arm to rest on its own (the robot-side command timeout); franka_gripper-
        shaped Move / Grasp / Homing actions under gripper_namespace, executed by franky.Gripper
-  out: /joint_states at rate_hz: the 7 arm joints and the two fingers (half the width each), which
-       robot_state turns into the observation; /diagnostics with the robot's errors (reflexes,
-       limits) as an ERROR, while twists are refused
+       (feedback with the width while the fingers move; a cancel stops them)
+  out: /joint_states at rate_hz: the 7 arm joints and the two fingers (half the width each, read
+       every 50 ms while a gripper action runs), which robot_state turns into the observation;
+       /diagnostics with the robot's errors (reflexes, limits) as an ERROR, while twists are refused
 
 The arm's errors are not recovered automatically: a reflex means the arm or the cell needs a look;
 `ros2 service call /franky_robot/recover std_srvs/srv/Trigger` recovers once the operator has.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -68,7 +70,7 @@ class FrankyRobotNode(Node):
         self.create_timer(1.0 / rate_hz, self.on_period, callback_group=stream)
         self.create_service(Trigger, "~/recover", self.on_recover, callback_group=stream)
         gripper = ReentrantCallbackGroup()  # a gripper motion takes seconds; the stream goes on
-        cancel = lambda _goal: CancelResponse.REJECT  # noqa: E731 - franky's gripper motions block
+        cancel = lambda _goal: CancelResponse.ACCEPT  # noqa: E731 - a cancel stops the fingers
         self.gripper_servers = [
             ActionServer(self, Move, f"{namespace}/move", self.on_move, callback_group=gripper, cancel_callback=cancel),
             ActionServer(
@@ -133,14 +135,23 @@ class FrankyRobotNode(Node):
         return response
 
     # --- the gripper (franka_gripper's actions) -------------------------------------------------
-    def _gripper(self, goal_handle, action, run) -> object:
+    def _gripper(self, goal_handle, action, run: Callable[[FingerFeedback], bool]) -> object:
+        """Run one gripper action: the width goes to /joint_states and the goal's feedback while the
+        fingers move, and a cancel stops them (franka_gripper's behaviour)."""
         result = action.Result()
+        watch = FingerFeedback(self, goal_handle, action.Feedback)
         try:
-            result.success = bool(run())
+            result.success = bool(run(watch))
         except ArmError as err:
             result.error = str(err)
         self.width = self.arm.gripper_width()
-        (goal_handle.succeed if result.success or not result.error else goal_handle.abort)()
+        if goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+            result.success, result.error = False, "cancelled"
+        elif result.success or not result.error:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
         return result
 
     def on_move(self, goal_handle):
@@ -148,12 +159,14 @@ class FrankyRobotNode(Node):
         if not (np.isfinite(goal.width) and 0.0 <= goal.width <= GRIPPER_OPEN_WIDTH_M):
             goal_handle.abort()
             return Move.Result(error=f"width {goal.width} outside 0..{GRIPPER_OPEN_WIDTH_M} m")
-        return self._gripper(goal_handle, Move, lambda: self.arm.move_gripper(goal.width, goal.speed))
+        return self._gripper(goal_handle, Move, lambda watch: self.arm.move_gripper(goal.width, goal.speed, watch))
 
     def on_grasp(self, goal_handle):
         g = goal_handle.request
         return self._gripper(
-            goal_handle, Grasp, lambda: self.arm.grasp(g.width, g.speed, g.force, g.epsilon.inner, g.epsilon.outer)
+            goal_handle,
+            Grasp,
+            lambda watch: self.arm.grasp(g.width, g.speed, g.force, g.epsilon.inner, g.epsilon.outer, watch),
         )
 
     def on_homing(self, goal_handle):
@@ -167,6 +180,22 @@ class FrankyRobotNode(Node):
         except ArmError:
             pass
         time.sleep(self.hold_s)
+
+
+class FingerFeedback:
+    """A gripper goal's view of the fingers while they move (franky_arm.GripperWatch)."""
+
+    def __init__(self, node: FrankyRobotNode, goal_handle, feedback_type) -> None:
+        self.node, self.goal_handle, self.feedback_type = node, goal_handle, feedback_type
+
+    def on_width(self, width: float) -> None:
+        self.node.width = width
+        feedback = self.feedback_type()
+        feedback.current_width = width
+        self.goal_handle.publish_feedback(feedback)
+
+    def stop_requested(self) -> bool:
+        return bool(self.goal_handle.is_cancel_requested)
 
 
 def main() -> None:
