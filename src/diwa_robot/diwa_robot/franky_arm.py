@@ -17,31 +17,14 @@ installed (`make setup` installs it).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-
-WIDTH_PERIOD_S = 0.05
-"""How often the fingers' width is read while a gripper command runs (franka_gripper's feedback rate
-is of this order)."""
-
-
-STOP_WAIT_S = 1.0
-"""How long a stopped gripper command is given to end."""
 
 
 class ArmError(RuntimeError):
     """The arm refused, reported an error, or could not be reached."""
-
-
-class GripperWatch(Protocol):
-    """Who follows a gripper motion: the width as it changes, and whether to stop it (a cancel)."""
-
-    def on_width(self, width: float) -> None: ...
-
-    def stop_requested(self) -> bool: ...
 
 
 def _franky() -> Any:
@@ -161,46 +144,22 @@ class FrankyArm:
     def gripper_width(self) -> float:
         return float(self.gripper.width)
 
-    def grasp(
-        self,
-        width: float,
-        speed: float,
-        force: float,
-        epsilon_inner: float,
-        epsilon_outer: float,
-        watch: GripperWatch | None = None,
-    ) -> bool:
+    def grasp(self, width: float, speed: float, force: float, epsilon_inner: float, epsilon_outer: float) -> bool:
         """Close on an object of `width` (m) with `force` (N); True if the fingers stopped within the
         tolerance, as franka_gripper's Grasp reports it."""
-        return self._gripper_motion(
-            lambda: self.gripper.grasp_async(width, speed, force, epsilon_inner, epsilon_outer),
-            f"the gripper refused to grasp at {width:.3f} m",
-            watch,
-        )
-
-    def home_gripper(self, watch: GripperWatch | None = None) -> bool:
-        return self._gripper_motion(self.gripper.homing_async, "gripper homing failed", watch)
-
-    def move_gripper(self, width: float, speed: float, watch: GripperWatch | None = None) -> bool:
-        return self._gripper_motion(
-            lambda: self.gripper.move_async(width, speed), f"the gripper refused to move to {width:.3f} m", watch
-        )
-
-    def _gripper_motion(self, start: Callable[[], Any], refusal: str, watch: GripperWatch | None) -> bool:
-        """Run a gripper command and wait for it, reading the fingers' width every WIDTH_PERIOD_S for
-        `watch` meanwhile (franka_gripper reads the state beside its running command the same way).
-        A watch that asks to stop ends the motion with the gripper's stop command: False."""
         try:
-            future = start()
-            while not future.wait(WIDTH_PERIOD_S):
-                if watch is None:
-                    continue
-                if watch.stop_requested():
-                    self.gripper.stop()
-                    # libfranka then ends the command; franky-sim stops the fingers but leaves it open.
-                    future.wait(STOP_WAIT_S)
-                    return False
-                watch.on_width(self.gripper_width())
-            return bool(future.get())
+            return bool(self.gripper.grasp(width, speed, force, epsilon_inner, epsilon_outer))
         except self._franky.Exception as err:
-            raise ArmError(f"{refusal}: {err}") from err
+            raise ArmError(f"the gripper refused to grasp at {width:.3f} m: {err}") from err
+
+    def home_gripper(self) -> bool:
+        try:
+            return bool(self.gripper.homing())
+        except self._franky.Exception as err:
+            raise ArmError(f"gripper homing failed: {err}") from err
+
+    def move_gripper(self, width: float, speed: float) -> bool:
+        try:
+            return bool(self.gripper.move(width, speed))
+        except self._franky.Exception as err:
+            raise ArmError(f"the gripper refused to move to {width:.3f} m: {err}") from err

@@ -7,7 +7,7 @@ unchanged (backend franky).
        between the two points applied) held for the safety profile's robot_command_timeout, after which
        franky brakes the arm to rest on its own (the robot-side command timeout); franka_gripper-
        shaped Move / Grasp / Homing actions under gripper_namespace, executed by franky.Gripper
-       (feedback with the width while the fingers move; a cancel stops them)
+       (feedback with the width while the fingers move)
   out: /joint_states at rate_hz: the 7 arm joints and the two fingers (half the width each, read
        every 50 ms while a gripper action runs), which robot_state turns into the observation;
        /diagnostics with the robot's errors (reflexes, limits) as an ERROR, while twists are refused
@@ -41,6 +41,8 @@ from diwa_robot.safety import load_safety_limits, safety_file_or_installed
 
 TWIST_FRAMES = ("fr3_link0", "world")
 """Frames whose axes are the base's: the scene frame is parallel to it (docs/deploy.md, step 1)."""
+WIDTH_PERIOD_S = 0.05
+"""How often the fingers' width is read while a gripper action runs."""
 
 
 class FrankyRobotNode(Node):
@@ -70,7 +72,7 @@ class FrankyRobotNode(Node):
         self.create_timer(1.0 / rate_hz, self.on_period, callback_group=stream)
         self.create_service(Trigger, "~/recover", self.on_recover, callback_group=stream)
         gripper = ReentrantCallbackGroup()  # a gripper motion takes seconds; the stream goes on
-        cancel = lambda _goal: CancelResponse.ACCEPT  # noqa: E731 - a cancel stops the fingers
+        cancel = lambda _goal: CancelResponse.REJECT  # noqa: E731 - franky's gripper motions block
         self.gripper_servers = [
             ActionServer(self, Move, f"{namespace}/move", self.on_move, callback_group=gripper, cancel_callback=cancel),
             ActionServer(
@@ -135,38 +137,52 @@ class FrankyRobotNode(Node):
         return response
 
     # --- the gripper (franka_gripper's actions) -------------------------------------------------
-    def _gripper(self, goal_handle, action, run: Callable[[FingerFeedback], bool]) -> object:
-        """Run one gripper action: the width goes to /joint_states and the goal's feedback while the
-        fingers move, and a cancel stops them (franka_gripper's behaviour)."""
+    def _gripper(self, goal_handle, action, run: Callable[[], bool]) -> object:
+        """Run one gripper action; while the fingers move, the width goes to /joint_states and the
+        goal's feedback (franka_gripper reads the state beside its running command the same way)."""
         result = action.Result()
-        watch = FingerFeedback(self, goal_handle, action.Feedback)
+        moving = threading.Event()
+        moving.set()
+        watcher = threading.Thread(
+            target=self._follow_fingers, args=(moving, goal_handle, action.Feedback), daemon=True
+        )
+        watcher.start()
         try:
-            result.success = bool(run(watch))
+            result.success = bool(run())
         except ArmError as err:
             result.error = str(err)
+        finally:
+            moving.clear()
+            watcher.join()
         self.width = self.arm.gripper_width()
-        if goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-            result.success, result.error = False, "cancelled"
-        elif result.success or not result.error:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
+        (goal_handle.succeed if result.success or not result.error else goal_handle.abort)()
         return result
+
+    def _follow_fingers(self, moving: threading.Event, goal_handle, feedback_type) -> None:
+        """Read the width every WIDTH_PERIOD_S while `moving` is set. franky's gripper calls release
+        the GIL while they block; its asynchronous variants do not while they wait for the gripper,
+        which froze this node when a second command followed the first."""
+        while moving.is_set():
+            try:
+                self.width = self.arm.gripper_width()
+            except ArmError:
+                return
+            feedback = feedback_type()
+            feedback.current_width = self.width
+            goal_handle.publish_feedback(feedback)
+            time.sleep(WIDTH_PERIOD_S)
 
     def on_move(self, goal_handle):
         goal = goal_handle.request
         if not (np.isfinite(goal.width) and 0.0 <= goal.width <= GRIPPER_OPEN_WIDTH_M):
             goal_handle.abort()
             return Move.Result(error=f"width {goal.width} outside 0..{GRIPPER_OPEN_WIDTH_M} m")
-        return self._gripper(goal_handle, Move, lambda watch: self.arm.move_gripper(goal.width, goal.speed, watch))
+        return self._gripper(goal_handle, Move, lambda: self.arm.move_gripper(goal.width, goal.speed))
 
     def on_grasp(self, goal_handle):
         g = goal_handle.request
         return self._gripper(
-            goal_handle,
-            Grasp,
-            lambda watch: self.arm.grasp(g.width, g.speed, g.force, g.epsilon.inner, g.epsilon.outer, watch),
+            goal_handle, Grasp, lambda: self.arm.grasp(g.width, g.speed, g.force, g.epsilon.inner, g.epsilon.outer)
         )
 
     def on_homing(self, goal_handle):
@@ -180,22 +196,6 @@ class FrankyRobotNode(Node):
         except ArmError:
             pass
         time.sleep(self.hold_s)
-
-
-class FingerFeedback:
-    """A gripper goal's view of the fingers while they move (franky_arm.GripperWatch)."""
-
-    def __init__(self, node: FrankyRobotNode, goal_handle, feedback_type) -> None:
-        self.node, self.goal_handle, self.feedback_type = node, goal_handle, feedback_type
-
-    def on_width(self, width: float) -> None:
-        self.node.width = width
-        feedback = self.feedback_type()
-        feedback.current_width = width
-        self.goal_handle.publish_feedback(feedback)
-
-    def stop_requested(self) -> bool:
-        return bool(self.goal_handle.is_cancel_requested)
 
 
 def main() -> None:
