@@ -54,7 +54,7 @@ def test_saved_policy_reloads_to_identical_actions(tmp_path):
     meta = json.loads(meta_path.read_text())
     assert meta["skill"] == "open_drawer"
     assert meta["provenance"]["dataset_hash"] == "abc" and meta["provenance"]["seed"] == 0
-    assert set(meta["provenance"]["versions"]) >= {"diwa", "torch", "numpy", "python"}
+    assert set(meta["provenance"]["versions"]) >= {"diwa", "torch", "torch_cpu_capability", "numpy", "python"}
     assert not list((tmp_path / "ckpt").glob(".*")), "no temporary files left behind"
     original = rollout(DiffusionAgent(policy, seed=3))
     reloaded = rollout(DiffusionAgent.from_checkpoint(tmp_path / "ckpt", skill="open_drawer", seed=3))

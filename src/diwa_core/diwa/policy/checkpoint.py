@@ -44,9 +44,13 @@ META_FILE = "policy.json"
 
 
 def library_versions() -> dict[str, str]:
+    """What a run's numbers depend on besides its inputs and seeds. The CPU's vector instruction set
+    is among them: torch picks its kernels by it, and the same seeds on another CPU give other float
+    rounding and, after 20 PPO iterations, other weights (docs/results/release_reproduction)."""
     return {
         "diwa": __version__,
         "torch": torch.__version__,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "numpy": np.__version__,
         "python": platform.python_version(),
     }
