@@ -165,7 +165,7 @@ class FrankyRobotNode(Node):
         while moving.is_set():
             try:
                 self.width = self.arm.gripper_width()
-            except ArmError:
+            except Exception:  # franky.Exception and its kin: the action's own result reports it
                 return
             feedback = feedback_type()
             feedback.current_width = self.width

@@ -54,7 +54,7 @@ def run_node(make_node: Callable[[], Node], threads: int, on_exit: Callable[[Nod
         rclpy.try_shutdown()
 
 
-def _finish_callbacks(executor: MultiThreadedExecutor) -> None:
+def _finish_callbacks(executor: Executor) -> None:
     """Give the callbacks already handed to the executor's thread pool (queued or running) up to
     RUNNING_CALLBACKS_S to end while the executor and the node still exist; the spin loop has
     ended, so no new ones come. rclpy 7.1 (Jazzy) returns from Executor.shutdown without waiting
@@ -62,7 +62,7 @@ def _finish_callbacks(executor: MultiThreadedExecutor) -> None:
     "exception was never retrieved: cannot use Destroyable" at graph shutdown. They are not
     cancelled: a coroutine callback that never ran warns "never awaited" instead. A callback that
     runs longer (a skill) is not waited for."""
-    pool = getattr(executor, "_executor", None)  # a later rclpy may keep its pool elsewhere, and wait
+    pool = getattr(executor, "_executor", None)  # none single-threaded; a later rclpy may keep it elsewhere
     if pool is None:
         return
     pool.shutdown(wait=False)
