@@ -1,10 +1,7 @@
 """The deployed 30 Hz chain over real DDS (`diwa launch deploy`: mock robot, command arbiter, policy
 node running a released BC policy): while a skill runs, the robot finds a new arbiter twist at most
-of its ticks. Before the arbiter spun a single-threaded executor, its stream collapsed
-after a few goals (0-33 % of the ticks in 6 of 10 episodes here, 49 % over all ten; rclpy 7.1's
-thread pool idled hot beside its one callback group), and the mock robot applied one command for
-two or three periods (docs/results/realtime_gap). Since: 97-100 % in every episode, idle or beside
-two trainings; 71-96 % beside other test modules."""
+of its ticks. An arbiter whose executor idles hot forwards too few, and the mock robot then applies
+one command for two or three periods (docs/results/realtime_gap)."""
 
 from __future__ import annotations
 
@@ -35,9 +32,8 @@ from tests.ros_graph import (
 pytestmark = pytest.mark.ros
 DOMAIN = unique_domain_id()
 MIN_TICKS_WITH_A_NEW_TWIST = 0.6
-"""Above the collapsed stream (0-33 % per goal) with room for a loaded machine: beside other test
-modules in `make test` the fixed graph gave 71-96 % per goal, as clock jitter between the arbiter's
-and the robot's 30 Hz timers makes some ticks repeat a twist."""
+"""Above a collapsed stream, with room for clock jitter between the arbiter's and the robot's 30 Hz
+timers on a loaded machine (figures: docs/results/realtime_gap)."""
 
 
 class Stamps:

@@ -32,7 +32,7 @@ def run_node(make_node: Callable[[], Node], threads: int, on_exit: Callable[[Nod
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = make_node()
     # One thread where the node's callbacks need no parallelism: rclpy 7.1's thread pool idles hot
-    # while one callback of a mutually exclusive group runs (the command arbiter: 67 % of a core).
+    # while one callback of a mutually exclusive group runs (docs/results/realtime_gap).
     executor: Executor = SingleThreadedExecutor() if threads == 1 else MultiThreadedExecutor(num_threads=threads)
     executor.add_node(node)
     try:
