@@ -22,17 +22,17 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import rclpy
-import yaml
 from ament_index_python.packages import get_package_share_directory
 from diwa.atomic import write_atomically, write_file_atomically
 from diwa.eval.stats import paired_gain_interval
 from diwa.promotion import judge_checkpoint
 from diwa.released import PREFIX, list_releases
 from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, check_skill
+from diwa.typed_config import build_dataclass, yaml_file
 from rclpy.action import ActionClient
 from rclpy.node import Node
 
@@ -55,11 +55,7 @@ class DemoConfig:
 
     @classmethod
     def load(cls, path: Path) -> DemoConfig:
-        data = yaml.safe_load(path.read_text()) or {}
-        names = {f.name for f in fields(cls)}
-        if set(data) != names:
-            raise ValueError(f"{path}: expected keys {sorted(names)}, got {sorted(data)}")
-        return cls(**{k: int(v) for k, v in data.items()})
+        return build_dataclass(cls, yaml_file(path), str(path))
 
 
 def step(title: str) -> float:

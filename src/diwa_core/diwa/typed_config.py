@@ -4,16 +4,22 @@ Unknown and missing keys and values of the wrong type are errors rather than sil
 typo or a forgotten line in a YAML file cannot quietly change a training run: the YAML profiles are
 the single source of values. A dataclass default is used only for a field declared with
 `optional(...)`, which says why the key may be left out. Every config of the package (policy, world
-model, reward, fine-tuning) is built through this one function.
+model, reward, fine-tuning, demo) is built through `build_dataclass`, and the three trained-model
+configs load their shipped profiles through `ProfileConfig.load`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, TypeVar
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import yaml
 
 T = TypeVar("T")
+P = TypeVar("P", bound="ProfileConfig")
 
 
 def optional(default: Any, why: str) -> Any:
@@ -61,3 +67,49 @@ def build_dataclass(cls: type[T], data: Any, where: str) -> T:
         return cls(**values)
     except TypeError as err:
         raise ValueError(f"{where}: {err}") from err
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"{where}: invalid YAML ({err})") from err
+
+
+def packaged_yaml(filename: str) -> Any:
+    """Plain data of a YAML file shipped in diwa/configs."""
+    return parse_yaml(resources.files("diwa").joinpath("configs", filename).read_text(), filename)
+
+
+def yaml_file(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no config file {path}")
+    return parse_yaml(path.read_text(), str(path))
+
+
+class ProfileConfig:
+    """Base of a top-level config stored beside every checkpoint and shipped as YAML profiles
+    `diwa/configs/<FILE_PREFIX>_<profile>.yaml`; a subclass is a frozen dataclass naming both."""
+
+    FILE_PREFIX: ClassVar[str]
+    PROFILES: ClassVar[tuple[str, ...]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[P], data: Any, where: str | None = None) -> P:
+        return build_dataclass(cls, data, where or cls.FILE_PREFIX)
+
+    @classmethod
+    def load(cls: type[P], profile_or_path: str | Path) -> P:
+        """A shipped profile by name, or a YAML file by path."""
+        if str(profile_or_path) in cls.PROFILES:
+            name = f"{cls.FILE_PREFIX}_{profile_or_path}.yaml"
+            return cls.from_dict(packaged_yaml(name), name)
+        if not Path(profile_or_path).is_file():
+            raise FileNotFoundError(
+                f"no {cls.FILE_PREFIX} profile {str(profile_or_path)!r}: not one of {cls.PROFILES} nor a file"
+            )
+        return cls.from_dict(yaml_file(profile_or_path), str(profile_or_path))

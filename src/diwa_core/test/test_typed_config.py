@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from diwa.policy.config import PolicyConfig
 from diwa.rl.config import FinetuneConfig
-from diwa.typed_config import build_dataclass
-from diwa.world_model.config import WorldModelConfig, packaged_yaml
+from diwa.typed_config import build_dataclass, packaged_yaml
+from diwa.world_model.config import WorldModelConfig
 from diwa.world_model.reward import RewardConfig
 
 PROFILES = [

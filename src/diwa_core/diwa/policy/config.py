@@ -7,15 +7,11 @@ before hours of training rather than silently replaced by a default.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
-import yaml
-
-from diwa.typed_config import build_dataclass
+from diwa.typed_config import ProfileConfig
 
 PROFILES: tuple[str, ...] = ("quick", "paper")
 SAMPLERS: tuple[str, ...] = ("ddpm", "ddim")
@@ -113,33 +109,16 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class PolicyConfig:
+class PolicyConfig(ProfileConfig):
+    FILE_PREFIX: ClassVar[str] = "policy"
+    PROFILES: ClassVar[tuple[str, ...]] = PROFILES
+
     profile: str
     network: NetworkConfig
     diffusion: DiffusionConfig
     train: TrainConfig
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "policy") -> PolicyConfig:
-        return build_dataclass(cls, data, where)
-
 
 def load_policy_config(profile_or_path: str | Path) -> PolicyConfig:
-    """Load a named profile ('quick', 'paper') shipped in diwa/configs, or a YAML file by path."""
-    if str(profile_or_path) in PROFILES:
-        text = resources.files("diwa").joinpath("configs", f"policy_{profile_or_path}.yaml").read_text()
-    else:
-        path = Path(profile_or_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no policy profile {str(profile_or_path)!r}: not one of {PROFILES} nor a file")
-        text = path.read_text()
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ValueError(f"policy config {profile_or_path}: invalid YAML ({err})") from err
-    return PolicyConfig.from_dict(
-        data, f"policy_{profile_or_path}.yaml" if str(profile_or_path) in PROFILES else str(profile_or_path)
-    )
+    """A shipped profile ('quick', 'paper') or a YAML file by path."""
+    return PolicyConfig.load(profile_or_path)

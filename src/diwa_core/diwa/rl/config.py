@@ -13,11 +13,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from diwa.skills import EPISODE_STEP_LIMIT
-from diwa.typed_config import build_dataclass
-from diwa.world_model.config import packaged_yaml, yaml_file
+from diwa.typed_config import ProfileConfig
 
 PROFILES: tuple[str, ...] = ("quick", "paper")
 
@@ -157,20 +156,16 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
+class FinetuneConfig(ProfileConfig):
+    FILE_PREFIX: ClassVar[str] = "finetune"
+    PROFILES: ClassVar[tuple[str, ...]] = PROFILES
+
     profile: str
     ppo: PPOConfig
     rollout: RolloutConfig
     imagination: ImaginationConfig
     guard: GuardConfig
     run: RunConfig
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str = "finetune") -> FinetuneConfig:
-        return build_dataclass(cls, data, where)
 
     def replace(self, section: str, **changes: Any) -> FinetuneConfig:
         """A copy with some fields of one section changed (command-line overrides)."""
@@ -179,9 +174,4 @@ class FinetuneConfig:
 
 def load_finetune_config(profile_or_path: str | Path) -> FinetuneConfig:
     """A shipped profile ('quick', 'paper') or a YAML file by path."""
-    if str(profile_or_path) in PROFILES:
-        name = f"finetune_{profile_or_path}.yaml"
-        return FinetuneConfig.from_dict(packaged_yaml(name), name)
-    if not Path(profile_or_path).is_file():
-        raise FileNotFoundError(f"no fine-tuning profile {str(profile_or_path)!r}: not one of {PROFILES} nor a file")
-    return FinetuneConfig.from_dict(yaml_file(profile_or_path), str(profile_or_path))
+    return FinetuneConfig.load(profile_or_path)

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import yaml
-
-from diwa.typed_config import build_dataclass, optional
+from diwa.typed_config import ProfileConfig, optional
 
 PROFILES: tuple[str, ...] = ("quick", "camera", "paper")
 OBSERVATIONS: tuple[str, ...] = ("state", "image", "frozen_image")
@@ -182,49 +179,21 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class WorldModelConfig:
+class WorldModelConfig(ProfileConfig):
+    FILE_PREFIX: ClassVar[str] = "world_model"
+    PROFILES: ClassVar[tuple[str, ...]] = PROFILES
+
     profile: str
     rssm: RSSMConfig
     observation: ObservationConfig
     loss: LossConfig
     train: TrainConfig
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str = "world_model") -> WorldModelConfig:
-        return build_dataclass(cls, data, where)
-
     def with_train(self, **changes: Any) -> WorldModelConfig:
         """A copy with some training settings changed (command-line overrides such as --steps)."""
         return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))
 
 
-def _parse_yaml(text: str, where: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ValueError(f"{where}: invalid YAML ({err})") from err
-
-
-def packaged_yaml(filename: str) -> Any:
-    """Plain data of a YAML file shipped in diwa/configs."""
-    return _parse_yaml(resources.files("diwa").joinpath("configs", filename).read_text(), filename)
-
-
-def yaml_file(path: str | Path) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no config file {path}")
-    return _parse_yaml(path.read_text(), str(path))
-
-
 def load_world_model_config(profile_or_path: str | Path) -> WorldModelConfig:
-    """Load a shipped profile ('quick', 'camera', 'paper') or a YAML file by path."""
-    if str(profile_or_path) in PROFILES:
-        name = f"world_model_{profile_or_path}.yaml"
-        return WorldModelConfig.from_dict(packaged_yaml(name), name)
-    if not Path(profile_or_path).is_file():
-        raise FileNotFoundError(f"no world-model profile {str(profile_or_path)!r}: not one of {PROFILES} nor a file")
-    return WorldModelConfig.from_dict(yaml_file(profile_or_path), str(profile_or_path))
+    """A shipped profile ('quick', 'camera', 'paper') or a YAML file by path."""
+    return WorldModelConfig.load(profile_or_path)

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from diwa.skills import check_skill
-from diwa.typed_config import build_dataclass, optional
+from diwa.typed_config import build_dataclass, optional, packaged_yaml, yaml_file
 from diwa.world_model.checkpoint import (
     CheckpointError,
     load_state_dict_strict,
@@ -29,7 +29,6 @@ from diwa.world_model.checkpoint import (
     read_checkpoint_meta,
     save_checkpoint,
 )
-from diwa.world_model.config import packaged_yaml, yaml_file
 from diwa.world_model.labels import NEGATIVE, POSITIVE, UNLABELLED
 
 FORMAT = "diwa-reward-classifier"
