@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Same seeds, old and new code, through the command line: a short behaviour cloning, a short
-# world-model training, a reward classifier and a short fine-tuning must give byte-identical weights.
+# world-model training, a reward classifier and a short fine-tuning (4 iterations: 2 of critic warm-up,
+# then 2 that update the actor) must give byte-identical weights.
 # The inputs (play, demonstrations) are made once by the new code and read by both.
 #   docs/results/refactor_identity/pipeline_identity.sh OLD_COMMIT   (after `source scripts/env.sh`)
 set -euo pipefail
@@ -18,7 +19,7 @@ pipeline() {  # pipeline OUT: the four trainings with the code on PYTHONPATH
   diwa train-wm --data "$WORK/play" --out "$out/wm" --profile quick --steps 20 --seed 1 --threads 1 --no-progress > /dev/null
   diwa train-reward --skill open_drawer --wm "$out/wm" --data "$WORK/play" --out "$out/reward" --epochs 30 --seed 1 --threads 1 > /dev/null
   diwa finetune --skill open_drawer --wm "$out/wm" --policy "$out/bc" --reward "$out/reward" --out "$out/ft" \
-    --iterations 2 --eval-episodes 0 --seed 1 --threads 1 --no-progress > /dev/null
+    --iterations 4 --eval-episodes 0 --seed 1 --threads 1 --no-progress > /dev/null
 }
 PYTHONPATH="$TREE/src/diwa_core:${PYTHONPATH:-}" pipeline "$WORK/old"
 pipeline "$WORK/new"
