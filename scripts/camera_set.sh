@@ -11,6 +11,7 @@
 # `diwa report-seeds` read it the same way.
 #
 #   scripts/camera_set.sh OUT_DIR S     (after `source scripts/env.sh`; repository root)
+#   WM_PROFILE=FILE.yaml scripts/camera_set.sh ...   trains the world model on another profile
 set -euo pipefail
 O="${1:?usage: camera_set.sh OUT_DIR SEED}"
 S="${2:?usage: camera_set.sh OUT_DIR SEED}"
@@ -39,7 +40,7 @@ demos() {
 world_model() {
   local resume=()
   [ -f "$O/wm/world_model.json" ] && resume=(--resume)
-  diwa train-wm --data "$O/play" --out "$O/wm" --profile camera --seed "$S" --threads 2 --no-progress --json "${resume[@]}"
+  diwa train-wm --data "$O/play" --out "$O/wm" --profile "${WM_PROFILE:-camera}" --seed "$S" --threads 2 --no-progress --json "${resume[@]}"
 }
 
 bc() {  # bc SKILL...: latent features of the demonstrations, then a BC policy on them

@@ -132,3 +132,70 @@ def test_frames_of_another_size_are_refused_not_resized() -> None:
     }
     with pytest.raises(ValueError, match="rgb_static frames are 200x200; .* learnt from 64x64"):
         model.encode_start(obs)
+
+
+def toggling_patch_frames(count: int, seed: int) -> dict[str, np.ndarray]:
+    """Static camera: a large region whose brightness drifts a little and a 3x4 patch (the LED's
+    size) switched fully on or off; gripper camera: still."""
+    rng = np.random.default_rng(seed)
+    static = np.full((count, 64, 64, 3), 90, np.uint8)
+    static[:, 8:56, 8:56] = (100 + rng.integers(0, 40, count))[:, None, None, None]
+    static[:, 60:63, 30:34] = np.where(rng.random(count) < 0.5, 250, 0)[:, None, None, None]
+    return {"rgb_static": static, "rgb_gripper": np.full((count, 64, 64, 3), 128, np.uint8)}
+
+
+def test_variation_weights_favour_what_play_changes_over_still_background() -> None:
+    from diwa.world_model.image_codes import WEIGHT_FLOOR, variation_weights
+
+    images = toggling_patch_frames(200, seed=0)
+    weights = variation_weights(images, np.arange(200), 64, np.random.default_rng(0))
+    static = weights["rgb_static"]
+    assert static.shape == (64, 64) and float(static.mean()) == pytest.approx(1.0, rel=1e-5)
+    patch, drifting, still = static[60:63, 30:34], static[8:56, 8:56], static[0:8, 0:8]
+    assert float(patch.min()) > 3 * float(drifting.max())  # full switches outweigh small drifts
+    assert float(still.max()) < float(drifting.min())
+    # The still gripper camera: every pixel keeps the floor, scaled to mean 1.
+    torch.testing.assert_close(weights["rgb_gripper"], torch.ones(64, 64))
+    assert WEIGHT_FLOOR > 0
+
+
+def test_unit_weights_train_as_the_unweighted_loss() -> None:
+    from diwa.world_model.image_codes import ImageAutoencoder
+
+    torch.manual_seed(0)
+    autoencoder = ImageAutoencoder(tiny_camera_config().observation)
+    images = {k: torch.from_numpy(v) for k, v in toggling_patch_frames(4, seed=1).items()}
+    plain, _ = autoencoder.loss(images)
+    ones, metrics = autoencoder.loss(images, {k: torch.ones(64, 64) for k in images})
+    torch.testing.assert_close(plain, ones)
+    assert set(metrics) == {"rgb_static_recon", "rgb_gripper_recon", "loss"}
+
+
+def test_variation_weighting_keeps_a_small_switching_patch_that_uniform_weighting_loses(tmp_path: Path) -> None:
+    """A one-number code must choose between the large drifting region and the small patch: the
+    squared error over all pixels picks the region; weighting by variation picks the patch."""
+    from diwa.world_model.image_codes import ImageAutoencoder, train_autoencoder
+    from torch.utils.tensorboard import SummaryWriter
+
+    images = toggling_patch_frames(256, seed=2)
+    patch_errors = {}
+    for weighting in ("uniform", "variation"):
+        observation = dataclasses.replace(
+            tiny_camera_config().observation,
+            cnn_depth=4,
+            image_code=1,
+            encoder_steps=300,
+            encoder_batch_size=16,
+            encoder_lr=3e-3,
+            encoder_pixel_weighting=weighting,
+        )
+        torch.manual_seed(0)
+        autoencoder = ImageAutoencoder(observation)
+        with SummaryWriter(str(tmp_path / weighting)) as writer:
+            train_autoencoder(autoencoder, images, np.arange(192), np.arange(192, 256), observation, 0, writer, False)
+        with torch.no_grad():
+            frames = torch.from_numpy(images["rgb_static"][192:])
+            decoded = autoencoder.decode("rgb_static", autoencoder.encode("rgb_static", frames))
+            target = frames.permute(0, 3, 1, 2).float() / 255.0 - 0.5
+        patch_errors[weighting] = float((decoded - target)[..., 60:63, 30:34].square().mean())
+    assert patch_errors["variation"] < 0.5 * patch_errors["uniform"], patch_errors

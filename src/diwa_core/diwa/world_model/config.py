@@ -17,6 +17,7 @@ from diwa.typed_config import ProfileConfig, optional
 PROFILES: tuple[str, ...] = ("quick", "camera", "paper")
 OBSERVATIONS: tuple[str, ...] = ("state", "image", "frozen_image")
 IMAGE_KINDS: tuple[str, ...] = ("image", "frozen_image")
+PIXEL_WEIGHTINGS: tuple[str, ...] = ("uniform", "variation")
 STATE_KEYS: tuple[str, ...] = ("robot_obs", "scene_obs")
 IMAGE_KEYS: tuple[str, ...] = ("rgb_static", "rgb_gripper")
 
@@ -97,6 +98,7 @@ class ObservationConfig:
     encoder_steps: int = optional(3000, FROZEN_ONLY)
     encoder_batch_size: int = optional(64, FROZEN_ONLY)
     encoder_lr: float = optional(1e-3, FROZEN_ONLY)
+    encoder_pixel_weighting: str = optional("uniform", FROZEN_ONLY)
 
     def __post_init__(self) -> None:
         if self.kind not in OBSERVATIONS:
@@ -112,6 +114,11 @@ class ObservationConfig:
             )
         if min(self.image_code, self.encoder_steps, self.encoder_batch_size) < 1 or self.encoder_lr <= 0:
             raise ValueError("observation.image_code, encoder_steps, encoder_batch_size, encoder_lr must be positive")
+        if self.encoder_pixel_weighting not in PIXEL_WEIGHTINGS:
+            raise ValueError(
+                f"observation.encoder_pixel_weighting must be one of {PIXEL_WEIGHTINGS}, "
+                f"got {self.encoder_pixel_weighting!r}"
+            )
         if self.image_code > MAX_UNITS:
             raise ValueError(f"observation.image_code = {self.image_code} is beyond {MAX_UNITS}")
         if self.kind in IMAGE_KINDS and (self.image_size, self.encoder_kernels, self.decoder_kernels) != (

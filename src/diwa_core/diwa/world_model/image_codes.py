@@ -29,6 +29,10 @@ from diwa.world_model.observation import prepare_image
 CODE_PREFIX = "code_"
 ENCODE_BATCH = 512
 """Frames encoded at once when coding a dataset: bounds memory (512 x 2 x 64 x 64 x 3 floats ~ 50 MB)."""
+WEIGHT_FRAMES = 2048
+"""Training frames the pixel-variation weights are measured on."""
+WEIGHT_FLOOR = 0.1
+"""Share of the weight every pixel keeps, however still it is in play."""
 
 
 def code_key(image_key: str) -> str:
@@ -69,16 +73,42 @@ class ImageAutoencoder(nn.Module):
         """(..., code) -> (..., 3, size, size) in the [-0.5, 0.5] pixel scale."""
         return self.decoders[key](code)
 
-    def loss(self, images: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """0.5 x squared pixel error summed over each image (DreamerV2's image term), both cameras."""
-        errors = {}
+    def loss(
+        self, images: Mapping[str, Tensor], weights: Mapping[str, Tensor] | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """0.5 x squared pixel error summed over each image (DreamerV2's image term), both cameras;
+        with `weights` ((size, size) per camera, mean 1) each pixel's error is scaled by its weight.
+        The metrics are the unweighted errors, comparable across weightings."""
+        errors, trained = {}, {}
         for key in IMAGE_KEYS:
             target = prepare_image(key, images[key], self.size)
-            errors[key] = 0.5 * (self.decode(key, self.encode(key, images[key])) - target).square().sum((-3, -2, -1))
-        total = sum(error.mean() for error in errors.values())
+            squared = (self.decode(key, self.encode(key, images[key])) - target).square()
+            errors[key] = 0.5 * squared.sum((-3, -2, -1))
+            trained[key] = errors[key] if weights is None else 0.5 * (squared * weights[key]).sum((-3, -2, -1))
+        total = sum(error.mean() for error in trained.values())
         metrics = {f"{key}_recon": error.mean().detach() for key, error in errors.items()}
         metrics["loss"] = total.detach()
         return total, metrics
+
+
+def variation_weights(
+    images: Mapping[str, np.ndarray], frames: np.ndarray, size: int, rng: np.random.Generator
+) -> dict[str, Tensor]:
+    """Per camera, a (size, size) map of how much each pixel varies over the play frames (standard
+    deviation over frames, mean over colours), mixed with a floor (WEIGHT_FLOOR) and scaled to mean 1.
+
+    Why: with a small code, a squared-error autoencoder spends it on what covers many pixels. The
+    static camera is mostly still background, and the LED, which play switches, changes 12 of its
+    4,096 pixels: the 64-d codes lost it (docs/results/camera_route/). Weighting by variation moves
+    the error budget from what never changes to what play changes."""
+    chosen = np.sort(rng.choice(frames, min(len(frames), WEIGHT_FRAMES), replace=False))
+    weights = {}
+    for key in IMAGE_KEYS:
+        pixels = prepare_image(key, torch.from_numpy(np.asarray(images[key][chosen])), size)
+        spread = pixels.std(dim=0).mean(dim=0)
+        mixed = WEIGHT_FLOOR + (1.0 - WEIGHT_FLOOR) * spread / spread.mean().clamp_min(1e-8)
+        weights[key] = mixed / mixed.mean()  # a camera that never changes keeps uniform weights
+    return weights
 
 
 @dataclass(frozen=True)
@@ -115,13 +145,17 @@ def train_autoencoder(
     optimizer = torch.optim.Adam(autoencoder.parameters(), lr=config.encoder_lr)
     val_rng = np.random.default_rng(seed + 1)
     val_batch = _batch(images, val_rng.choice(val_frames, min(len(val_frames), 256), replace=False), device)
+    weights = None
+    if config.encoder_pixel_weighting == "variation":
+        measured = variation_weights(images, train_frames, config.image_size, np.random.default_rng(seed + 2))
+        weights = {k: w.to(device) for k, w in measured.items()}
     autoencoder.train()
     started = time.perf_counter()
     metrics: dict[str, float] = {}
     with tqdm(total=config.encoder_steps, desc="image encoder", disable=not progress) as bar:
         for step in range(1, config.encoder_steps + 1):
             loss, batch_metrics = autoencoder.loss(
-                _batch(images, rng.choice(train_frames, config.encoder_batch_size), device)
+                _batch(images, rng.choice(train_frames, config.encoder_batch_size), device), weights
             )
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"image-encoder loss became non-finite at step {step}; lower encoder_lr")
@@ -141,7 +175,7 @@ def train_autoencoder(
     optimizer.zero_grad(set_to_none=True)
     autoencoder.eval()
     with torch.no_grad():
-        _, val_metrics = autoencoder.loss(val_batch)
+        _, val_metrics = autoencoder.loss(val_batch, weights)
     val = {k: float(v) for k, v in val_metrics.items()}
     for k, v in val.items():
         writer.add_scalar(f"image_encoder/val_{k}", v, config.encoder_steps)
