@@ -49,6 +49,8 @@ class FrankaConfig:
     moveit_config_package: str = "franka_fr3_moveit_config"
     robot_description_xacro: str = "franka_bringup/urdf/franka_arm.urdf.xacro"  # package/relative path
     robot_description_semantic_xacro: str = "franka_description/robots/fr3/fr3.srdf.xacro"
+    # robot_description_planning (acceleration limits, which the URDF lacks); franka_ros2 v3.4.0's file.
+    joint_limits_yaml: str = "franka_fr3_moveit_config/config/fr3_joint_limits.yaml"
     xacro_arguments: tuple[str, ...] = ("robot_type:=fr3", "hand:=true", "ee_id:=franka_hand")
 
     def __post_init__(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+import yaml
 from geometry_msgs.msg import PoseStamped
 
 from diwa_robot.franka_config import FrankaConfig
@@ -53,7 +54,8 @@ class MoveItPyPlanner:
         self._execution_manager().stop_execution()
 
     def _execution_manager(self) -> Any:
-        # Jazzy's moveit_py spells the getter "trajactory"; later releases fixed the spelling.
+        # Jazzy's moveit_py (moveit2 2.11+, e.g. 2.12.4 moveit_py/src/moveit/moveit_ros/moveit_cpp/
+        # moveit_cpp.cpp) binds get_trajectory_execution_manager; 2.10 spelled it "trajactory".
         for name in ("get_trajectory_execution_manager", "get_trajactory_execution_manager"):
             getter = getattr(self.moveit, name, None)
             if getter is not None:
@@ -61,9 +63,41 @@ class MoveItPyPlanner:
         raise PlanningError("this moveit_py has no trajectory execution manager to stop")
 
 
+OMPL_PIPELINE_FILE = "ompl_planning.yaml"
+"""diwa_bringup's OMPL pipeline (planning_plugins, adapters, fr3_arm's planners), used as `ompl`."""
+
+
+def moveit_py_config(config: FrankaConfig, share: Path, builder_type: Any, in_package: Any) -> dict[str, Any]:
+    """MoveItPy's config_dict for the FR3: franka_ros2's description and MoveIt packages plus our
+    moveit_py.yaml / moveit_controllers.yaml / ompl_planning.yaml in `share` (diwa_bringup's config/).
+    `builder_type` is moveit_configs_utils.MoveItConfigsBuilder; `in_package` maps "package/relative"
+    to an absolute path. Calls as in moveit2 2.12.4, moveit_configs_utils/moveit_configs_builder.py."""
+    moveit_config = (
+        builder_type("fr3", package_name=config.moveit_config_package)
+        # Only the kinematic model matters for planning; the ros2_control arguments of the xacro
+        # (robot_ip, fake hardware) do not change it.
+        .robot_description(file_path=in_package(config.robot_description_xacro), mappings=dict(config.xacro_mappings))
+        .robot_description_semantic(
+            file_path=in_package(config.robot_description_semantic_xacro), mappings=dict(config.xacro_mappings)
+        )
+        .robot_description_kinematics(file_path="config/kinematics.yaml")
+        # Without it the builder looks for config/joint_limits.yaml, which franka_fr3_moveit_config
+        # does not have; Jazzy's AddTimeOptimalParameterization fails without acceleration limits.
+        .joint_limits(file_path=in_package(config.joint_limits_yaml))
+        # Servo streams to the same fr3_arm_controller: moveit_py must not switch controllers.
+        .trajectory_execution(file_path=str(share / "moveit_controllers.yaml"), moveit_manage_controllers=False)
+        .planning_pipelines(pipelines=["ompl"])
+        .moveit_cpp(file_path=str(share / "moveit_py.yaml"))
+        .to_moveit_configs()
+    )
+    # planning_pipelines() loads franka_fr3_moveit_config/config/ompl_planning.yaml: planner configs
+    # only, without Jazzy's planning_plugins and adapters and without fr3_arm. Ours replaces it.
+    moveit_config.planning_pipelines["ompl"] = yaml.safe_load((share / OMPL_PIPELINE_FILE).read_text())
+    return moveit_config.to_dict()
+
+
 def moveit_py_planner(config: FrankaConfig, share: Path) -> MoveItPyPlanner:
-    """MoveItPy for the FR3 in this process, configured from franka_ros2's description and MoveIt
-    packages plus our moveit_py.yaml / moveit_controllers.yaml in `share` (diwa_bringup's config/)."""
+    """MoveItPy for the FR3 in this process (see moveit_py_config)."""
     try:
         from ament_index_python.packages import get_package_share_directory
         from moveit.planning import MoveItPy
@@ -77,21 +111,16 @@ def moveit_py_planner(config: FrankaConfig, share: Path) -> MoveItPyPlanner:
         package, _, relative = spec.partition("/")
         return str(Path(get_package_share_directory(package)) / relative)
 
-    moveit_config = (
-        MoveItConfigsBuilder("fr3", package_name=config.moveit_config_package)
-        # Only the kinematic model matters for planning; the ros2_control arguments of the xacro
-        # (robot_ip, fake hardware) do not change it.
-        .robot_description(file_path=in_package(config.robot_description_xacro), mappings=dict(config.xacro_mappings))
-        .robot_description_semantic(
-            file_path=in_package(config.robot_description_semantic_xacro), mappings=dict(config.xacro_mappings)
-        )
-        .robot_description_kinematics(file_path="config/kinematics.yaml")
-        .trajectory_execution(file_path=str(share / "moveit_controllers.yaml"))
-        .planning_pipelines(pipelines=["ompl"])
-        .moveit_cpp(file_path=str(share / "moveit_py.yaml"))
-        .to_moveit_configs()
+    # provide_planning_service=False: move_group already serves /get_planning_scene; a second server
+    # of the same name (planning_scene_monitor.cpp's DEFAULT_PLANNING_SCENE_SERVICE) would leave
+    # clients answered by either (moveit2 2.12.4, moveit_py/src/moveit/moveit_ros/moveit_cpp/
+    # moveit_cpp.cpp: MoveItPy(node_name, name_space, launch_params_filepaths, config_dict,
+    # provide_planning_service, remappings)).
+    moveit = MoveItPy(
+        node_name=config.moveit_node_name,
+        config_dict=moveit_py_config(config, share, MoveItConfigsBuilder, in_package),
+        provide_planning_service=False,
     )
-    moveit = MoveItPy(node_name=config.moveit_node_name, config_dict=moveit_config.to_dict())
     return MoveItPyPlanner(moveit, config.move_group)
 
 
