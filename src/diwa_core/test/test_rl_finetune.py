@@ -333,3 +333,63 @@ def test_finetune_online_steps_its_simulators_in_worker_processes(pipeline, tmp_
     assert spread["env_steps"] == alone["env_steps"] > 0
     sha = [json.loads((tmp_path / run / "policy.json").read_text())["weights"]["sha256"] for run in ("one", "two")]
     assert sha[0] == sha[1]
+
+
+def written_as_on_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on torch.save tags every storage "cuda:0", as it does for a run trained on a GPU."""
+    monkeypatch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+
+
+def test_a_run_written_on_a_gpu_loads_on_a_cpu(tmp_path, monkeypatch):
+    """What a robot PC without a GPU reads of a GPU run: the policy (safetensors hold no device) and
+    the training state (read onto the CPU)."""
+    from diwa.world_model.checkpoint import load_train_state, read_checkpoint_meta
+
+    written_as_on_a_gpu(monkeypatch)
+    make_run(tmp_path, rl_tiny.config(iterations=2)).run()
+    monkeypatch.undo()
+    json_path, document = read_checkpoint_meta(tmp_path, "finetune", "diwa-finetune-state")
+    state_file = json_path.parent / document["files"]["train_state"]["file"]
+    if not torch.cuda.is_available():  # the file really is a GPU's: a plain load needs CUDA
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(state_file, weights_only=True)
+    state = load_train_state(json_path, document)
+    moments = state["ppo"]["actor_optimizer"]["state"]
+    assert moments and all(t.device.type == "cpu" for m in moments.values() for t in m.values())
+    policy = load_policy(tmp_path)
+    assert policy.device.type == "cpu" and policy.finetuned_steps == 3
+    assert policy.predict_chunk(np.zeros(policy.feature_dim, np.float32)).shape == (1, 4, 7)
+
+
+def test_a_run_from_another_kind_of_device_is_refused_on_resume_in_one_message(tmp_path, monkeypatch):
+    from diwa.rl.ppo import DenoisingPPO
+    from diwa.world_model.checkpoint import CheckpointError
+
+    own_state_dict = DenoisingPPO.state_dict
+
+    def as_on_a_gpu(self):  # a CUDA generator's state is 16 bytes (Philox seed and offset)
+        return {**own_state_dict(self), "generator": torch.zeros(16, dtype=torch.uint8)}
+
+    monkeypatch.setattr(DenoisingPPO, "state_dict", as_on_a_gpu)
+    make_run(tmp_path, rl_tiny.config(iterations=1)).run()
+    monkeypatch.undo()
+    with pytest.raises(CheckpointError, match="another kind of device; resume it on the same kind"):
+        make_run(tmp_path, rl_tiny.config(iterations=2), resume=True)
+
+
+def test_finetune_refuses_a_device_this_machine_lacks_in_one_line(pipeline, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert main(cli(pipeline, tmp_path / "out", "--device", "cuda")) == 2
+    assert "has no CUDA GPU" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main(cli(pipeline, tmp_path / "out", "--device", "tpu9")) == 2
+    assert "not a torch device" in capsys.readouterr().err
+
+
+def test_fine_tuning_on_the_cpu_named_explicitly_equals_the_default(pipeline, tmp_path):
+    assert main(cli(pipeline, tmp_path / "default")) == 0
+    assert main(cli(pipeline, tmp_path / "named", "--device", "cpu")) == 0
+    default, named = load_policy(tmp_path / "default"), load_policy(tmp_path / "named")
+    for key, value in default.finetuned.state_dict().items():
+        assert torch.equal(value, named.finetuned.state_dict()[key]), key

@@ -62,9 +62,11 @@ def save_policy(
     """Write `policy` into `directory` (created if needed); returns the path of policy.json."""
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
-    tensors = {f"base.{k}": v.detach().contiguous() for k, v in policy.base.state_dict().items()}
+    tensors = {f"base.{k}": v.detach().cpu().contiguous() for k, v in policy.base.state_dict().items()}
     if policy.finetuned is not None:
-        tensors.update({f"finetuned.{k}": v.detach().contiguous() for k, v in policy.finetuned.state_dict().items()})
+        tensors.update(
+            {f"finetuned.{k}": v.detach().cpu().contiguous() for k, v in policy.finetuned.state_dict().items()}
+        )
     weights = save_safetensors(tensors)
     digest = hashlib.sha256(weights).hexdigest()
     meta = {

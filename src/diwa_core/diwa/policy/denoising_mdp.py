@@ -90,12 +90,22 @@ class DenoisingMDP:
         self.timesteps = torch.as_tensor(timesteps, dtype=torch.long)
         # (n, 4): a, b, c1, c2 per position, gathered in one indexing op per step.
         self._coefficients = torch.as_tensor(np.stack([a, b, c1, c2], axis=1), dtype=torch.float32)
-        # The same numbers as 0-d tensors per position, for the sampler's loop: no indexing per step.
-        self._position_coefficients = [tuple(row.unbind(0)) for row in self._coefficients]
         self.step_stds = torch.as_tensor(std, dtype=torch.float32)
         self._sampling_stds = self.step_stds.clamp(min=config.min_sampling_std)
         self._logprob_stds = self.step_stds.clamp(min=config.min_logprob_std)
         self._eval_stds = self._evaluation_stds()
+        self._index_positions()
+
+    def _index_positions(self) -> None:
+        # The coefficients as 0-d tensors per position, for the sampler's loop: no indexing per step.
+        self._position_coefficients = [tuple(row.unbind(0)) for row in self._coefficients]
+
+    def to(self, device: str | torch.device) -> DenoisingMDP:
+        """Move the coefficient tables to `device` (where the networks run), in place."""
+        for name in ("timesteps", "_coefficients", "step_stds", "_sampling_stds", "_logprob_stds", "_eval_stds"):
+            setattr(self, name, getattr(self, name).to(device))
+        self._index_positions()
+        return self
 
     @property
     def num_steps(self) -> int:
@@ -279,7 +289,7 @@ class ChainSampler:
         step_stds, noisy = stds.unbind(0), (stds > 0).tolist()
         last = mdp.num_steps - 1
         with torch.inference_mode():
-            x = torch.randn(shape, generator=generator)
+            x = torch.randn(shape, generator=generator, device=cond.device)
             chain, means = [x], []
             for predict, positions in self._segments:
                 conditioned = predict.condition(cond)
@@ -287,7 +297,8 @@ class ChainSampler:
                     eps = predict(x, k, conditioned)
                     _, mean = mdp._denoise(x, eps, *mdp._position_coefficients[position])
                     if noisy[position]:
-                        noise = torch.randn(shape, generator=generator).clamp_(-config.noise_clip, config.noise_clip)
+                        noise = torch.randn(shape, generator=generator, device=cond.device)
+                        noise.clamp_(-config.noise_clip, config.noise_clip)
                         x = mean + step_stds[position] * noise
                     else:
                         x = mean

@@ -54,7 +54,8 @@ class FeatureNormalizer:
         return cls(mean=features.mean(axis=0).astype(np.float32), std=std.astype(np.float32))
 
     def normalize(self, features: torch.Tensor) -> torch.Tensor:
-        return (features - self._mean) / self._std
+        device = features.device
+        return (features - self._mean.to(device)) / self._std.to(device)
 
     def to_dict(self) -> dict[str, list[float]]:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
@@ -92,10 +93,16 @@ class ActionNormalizer:
         return cls(low=actions.min(axis=0), high=actions.max(axis=0))
 
     def normalize(self, actions: torch.Tensor) -> torch.Tensor:
-        return torch.where(self._constant, 0.0, (actions - self._center) / self._half)
+        constant, center, half = self._on(actions.device)
+        return torch.where(constant, 0.0, (actions - center) / half)
 
     def unnormalize(self, normalized: torch.Tensor) -> torch.Tensor:
-        return torch.where(self._constant, self._center, normalized * self._half + self._center)
+        constant, center, half = self._on(normalized.device)
+        return torch.where(constant, center, normalized * half + center)
+
+    def _on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The cached tensors on `device` (the same objects on the CPU)."""
+        return self._constant.to(device), self._center.to(device), self._half.to(device)
 
     def to_dict(self) -> dict[str, list[float]]:
         return {"low": self.low.tolist(), "high": self.high.tolist()}

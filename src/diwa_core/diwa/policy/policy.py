@@ -58,7 +58,7 @@ class DiffusionPolicy:
         self.finetuned = finetuned
         self.finetuned_steps = finetuned_steps
         self.provenance = dict(provenance or {})
-        self.mdp = DenoisingMDP(config.diffusion)
+        self.mdp = DenoisingMDP(config.diffusion).to(self.device)
         self._check_consistency()
         if finetuned is not None:
             # DiWA trains only the fine-tuned steps; the base stays as pretrained.
@@ -67,6 +67,24 @@ class DiffusionPolicy:
     @property
     def feature_dim(self) -> int:
         return self.feature_normalizer.dim
+
+    @property
+    def device(self) -> torch.device:
+        """Where the networks run; conditioning and noise are made there."""
+        return next(self.base.parameters()).device
+
+    def to(self, device: str | torch.device) -> DiffusionPolicy:
+        """Move the networks and the denoising tables to `device`, in place (as nn.Module.to)."""
+        self.base.to(device)
+        if self.finetuned is not None:
+            self.finetuned.to(device)
+        self.mdp.to(device)
+        return self
+
+    def on_cpu(self) -> DiffusionPolicy:
+        """This policy if it runs on the CPU, else a copy that does: the simulator, the robot's
+        agent and the checkpoint reader work there."""
+        return self if self.device.type == "cpu" else copy.deepcopy(self).to("cpu")
 
     def _check_consistency(self) -> None:
         """Every part must agree on the feature and action sizes; a mismatch means the parts come
@@ -127,7 +145,7 @@ class DiffusionPolicy:
 
     def condition(self, features: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Normalised conditioning tensor (B, D) from raw features (D,) or (B, D)."""
-        cond = torch.as_tensor(features, dtype=torch.float32)
+        cond = torch.as_tensor(features, dtype=torch.float32, device=self.device)
         if cond.ndim == 1:
             cond = cond[None]
         if cond.ndim != 2 or cond.shape[1] != self.feature_dim:
@@ -166,4 +184,4 @@ class DiffusionPolicy:
         with torch.inference_mode():
             normalized = self.sample(self.condition(features), generator, deterministic=deterministic).actions
             actions = self.action_normalizer.unnormalize(normalized).clamp(-1.0, 1.0)
-        return actions.numpy()
+        return actions.cpu().numpy()

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from diwa.distributed import check_device
 from diwa.output_dirs import check_distinct
 from diwa.policy.checkpoint import load_policy
 from diwa.policy.encoder import FeatureEncoder
@@ -43,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     offline.add_argument("--guard", action="store_true", help="enable the model-error guard (ensemble disagreement)")
     offline.add_argument(
         "--guard-data", type=Path, help="play data to fit the guard on (default: the world model's training data)"
+    )
+    offline.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the imagination and the PPO update: cpu, cuda, cuda:N or mps (default cpu); "
+        "simulator evaluation and the saved checkpoints stay on the CPU",
     )
     _common(offline)
     offline.set_defaults(run=run_finetune)
@@ -153,10 +160,11 @@ def policy_weights_sha(path: Path) -> str:
     return str(json.loads(meta.read_text())["weights"]["sha256"])
 
 
-def _ppo(policy: DiffusionPolicy, config: FinetuneConfig, seed: int) -> DenoisingPPO:
-    tuned = policy.trainable_copy(config.ppo.ft_denoising_steps)
-    torch.manual_seed(seed)  # the critic's initialisation
-    critic = Critic(policy.feature_dim, policy.config.network.critic_widths)
+def _ppo(policy: DiffusionPolicy, config: FinetuneConfig, seed: int, device: str) -> DenoisingPPO:
+    """PPO on `device` for a trainable copy of `policy` (which stays where it is, for evaluation)."""
+    tuned = policy.trainable_copy(config.ppo.ft_denoising_steps).to(device)
+    torch.manual_seed(seed)  # the critic's initialisation, on the CPU whatever the device
+    critic = Critic(policy.feature_dim, policy.config.network.critic_widths).to(device)
     return DenoisingPPO(tuned, critic, config.ppo, seed)
 
 
@@ -193,7 +201,7 @@ def _run(
     result = FineTuneRun(
         out=args.out,
         config=config,
-        ppo=_ppo(policy, config, args.seed),
+        ppo=_ppo(policy, config, args.seed, getattr(args, "device", "cpu")),
         env=env,
         step_counter=counter,
         identity=identity,
@@ -244,11 +252,13 @@ def run_finetune(args: argparse.Namespace) -> int:
     from diwa.world_model.store import load_world_model
 
     skill = check_skill(args.skill)
+    check_device(args.device)
     config = _config(args)
-    model, info = load_world_model(args.wm)
+    model, info = load_world_model(args.wm, args.device)
     policy = load_policy(args.policy)
     check_policy(policy, skill, model, info)
     reward, reward_meta = load_reward_classifier(args.reward, skill, world_model_sha256=info.weights_sha256)
+    reward.to(args.device)
 
     from diwa.rl.imagination import policy_start_states
 
@@ -256,7 +266,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     if args.guard:
         config = config.replace("guard", enabled=True)
-    guard = _guard(args, config, model, info) if config.guard.enabled else None
+    guard = _guard(args, config, model, info).to(args.device) if config.guard.enabled else None
     env = ImaginationEnv(
         model, reward, starts, imagined_reader(policy, model), config.rollout, config.imagination, args.seed, guard
     )

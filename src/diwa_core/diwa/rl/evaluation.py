@@ -34,7 +34,7 @@ class SimulatorEvaluator:
         self.skill, self.episodes, self.seed, self.model = skill, episodes, seed, model
 
     def __call__(self, policy: DiffusionPolicy) -> SkillReport:
-        agent = ClosedLoopAgent(policy, self.model, self.seed)
+        agent = ClosedLoopAgent(policy.on_cpu(), self.model, self.seed)
         return evaluate(agent, self.skill, self.episodes, self.seed, DEFAULT_MAX_STEPS, progress=False)
 
 

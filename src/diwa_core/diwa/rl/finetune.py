@@ -159,8 +159,13 @@ class FineTuneRun:
         ppo_state = dict(state["ppo"])
         ppo_state["actor"] = {k.removeprefix("actor."): v for k, v in tensors.items() if k.startswith("actor.")}
         ppo_state["critic"] = {k.removeprefix("critic."): v for k, v in tensors.items() if k.startswith("critic.")}
-        self.ppo.load_state_dict(ppo_state)
-        self.env.load_state_dict(state["env"])
+        try:
+            self.ppo.load_state_dict(ppo_state)
+            self.env.load_state_dict(state["env"])
+        except RuntimeError as err:  # a random generator's state belongs to one kind of device
+            raise CheckpointError(
+                f"{json_path} was written on another kind of device; resume it on the same kind ({err})"
+            ) from err
         self.steps = int(state["steps"])
         self.eval_env_steps = int(state["eval_env_steps"])
         self.wall_s = float(state["wall_s"])

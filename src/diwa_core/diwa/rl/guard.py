@@ -69,6 +69,11 @@ class ModelErrorGuard:
         self.threshold = threshold
         self.halt_reward = halt_reward
 
+    def to(self, device: str | torch.device) -> ModelErrorGuard:
+        """Move the ensemble to `device` (where the world model imagines), in place."""
+        self.ensemble.to(device)
+        return self
+
     @torch.no_grad()
     def disagreement(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """(B,) mean over observation dimensions of the members' standard deviation."""
@@ -86,8 +91,10 @@ def _transitions(
         raise ValueError("the guard needs episodes of at least two frames")
     actions = torch.from_numpy(np.asarray(dataset.rel_actions, dtype=np.float32)[frames])
     with torch.no_grad():
-        following = {k: torch.from_numpy(np.asarray(getattr(dataset, k)[frames + 1])) for k in model.codec.keys}
-        targets = model.codec.encode(model.codec.concat(following))
+        following = {
+            k: torch.from_numpy(np.asarray(getattr(dataset, k)[frames + 1])).to(model.device) for k in model.codec.keys
+        }
+        targets = model.codec.encode(model.codec.concat(following)).cpu()  # the ensemble is fitted on the CPU
     return torch.cat([features[frames], actions], dim=1), targets, frames
 
 

@@ -125,19 +125,21 @@ class ImaginationEnv:
         self.max_steps = rollout.max_episode_steps
         self.temperature = imagination.temperature
         self.guard = guard
-        self.generator = torch.Generator().manual_seed(seed)
+        self.device = model.device
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.starts, self.starts_dropped = self._without_finished(starts, seed)
         self.state: RSSMState | None = None
         self.target: CommandedTarget | None = None  # set with the start states by reset()
-        self.steps = torch.zeros(self.num_envs, dtype=torch.long)
+        self.steps = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.halts = 0
 
     @torch.no_grad()
     def _without_finished(self, starts: StartStates, seed: int) -> tuple[StartStates, int]:
         """Drop start frames the classifier already calls done: an episode starting there pays
         its reward for any action and teaches nothing."""
-        generator = torch.Generator().manual_seed(seed)
-        done = self.reward.reward(self.model.features(starts.encode(self.model, torch.arange(len(starts)), generator)))
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        every = torch.arange(len(starts), device=self.device)
+        done = self.reward.reward(self.model.features(starts.encode(self.model, every, generator)))
         keep = torch.nonzero(done <= 0).flatten()
         if len(keep) == 0:
             raise ValueError(f"the reward classifier calls all {len(starts)} start frames already done")
@@ -145,7 +147,7 @@ class ImaginationEnv:
 
     def _start(self, count: int) -> tuple[RSSMState, torch.Tensor]:
         """Encoded start frames for `count` new episodes, and their measured TCP positions."""
-        index = torch.randint(len(self.starts), (count,), generator=self.generator)
+        index = torch.randint(len(self.starts), (count,), generator=self.generator, device=self.device)
         return self.starts.encode(self.model, index, self.generator), self.starts.tcp_positions(index)
 
     @torch.no_grad()
@@ -170,7 +172,7 @@ class ImaginationEnv:
         if self.guard is not None:
             halted = disagreement > self.guard.threshold
             success = success & ~halted
-            reward = torch.where(halted, torch.tensor(self.guard.halt_reward), reward)
+            reward = torch.where(halted, self.guard.halt_reward, reward)
             self.halts += int(halted.sum())
         terminated = success | halted
         truncated = ~terminated & (self.steps >= self.max_steps)
@@ -191,7 +193,7 @@ class ImaginationEnv:
             terminated=terminated,
             truncated=truncated,
             success=success,
-            steps=torch.full((self.num_envs,), chunks.shape[1], dtype=torch.long),
+            steps=torch.full((self.num_envs,), chunks.shape[1], dtype=torch.long, device=self.device),
         )
 
     def _advance(self, state: RSSMState, chunks: torch.Tensor) -> tuple[RSSMState, torch.Tensor]:
@@ -200,7 +202,7 @@ class ImaginationEnv:
         They run in inference mode, which spares every operation autograd's bookkeeping; the
         results are copied out of it (a few small tensors) so the episode state stays ordinary.
         """
-        disagreement = torch.zeros(self.num_envs)
+        disagreement = torch.zeros(self.num_envs, device=self.device)
         with torch.inference_mode():
             for t in range(chunks.shape[1]):
                 if self.guard is not None:

@@ -116,7 +116,9 @@ class RunningRewardScaler:
         self.var = 1.0
 
     def __call__(self, rewards: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
-        """rewards, done: (T, B) of one rollout whose episodes all start at t = 0."""
+        """rewards, done: (T, B) of one rollout whose episodes all start at t = 0. The running
+        statistics are kept in double precision on the CPU (not every device has float64)."""
+        device, rewards, done = rewards.device, rewards.cpu(), done.cpu()
         running = torch.zeros(rewards.shape[1], dtype=torch.float64)
         returns = torch.empty(rewards.shape, dtype=torch.float64)
         for t in range(rewards.shape[0]):
@@ -124,7 +126,7 @@ class RunningRewardScaler:
             returns[t] = running
             running = running * (~done[t])
         self._update(returns.flatten())
-        return (rewards.double() / math.sqrt(self.var + self.epsilon)).float()
+        return (rewards.double() / math.sqrt(self.var + self.epsilon)).float().to(device)
 
     def _update(self, values: torch.Tensor) -> None:
         """Merge the batch's mean and variance into the running ones (Chan et al.)."""
@@ -288,6 +290,9 @@ class DenoisingPPO:
             )
         if critic.body.lift.in_features != policy.feature_dim:
             raise ValueError(f"critic reads {critic.body.lift.in_features}-d features, policy {policy.feature_dim}-d")
+        self.device = policy.device
+        if next(critic.parameters()).device != self.device:
+            raise ValueError(f"the critic is on {next(critic.parameters()).device}, the policy on {self.device}")
         self.policy = policy
         self.actor: nn.Module = policy.finetuned
         self.critic = critic
@@ -298,8 +303,8 @@ class DenoisingPPO:
         # DPPO's log-probability is the mean over the chunk's elements, not the sum, so the clip
         # coefficients mean the same whatever the chunk size.
         self.chunk_elements = diffusion.horizon * diffusion.action_dim
-        self.clips = clip_schedule(self.steps, config.clip_first, config.clip_last, config.clip_rate)
-        self.discounts = denoising_discounts(self.steps, config.gamma_denoising)
+        self.clips = clip_schedule(self.steps, config.clip_first, config.clip_last, config.clip_rate).to(self.device)
+        self.discounts = denoising_discounts(self.steps, config.gamma_denoising).to(self.device)
         self.actor_optimizer = torch.optim.AdamW(
             self.actor.parameters(), lr=config.actor_lr, weight_decay=config.weight_decay
         )
@@ -307,7 +312,7 @@ class DenoisingPPO:
             critic.parameters(), lr=config.critic_lr, weight_decay=config.weight_decay
         )
         self.reward_scaler = RunningRewardScaler(config.gamma) if config.reward_scaling else None
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.iteration = 0
 
     # 5. ------------------------------------------------------------------------------------------
@@ -336,8 +341,8 @@ class DenoisingPPO:
         episode_steps: list[int] = []
         episode_successes: list[bool] = []
         episode_halts: list[bool] = []
-        running_return = torch.zeros(batch)
-        running_steps = torch.zeros(batch, dtype=torch.long)
+        running_return = torch.zeros(batch, device=self.device)
+        running_steps = torch.zeros(batch, dtype=torch.long, device=self.device)
         primitive_steps = 0
         # The base runs the first denoising steps, the trainable copy (self.actor) the last K; the
         # weights stay fixed during the rollout, so the chain is prepared once.
@@ -370,7 +375,7 @@ class DenoisingPPO:
             # Where no episode restarted, an environment may hand back its final features as the
             # next ones: their conditioning is then already computed.
             cond = next_cond if step.features is step.final_features else policy.condition(step.features)
-        empty = torch.empty(0)
+        empty = torch.empty(0, device=self.device)
         return Rollout(
             cond=torch.stack(conds),
             next_cond=torch.stack(next_conds),
@@ -474,7 +479,7 @@ class DenoisingPPO:
         means = RunningMeans()
         epochs_done, stopped_early = 0, False
         for _ in range(config.update_epochs):
-            order = torch.randperm(total, generator=self.generator)
+            order = torch.randperm(total, generator=self.generator, device=self.device)
             for b in range(total // batch_size):
                 losses = self.minibatch_loss(batch, order[b * batch_size : (b + 1) * batch_size], train_actor)
                 if not torch.isfinite(losses.loss):
