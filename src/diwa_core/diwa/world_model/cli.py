@@ -62,6 +62,11 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     parser.add_argument("--json", action="store_true", help="end with a JSON summary on the last line")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--amp",
+        action="store_true",
+        help="image profiles: run the CNN encoders and decoders in bfloat16 (weights, RSSM and losses stay float32)",
+    )
     _common(parser, seed_help="seed for initialisation, data split and sampling (default 0)")
     parser.set_defaults(run=run_train_wm)
 
@@ -88,6 +93,7 @@ def _train_wm(args: argparse.Namespace, ranks: distributed.Ranks, device: str) -
         device=device,
         progress=not args.no_progress,
         ranks=ranks,
+        mixed_precision=args.amp,
     )
     result = trainer.train()
     if result is None:  # not rank 0: rank 0 reports

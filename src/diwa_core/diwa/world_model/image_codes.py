@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from diwa import progress as progress_report
 from diwa.world_model.config import IMAGE_KEYS, ObservationConfig
+from diwa.world_model.mixed_precision import image_precision
 from diwa.world_model.networks import ConvDecoder, ConvEncoder
 from diwa.world_model.observation import prepare_image
 
@@ -135,8 +136,10 @@ def train_autoencoder(
     seed: int,
     writer: SummaryWriter,
     progress: bool = True,
+    mixed_precision: bool = False,
 ) -> AutoencoderResult:
-    """Fit the autoencoder on random frames of `train_frames` (Adam, config.encoder_* settings)."""
+    """Fit the autoencoder on random frames of `train_frames` (Adam, config.encoder_* settings);
+    with `mixed_precision` its training steps run the CNNs in bfloat16 (mixed_precision.py)."""
     missing = [k for k in IMAGE_KEYS if k not in images]
     if missing:
         raise ValueError(f"the dataset lacks the camera images {missing}; record play with --cameras")
@@ -154,9 +157,9 @@ def train_autoencoder(
     metrics: dict[str, float] = {}
     with tqdm(total=config.encoder_steps, desc="image encoder", disable=not progress) as bar:
         for step in range(1, config.encoder_steps + 1):
-            loss, batch_metrics = autoencoder.loss(
-                _batch(images, rng.choice(train_frames, config.encoder_batch_size), device), weights
-            )
+            batch = _batch(images, rng.choice(train_frames, config.encoder_batch_size), device)
+            with image_precision(device, mixed_precision):
+                loss, batch_metrics = autoencoder.loss(batch, weights)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"image-encoder loss became non-finite at step {step}; lower encoder_lr")
             optimizer.zero_grad(set_to_none=True)

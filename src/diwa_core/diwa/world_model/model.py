@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from diwa.world_model.config import IMAGE_KEYS, IMAGE_KINDS, WorldModelConfig
 from diwa.world_model.image_codes import ImageAutoencoder, code_key
+from diwa.world_model.mixed_precision import image_precision
 from diwa.world_model.networks import ConvDecoder, ConvEncoder, mlp
 from diwa.world_model.observation import StateCodec, prepare_image
 from diwa.world_model.rssm import RSSM, RSSMState, balanced_kl, categorical_kl
@@ -70,6 +71,8 @@ class WorldModel(nn.Module):
             else None
         )
         self.rssm = RSSM(config.rssm, embed_dim, ACTION_DIM)
+        self.mixed_precision = False
+        """Run the CNN encoders and decoders in bfloat16 while training (train-wm --amp; mixed_precision.py)."""
 
     @property
     def device(self) -> torch.device:
@@ -139,7 +142,8 @@ class WorldModel(nn.Module):
         if self.frozen_encoder:
             return torch.cat([self._codes(obs), state], dim=-1)
         size = self.config.observation.image_size
-        parts = [enc(prepare_image(k, obs[k], size)) for k, enc in self.image_encoders.items()]
+        with image_precision(self.device, self.mixed_precision):
+            parts = [enc(prepare_image(k, obs[k], size)).float() for k, enc in self.image_encoders.items()]
         return torch.cat([*parts, state], dim=-1)
 
     def observe(
@@ -282,9 +286,10 @@ class WorldModel(nn.Module):
             metrics["code_recon"] = code_recon.mean()
         elif self.uses_images:
             size = self.config.observation.image_size
+            with image_precision(self.device, self.mixed_precision):
+                decoded = {k: dec(feats).float() for k, dec in self.image_decoders.items()}
             image_recon = sum(
-                0.5 * (dec(feats) - prepare_image(k, obs[k], size)).square().sum((-3, -2, -1))
-                for k, dec in self.image_decoders.items()
+                0.5 * (decoded[k] - prepare_image(k, obs[k], size)).square().sum((-3, -2, -1)) for k in decoded
             )
             total = total + cfg.image_weight * image_recon
             metrics["image_recon"] = image_recon.mean()

@@ -26,6 +26,7 @@ from diwa.distributed import Ranks, rank_seed, shard
 from diwa.world_model.checkpoint import CheckpointError, data_provenance, resolve_checkpoint
 from diwa.world_model.config import IMAGE_KEYS, WorldModelConfig
 from diwa.world_model.image_codes import encode_images, train_autoencoder
+from diwa.world_model.mixed_precision import AMP_DTYPE, check_amp
 from diwa.world_model.model import WorldModel
 from diwa.world_model.sequences import SequenceSampler, split_segments
 from diwa.world_model.store import load_world_model, load_world_model_train_state, save_world_model
@@ -66,6 +67,7 @@ class WorldModelTrainer:
         device: str | torch.device = "cpu",
         progress: bool = True,
         ranks: Ranks | None = None,
+        mixed_precision: bool = False,
     ) -> None:
         self.out = Path(out)
         self.ranks = ranks = ranks or Ranks()
@@ -90,6 +92,10 @@ class WorldModelTrainer:
         torch.manual_seed(seed)
         self.model = WorldModel(config)
         self.model.to(self.device)
+        self.mixed_precision = self.model.mixed_precision = mixed_precision
+        if mixed_precision:
+            check_amp(self.device, self.model.uses_images, config.profile)
+            self.provenance["mixed_precision"] = str(AMP_DTYPE).removeprefix("torch.")
         self._trained = [p for p in self.model.parameters() if p.requires_grad]  # not a frozen image encoder
         self.optimizer = torch.optim.AdamW(
             self._trained,
@@ -135,6 +141,7 @@ class WorldModelTrainer:
                     self.seed,
                     writer,
                     self.progress,
+                    self.mixed_precision,
                 )
             finally:
                 autoencoder.requires_grad_(False)
@@ -201,13 +208,16 @@ class WorldModelTrainer:
 
     @torch.no_grad()
     def _evaluate(self, batches: list[tuple[dict[str, torch.Tensor], torch.Tensor]]) -> dict[str, float]:
+        """Mean metrics over `batches`, in float32 whatever training runs in: as the model is deployed."""
         self.model.eval()
+        self.model.mixed_precision = False
         generator = torch.Generator(device=self.device).manual_seed(self.seed + 3)
         totals: dict[str, float] = {}
         for obs, prev in batches:
             _, metrics = self.model.loss(obs, prev, generator)
             for k, v in metrics.items():
                 totals[k] = totals.get(k, 0.0) + float(v) / len(batches)
+        self.model.mixed_precision = self.mixed_precision
         self.model.train()
         return totals
 
