@@ -2,7 +2,7 @@
 per skill the paired outcomes, the imagined success per PPO iteration, the reward classifier's
 held-out scores and the BC training summary.
 
-    python docs/results/camera_route/collect.py RUN_DIR
+    python docs/results/camera_route/collect.py RUN_DIR [OUT]   (default OUT: runs.json beside this script)
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main() -> None:
             "imagined_success_per_iteration": imagined_success(root / "diwa_plain" / skill),
             "reward_val": reward["metrics"]["val"],
         }
-    target = Path(__file__).with_name("runs.json")
+    target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).with_name("runs.json")
     target.write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {target}")
 

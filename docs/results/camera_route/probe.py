@@ -2,9 +2,9 @@
 cameras (what the RSSM reads) to scene state the cameras should show. Lamps (on/off): held-out
 accuracy against the majority class; drawer and slider (metres): held-out R^2. Episodes split 80/20.
 Also how many pixels of each 64x64 camera the LED changes when it switches (same scene otherwise).
-Writes probe.json beside this script.
+Writes OUT (default: probe.json beside this script).
 
-    python docs/results/camera_route/probe.py WM_DIR PLAY_DIR
+    python docs/results/camera_route/probe.py WM_DIR PLAY_DIR [OUT]
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def main() -> None:
         r2 = float(1 - residual / y[test].var())
         results[name] = {"held_out_r2": r2, "held_out_rmse_m": float(np.sqrt(residual))}
     results["led_changes_pixels_of_4096"] = led_pixels()  # type: ignore[assignment]
-    out = Path(__file__).with_name("probe.json")
+    out = Path(sys.argv[3]) if len(sys.argv) > 3 else Path(__file__).with_name("probe.json")
     out.write_text(json.dumps({"world_model": sys.argv[1], "code_dim": int(x.shape[1]), **results}, indent=1) + "\n")
     print(json.dumps(results, indent=1))
 
