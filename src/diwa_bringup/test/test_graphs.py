@@ -82,3 +82,12 @@ def test_a_franky_graph_runs_franky_robot_and_robot_state_without_the_moveit_sta
         assert {"franky_robot", "robot_state", "command_arbiter"} <= set(nodes) and "mock_robot" not in nodes
         assert nodes["franky_robot"].overrides == {"robot_ip": "$(robot_ip)", "realtime": "$(realtime)"}
         assert graph.active_includes(values) == []
+
+
+def test_deploy_starts_one_rviz_whatever_the_robot():
+    """robot:=franka gets MoveIt's RViz (from the included launch), which is fixed to fr3_link0; the
+    DiWA configuration, fixed to the mock robot's `world`, runs for the other robots only."""
+    graph = parse_graph("deploy", yaml.safe_load((BRINGUP / "graphs" / "deploy.yaml").read_text()))
+    for robot, ours in (("sim", True), ("franky", True), ("franka", False)):
+        values = graph.resolve_arguments({"robot": robot, "rviz": "true"})
+        assert ("rviz2" in {node.executable for node in graph.active_nodes(values)}) == ours, robot
