@@ -4,6 +4,7 @@ before any process starts."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import shutil
@@ -109,6 +110,8 @@ def test_a_failing_skill_is_reported_and_does_not_stop_the_others(pipeline, tmp_
         ({"--skills": "all"}, "missing before any skill started"),
         ({"--workers": "0"}, "must be positive"),
         ({"--profile": "no_such_profile"}, "no_such_profile"),
+        ({"--devices": "cpu,warp9"}, "not a torch device"),
+        ({"--devices": ","}, "name at least one device"),
     ],
 )
 def test_bad_input_is_refused_before_any_process_starts(pipeline, tmp_path, capsys, change, says):
@@ -134,3 +137,18 @@ def test_an_out_holding_other_data_is_refused(pipeline, tmp_path, capsys):
     assert main(argv + common(pipeline)) == 2
     assert "thesis.tex" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+
+
+def test_skills_take_the_devices_in_turn(tmp_path):
+    from diwa.rl.finetune_skills_cli import finetune_argv
+
+    args = argparse.Namespace(
+        out=tmp_path, profile="quick", seed=0, eval_seed=0, threads=1, iterations=None, base_kl=None,
+        eval_every=None, eval_episodes=None, guard=False,
+    )  # fmt: skip
+    devices = ["cuda:0", "cuda:1"]
+    lines = [
+        finetune_argv(args, s, tmp_path, tmp_path, tmp_path, devices[i % 2])
+        for i, s in enumerate(("open_drawer", "close_drawer", "turn_on_led"))
+    ]
+    assert [line[line.index("--device") + 1] for line in lines] == ["cuda:0", "cuda:1", "cuda:0"]

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from diwa.distributed import check_device
 from diwa.process_pool import Job, JobOutcome, run_jobs
 from diwa.released import resolve
 from diwa.rl.config import PROFILES, load_finetune_config
@@ -48,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=2, help="skills fine-tuned at once (default 2; one CPU core each)"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per skill (default 1)")
+    parser.add_argument(
+        "--devices",
+        default="cpu",
+        help="comma-separated torch devices the skills take in turn (skill i runs on device i mod N), e.g. "
+        "cuda:0,cuda:1 (default cpu; see finetune --device)",
+    )
     parser.add_argument("--profile", default="quick", help=f"{' | '.join(PROFILES)} or a YAML file (default quick)")
     parser.add_argument("--iterations", type=int, help="PPO iterations (default: the profile's)")
     parser.add_argument("--base-kl", type=float, metavar="COEF", help="KL weight to the BC policy (see finetune)")
@@ -90,11 +97,23 @@ def finished(run: Path) -> bool:
     return evaluation.get("policy_sha256") == weights
 
 
-def finetune_argv(args: argparse.Namespace, skill: str, policies: Path, wm: Path, reward: Path) -> list[str]:
+def chosen_devices(spec: str) -> list[str]:
+    devices = [name.strip() for name in spec.split(",") if name.strip()]
+    if not devices:
+        raise ValueError(f"--devices {spec!r}: name at least one device")
+    for device in devices:
+        check_device(device)
+    return devices
+
+
+def finetune_argv(
+    args: argparse.Namespace, skill: str, policies: Path, wm: Path, reward: Path, device: str = "cpu"
+) -> list[str]:
     """The `diwa finetune` command line of one skill."""
     run = args.out / skill
     argv = [sys.executable, "-m", "diwa", "finetune", "--skill", skill, "--policy", str(policies / skill)]
     argv += ["--wm", str(wm), "--reward", str(reward), "--out", str(run), "--profile", str(args.profile)]
+    argv += ["--device", device]
     argv += ["--seed", str(args.seed), "--eval-seed", str(args.eval_seed), "--threads", str(args.threads)]
     for flag, value in (
         ("--iterations", args.iterations),
@@ -111,6 +130,7 @@ def finetune_argv(args: argparse.Namespace, skill: str, policies: Path, wm: Path
 
 def run_finetune_skills(args: argparse.Namespace) -> int:
     skills = chosen_skills(args.skills)
+    devices = chosen_devices(args.devices)
     if args.workers < 1 or args.threads < 1:
         raise ValueError(f"--workers and --threads must be positive, got {args.workers} and {args.threads}")
     policies, wm, reward = resolve(args.policies), resolve(args.wm), resolve(args.reward)
@@ -129,12 +149,12 @@ def run_finetune_skills(args: argparse.Namespace) -> int:
     jobs = [
         Job(
             name=skill,
-            argv=finetune_argv(args, skill, policies, wm, reward),
+            argv=finetune_argv(args, skill, policies, wm, reward, devices[index % len(devices)]),
             log=args.out / LOGS / f"{skill}.log",
             progress_file=args.out / LOGS / f"{skill}.progress.jsonl",
             total=iterations,
         )
-        for skill in todo
+        for index, skill in enumerate(todo)
     ]
     started = time.monotonic()
     outcomes = run_jobs(jobs, args.workers, _iteration, show_progress=not args.no_progress)
