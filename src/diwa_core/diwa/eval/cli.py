@@ -60,9 +60,11 @@ def parse_skills(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from diwa.atomic import write_atomically
     from diwa.eval.agents import load_agent
+    from diwa.eval.charts import success_rates_png
     from diwa.eval.latency import DelayedAgent
-    from diwa.eval.report import plot_success_rates, write_episode_log, write_gif, write_json
+    from diwa.eval.report import write_episode_log, write_gif, write_json
 
     skills = parse_skills(args)
     if args.video and not args.out:
@@ -95,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         write_episode_log(reports, out / "episodes.jsonl", args.policy)
         write_json(result, out / "report.json")
-        plot_success_rates(reports, out / "success_rates.png", f"{args.policy}: {args.episodes} episodes per skill")
+        title = f"{args.policy}: {args.episodes} episodes per skill"
+        write_atomically(out / "success_rates.png", success_rates_png(reports, title))
         for report in reports:
             for index, frames in report.videos.items():
                 write_gif(frames, out / "videos" / f"{report.skill}_ep{index:03d}.gif")

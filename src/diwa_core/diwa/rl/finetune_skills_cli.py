@@ -171,7 +171,9 @@ def run_finetune_skills(args: argparse.Namespace) -> int:
         from diwa.rl import report
 
         document = report.build_report(REPORT_NAME, [args.out / s for s in evaluated], [], None)
-        png = report.chart_png(document["skills"], REPORT_NAME)
+        from diwa.eval.charts import finetune_png
+
+        png = finetune_png(document["skills"], REPORT_NAME)
         report.write_report_files(args.out, REPORT_NAME, document, report.markdown_table(document["skills"]), png)
     if args.json:
         print(json.dumps(_summary(skills, outcomes, wall_s, args.workers, args.out)))

@@ -10,7 +10,6 @@ it never did within its budget.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -139,35 +138,6 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             f"| {r.get('verdict') or '-'} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def chart_png(rows: list[dict[str, Any]], title: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(max(4.0, 1.4 * len(rows) + 2.0), 4.0))
-    positions = list(range(len(rows)))
-    series = [("BC", "bc_success", "#8c8c8c"), ("DiWA (imagination)", "finetuned_success", "#4c72b0")]
-    if any(r["dppo_final_success"] is not None for r in rows):
-        series.append(("DPPO (online, final)", "dppo_final_success", "#dd8452"))
-    width = 0.8 / len(series)
-    for k, (label, key, color) in enumerate(series):
-        values = [r[key] if r[key] is not None else 0.0 for r in rows]
-        axes.bar([p + (k - (len(series) - 1) / 2) * width for p in positions], values, width, label=label, color=color)
-    axes.set_xticks(positions, [r["skill"] for r in rows], rotation=30, ha="right")
-    # The legend sits in a band above 100 %, where no bar reaches.
-    axes.set_ylim(0.0, 1.2)
-    axes.set_yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    axes.set_ylabel("simulator success rate")
-    axes.set_title(title)
-    axes.legend(loc="upper center", ncol=len(series), fontsize=8, frameon=False)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def build_report(name: str, runs: list[Path], online: list[Path], wm: Path | None = None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from diwa.eval.charts import finetune_png, seed_sets_png
 from diwa.rl import report, seed_report
 
 
@@ -57,12 +58,12 @@ def run_report(args: argparse.Namespace) -> int:
     if "world_model_data" in document:
         table += "\n" + report.data_line(document["world_model_data"])
     return report.write_report_files(
-        args.out_dir, args.name, document, table, report.chart_png(document["skills"], args.name)
+        args.out_dir, args.name, document, table, finetune_png(document["skills"], args.name)
     )
 
 
 def run_report_seeds(args: argparse.Namespace) -> int:
     document = seed_report.build_report(args.name, args.sets)
     return report.write_report_files(
-        args.out_dir, args.name, document, seed_report.markdown(document), seed_report.chart_png(document)
+        args.out_dir, args.name, document, seed_report.markdown(document), seed_sets_png(document)
     )

@@ -11,7 +11,6 @@ how often it flags a skill that got worse, and how often it flags one that did n
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -175,30 +174,3 @@ def markdown(report: dict[str, Any]) -> str:
             f"{s['did_not_get_worse']} that did not."
         )
     return "\n".join(lines) + "\n"
-
-
-def chart_png(report: dict[str, Any]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = report["skills"]
-    figure, axes = plt.subplots(figsize=(max(5.0, 1.2 * len(rows) + 2.0), 4.0))
-    count = len(report["sets"])
-    for i, row in enumerate(rows):
-        for k, e in enumerate(row["sets"]):
-            x = i + (k - (count - 1) / 2) * 0.15
-            low, high = e["gain_ci95"]
-            color = "#c44e52" if e["significantly_worse"] else "#4c72b0"
-            axes.errorbar(x, e["gain"], yerr=[[e["gain"] - low], [high - e["gain"]]], fmt="o", color=color, ms=4)
-        axes.hlines(row["mean_gain"], i - 0.35, i + 0.35, color="black", linewidth=2)
-    axes.axhline(0.0, color="#8c8c8c", linewidth=1)
-    axes.set_xticks(range(len(rows)), [r["skill"] for r in rows], rotation=30, ha="right")
-    axes.set_ylabel("gain in simulator success (paired 95 % CI)")
-    axes.set_title(f"{report['name']}: {count} seed sets (dots), mean (bar)")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()

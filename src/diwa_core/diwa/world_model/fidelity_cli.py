@@ -107,14 +107,17 @@ def run_eval_fidelity(args: argparse.Namespace) -> int:
             + "".join(f" {row['simulator_replay_agreement'][level]:>10.3f}" for level in levels)
         )
     if args.out:
-        from diwa.eval.report import plot_agreement, write_json
+        from diwa.atomic import write_atomically
+        from diwa.eval.charts import agreement_png
+        from diwa.eval.report import write_json
 
         args.out.mkdir(parents=True, exist_ok=True)
         write_json(
             {**document, "episodes": {r.skill: [asdict(e) for e in r.episodes] for r in results}},
             args.out / "fidelity.json",
         )
-        plot_agreement(summaries, args.out / "fidelity.png", f"imagination fidelity: {args.agent}", TARGET_AGREEMENT)
+        title = f"imagination fidelity: {args.agent}"
+        write_atomically(args.out / "fidelity.png", agreement_png(summaries, title, TARGET_AGREEMENT))
     if args.json:
         print(json.dumps(document))
     return 0
