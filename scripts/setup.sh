@@ -61,8 +61,18 @@ fi
 step "project Python dependencies (requirements/python.txt)"
 key=$(digest requirements/python.txt src/diwa_core/pyproject.toml)
 if ! stamp_ok python-deps "$key"; then
-  # The constraint keeps any requirement from replacing the torch installed above.
-  "${PIP[@]}" install -q -r requirements/python.txt -c <("$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__.split('+')[0])")
+  # The constraints keep any requirement from replacing the torch installed above and, on a system
+  # ROS, the apt numpy that ROS's compiled modules (message support, cv_bridge) are built against:
+  # what needs numpy 2 is left out there (pandas 3 and datasets: LeRobot export; franky-sim), as in
+  # the Docker images (docs/deploy.md).
+  constraints=$("$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__.split('+')[0])")
+  requirements=requirements/python.txt
+  if [ "$ROS_SOURCE" = system ]; then
+    constraints+=$'\n'$(python3 -c 'import numpy; print(f"numpy=={numpy.__version__}")')
+    requirements="$VENV/requirements-system-ros.txt"
+    grep -v -i -E '^(numpy|pandas|datasets|franky-sim)==' requirements/python.txt > "$requirements"
+  fi
+  "${PIP[@]}" install -q -r "$requirements" -c <(echo "$constraints")
   "${PIP[@]}" install -q --no-deps --no-build-isolation -e src/diwa_core
   stamp_set python-deps "$key"
 fi
