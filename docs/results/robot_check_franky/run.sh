@@ -6,7 +6,7 @@
 #   docs/results/robot_check_franky/run.sh OUT.jsonl   (after `source scripts/env.sh`)
 set -euo pipefail
 OUT="${1:?usage: run.sh OUT.jsonl}"
-coproc SERVER { python tests/franky_sim_server.py; }
+coproc SERVER { exec python tests/franky_sim_server.py; }
 trap 'kill "$SERVER_PID" 2>/dev/null || true' EXIT
 read -r ADDRESS <&"${SERVER[0]}"
 case "$ADDRESS" in 127.*) ;; *) echo "franky-sim did not start: $ADDRESS" >&2; exit 1 ;; esac
