@@ -26,15 +26,17 @@ def row(skill: str, run: dict) -> str:
     imagined = s["imagined_success_per_iteration"]
     first_last = f"{imagined[0]:.2f} / {imagined[-1]:.2f}" if imagined else "-"
     return (
-        f"{s['bc_success']:.0%} -> {s['finetuned_success']:.0%} | {100 * s['gain']:+.0f} ({100 * low:+.0f}..{100 * high:+.0f})"
-        f" | {first_last} | {s['reward_val']['f1']:.2f}"
+        f"{s['bc_success']:.0%} -> {s['finetuned_success']:.0%} | {100 * s['gain']:+.0f} "
+        f"({100 * low:+.0f}..{100 * high:+.0f}) | {first_last} | {s['reward_val']['f1']:.2f}"
     )
 
 
 def main() -> None:
     (shipped, shipped_probe), (sharp, sharp_probe) = load(SHIPPED), load(HERE)
-    print("| skill | shipped: BC -> DiWA | gain, 95 % | imagined first / last | reward F1 "
-          "| sharper: BC -> DiWA | gain, 95 % | imagined first / last | reward F1 |")
+    print(
+        "| skill | shipped: BC -> DiWA | gain, 95 % | imagined first / last | reward F1 "
+        "| sharper: BC -> DiWA | gain, 95 % | imagined first / last | reward F1 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     means = {"shipped": [0.0, 0.0], "sharp": [0.0, 0.0]}
     for skill in shipped["skills"]:
@@ -46,9 +48,11 @@ def main() -> None:
         print(f"\n{name}: BC {bc:.1%} -> DiWA {tuned:.1%} ({100 * (tuned - bc):+.1f} points)")
     print("\n| probe (held out) | shipped (64-d codes) | sharper (128-d, weighted) |\n|---|---|---|")
     for name, key in (("LED accuracy", "led"), ("lightbulb accuracy", "lightbulb")):
-        print(f"| {name} | {shipped_probe[key]['held_out_accuracy']:.2f} "
-              f"(majority {shipped_probe[key]['majority_class']:.2f}) | {sharp_probe[key]['held_out_accuracy']:.2f} "
-              f"(majority {sharp_probe[key]['majority_class']:.2f}) |")
+        print(
+            f"| {name} | {shipped_probe[key]['held_out_accuracy']:.2f} "
+            f"(majority {shipped_probe[key]['majority_class']:.2f}) | {sharp_probe[key]['held_out_accuracy']:.2f} "
+            f"(majority {sharp_probe[key]['majority_class']:.2f}) |"
+        )
     for name, key in (("drawer R^2", "drawer"), ("slider R^2", "slider")):
         print(f"| {name} | {shipped_probe[key]['held_out_r2']:.2f} | {sharp_probe[key]['held_out_r2']:.2f} |")
 
