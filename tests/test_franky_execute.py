@@ -188,19 +188,40 @@ def test_the_policys_twists_move_the_arm_and_it_comes_to_rest(cell: Cell) -> Non
     assert np.linalg.norm(moved) > 0.003, f"the arm should have moved: {moved}"
 
 
+def largest_state_gap(cell: Cell, since: float) -> str:
+    """The longest wait between robot_state's states as this test received them (for failures)."""
+    times = [t for t, _ in cell.since(since)[0]]
+    if len(times) < 2:
+        return f"{len(times)} state(s) since the goal started"
+    gaps = np.diff(times)
+    end = times[int(gaps.argmax()) + 1] - since
+    return f"{len(times)} states, the longest gap {gaps.max() * 1000:.0f} ms, ending {end:.2f} s after the start"
+
+
 @pytest.mark.parametrize("stop", ["cancel", "estop"])
 def test_a_cancel_or_the_estop_brings_the_arm_to_rest(cell: Cell, stop: str) -> None:
-    handle = run(cell, max_steps=200)
-    time.sleep(1.5)
-    stopped_at = time.monotonic()
-    if stop == "cancel":
-        wait_for(cancel_goal(handle).done, 10, "cancel response")
-    else:
-        cell.estop.publish(Bool(data=True))
-    result = goal_result(handle)
-    wait_for(result.done, 20, "the goal's result")
     expected = GoalStatus.STATUS_CANCELED if stop == "cancel" else GoalStatus.STATUS_ABORTED
-    assert result.result().status == expected
+    for attempt in (1, 2):
+        started = time.monotonic()
+        handle = run(cell, max_steps=200)
+        time.sleep(1.5)
+        stopped_at = time.monotonic()
+        if stop == "cancel":
+            wait_for(cancel_goal(handle).done, 10, "cancel response")
+        else:
+            cell.estop.publish(Bool(data=True))
+        result = goal_result(handle)
+        wait_for(result.done, 20, "the goal's result")
+        outcome = result.result()
+        # franky-sim's 1 kHz loop shares the 2 cores with five nodes: once in CI the observation went
+        # 2 s stale and the goal ended holding the arm before the stop arrived. That run says nothing
+        # about the stop, so it is run again, as an operator would start the skill again.
+        if attempt == 1 and "observation is stale" in outcome.result.message:
+            print(f"attempt 1 ended before the {stop}: {outcome.result.message}; {largest_state_gap(cell, started)}")
+            wait_for(cell.settled, 10, "the arm to come to rest before the second attempt")
+            continue
+        break
+    assert outcome.status == expected, f"{outcome.result.message}; {largest_state_gap(cell, started)}\n{cell.outputs()}"
     wait_for(cell.settled, 10, f"the arm to come to rest after the {stop}")
     rest = cell.last_position()
     time.sleep(1.0)

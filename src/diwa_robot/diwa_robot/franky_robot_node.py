@@ -165,7 +165,8 @@ class FrankyRobotNode(Node):
         while moving.is_set():
             try:
                 self.width = self.arm.gripper_width()
-            except Exception:  # franky.Exception and its kin: the action's own result reports it
+            except Exception as err:  # franky.Exception and its kin: the action's own result reports it
+                self.get_logger().warn(f"the fingers' width could not be read while they move: {err}")
                 return
             feedback = feedback_type()
             feedback.current_width = self.width
