@@ -90,4 +90,4 @@ assert cv2.__file__.startswith('/usr/lib/python3/'), cv2.__file__"
 ENV DIWA_UNDERLAY=/franka_ws/install/setup.bash
 COPY docker/entrypoint.sh /entrypoint.sh
 ENTRYPOINT ["/entrypoint.sh"]
-CMD ["ros2", "launch", "diwa_bringup", "deploy.launch.py", "robot:=franka", "use_fake_hardware:=true"]
+CMD ["ros2", "launch", "diwa_bringup", "deploy.launch.yaml", "robot:=franka", "use_fake_hardware:=true"]

@@ -52,4 +52,4 @@ assert cv2.__file__.startswith('/usr/lib/python3/'), cv2.__file__"
 
 COPY docker/entrypoint.sh /entrypoint.sh
 ENTRYPOINT ["/entrypoint.sh"]
-CMD ["ros2", "launch", "diwa_bringup", "deploy.launch.py", "robot:=sim"]
+CMD ["ros2", "launch", "diwa_bringup", "deploy.launch.yaml", "robot:=sim"]

@@ -1,7 +1,13 @@
-"""`ros2 launch diwa_bringup finetune.launch.py`: the graph in graphs/finetune.yaml (same as `diwa launch finetune`)."""
+"""`ros2 launch diwa_bringup finetune.launch.py`: finetune.launch.yaml, the graph itself, under the name earlier
+releases documented (arguments pass through)."""
 
-from diwa_bringup.graph_launch import graph_launch_description
+from pathlib import Path
+
+from launch import LaunchDescription
+from launch.actions import IncludeLaunchDescription
+from launch.launch_description_sources import AnyLaunchDescriptionSource
 
 
-def generate_launch_description():
-    return graph_launch_description("finetune")
+def generate_launch_description() -> LaunchDescription:
+    graph = Path(__file__).with_name("finetune.launch.yaml")
+    return LaunchDescription([IncludeLaunchDescription(AnyLaunchDescriptionSource(str(graph)))])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from diwa.node_graph import parse_graph
+from diwa.node_graph import read_launch_file
 
 from diwa_robot.franka_config import FrankaConfig
 from diwa_robot.safety import load_safety_limits
@@ -138,11 +138,17 @@ def test_names_agree_across_policy_node_franka_and_servo_files(franka):
     policy = load("policy_node.yaml")["policy_node"]["ros__parameters"]
     arbiter = load("arbiter.yaml")["command_arbiter"]["ros__parameters"]
     servo_twist_topic = servo["cartesian_command_in_topic"].replace("~", franka.servo_node.rstrip("/"), 1)
+
+    # Our relative names resolve in the root namespace: robot:=franka leaves `namespace` empty (the
+    # MoveIt stack is not namespaced).
+    def at_root(name: str) -> str:
+        return name if name.startswith("/") else "/" + name
+
     # The policy's twists reach Servo only through the command arbiter.
-    assert arbiter["output_topic"] == servo_twist_topic
+    assert at_root(arbiter["output_topic"]) == servo_twist_topic
     assert policy["twist_topic"] == f"{arbiter['input_namespace']}/policy" and "policy" in arbiter["sources"]
     assert franka.servo_node == "/" + launch_module().SERVO_NODE_NAME
-    assert policy["gripper_namespace"] == "/franka_gripper"  # franka_gripper's node in franka_ros2
+    assert at_root(policy["gripper_namespace"]) == "/franka_gripper"  # franka_gripper's node in franka_ros2
     # Jazzy's Servo reads twists in its group's IK base frame and moves the IK tip; the launch makes
     # that group the chain command_frame -> pose_link. fr3_link0 is the base of franka_description's
     # fr3_arm chain (robots/common/group_definition.xacro), where the planned start pose lives too.
@@ -216,13 +222,14 @@ def test_the_start_pose_lies_inside_the_franka_workspace(franka):
 
 
 def test_deploy_graph_gives_the_policy_node_franka_settings_and_the_fake_hardware_flag():
-    graph = parse_graph("deploy", yaml.safe_load((BRINGUP / "graphs" / "deploy.yaml").read_text()))
+    graph = read_launch_file(BRINGUP / "launch" / "deploy.launch.yaml")
     policy = next(node for node in graph.nodes if node.executable == "policy_node")
-    assert "franka.yaml" in policy.parameters
-    assert policy.overrides["franka.fake_hardware"] == "$(use_fake_hardware)"
-    include = next(inc for inc in graph.includes if inc.file == "franka_moveit_servo.launch.py")
-    assert set(include.arguments) == {"robot_ip", "use_fake_hardware"}
-    assert (BRINGUP / "launch" / include.file).is_file()
+    files = [p.file for p in policy.parameters if p.file is not None]
+    assert "$(find-pkg-share diwa_bringup)/config/franka.yaml" in files
+    assert ("franka.fake_hardware", "$(var use_fake_hardware)") in [(p.name, p.value) for p in policy.parameters]
+    include = next(inc for inc in graph.includes if inc.file.endswith("franka_moveit_servo.launch.py"))
+    assert {name for name, _ in include.arguments} == {"robot_ip", "use_fake_hardware"}
+    assert (BRINGUP / "launch" / Path(include.file).name).is_file()
 
 
 def test_moveit_py_files_name_the_servo_controller():

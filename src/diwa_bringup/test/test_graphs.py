@@ -1,44 +1,82 @@
-"""The bringup graphs are consistent: every graph parses, has a launch file, and names real files."""
+"""diwa_bringup's launch files (launch/*.launch.yaml, read here as `diwa launch` reads them): every
+one parses, names files that exist, and starts the nodes each robot and play source needs."""
 
 from pathlib import Path
 
+import pytest
 import yaml
-from diwa.node_graph import parse_graph
+from diwa.node_graph import LaunchFile, Node, read_launch_file
 
 BRINGUP = Path(__file__).resolve().parents[1]
+LAUNCH_FILES = sorted((BRINGUP / "launch").glob("*.launch.yaml"))
 
 
-def test_every_bringup_graph_parses_and_names_existing_parameter_files():
-    for path in sorted((BRINGUP / "graphs").glob("*.yaml")):
-        graph = parse_graph(path.stem, yaml.safe_load(path.read_text()))
-        assert graph.nodes, path
-        for node in graph.nodes:
-            for params in node.parameters:
-                if "$(" not in params:
-                    assert (BRINGUP / "config" / params).is_file(), f"{path.name}: {params} missing"
+def source_share(package: str) -> Path:
+    """$(find-pkg-share diwa_bringup) in the source tree; other packages are not installed here."""
+    if package != "diwa_bringup":
+        raise FileNotFoundError(package)
+    return BRINGUP
 
 
-def test_every_graph_has_a_launch_file():
-    graphs = {p.stem for p in (BRINGUP / "graphs").glob("*.yaml")}
-    launches = {p.name.removesuffix(".launch.py") for p in (BRINGUP / "launch").glob("*.launch.py")}
-    assert graphs <= launches
+def launch_file(name: str) -> LaunchFile:
+    return read_launch_file(BRINGUP / "launch" / f"{name}.launch.yaml")
 
 
-def test_rviz_configuration_shows_the_topics_the_nodes_publish():
-    config = yaml.safe_load((BRINGUP / "rviz" / "diwa.rviz").read_text())
-    topics = {d["Topic"]["Value"] for d in config["Visualization Manager"]["Displays"] if "Topic" in d}
-    assert {"/policy_node/predicted_path", "/mock_robot/tcp_pose", "/camera/static/image_raw"} <= topics
+def nodes(name: str, **given: str) -> dict[str, Node]:
+    graph = launch_file(name)
+    values = graph.resolve_arguments(given, source_share)
+    active = graph.active_nodes(values, source_share)
+    assert len({n.name for n in active}) == len(active), f"two nodes of one name: {[n.name for n in active]}"
+    return {node.executable: node for node in active}
+
+
+def includes(name: str, **given: str) -> list[str]:
+    graph = launch_file(name)
+    values = graph.resolve_arguments(given, source_share)
+    return [Path(inc.file).name for inc in graph.active_includes(values, source_share)]
+
+
+REQUIRED = {"collect": {"bag": "/tmp/bag"}}
+VARIANTS = [
+    (name, {**REQUIRED.get(name, {}), **extra})
+    for name in ("deploy", "collect", "finetune", "sim")
+    for extra in ({}, {"robot": "franka"}, {"robot": "franky"}, {"play": "joy"}, {"play": "teleop"}, {"rviz": "true"})
+    if set(extra) <= {a.name for a in launch_file(name).arguments}
+]
+
+
+def test_the_launch_files_are_the_four_graphs_each_with_its_python_name():
+    assert [p.name for p in LAUNCH_FILES] == [f"{n}.launch.yaml" for n in ("collect", "deploy", "finetune", "sim")]
+    for path in LAUNCH_FILES:
+        shim = path.with_name(path.name.replace(".yaml", ".py"))
+        assert path.name in shim.read_text(), f"{shim.name} includes {path.name}"
+
+
+@pytest.mark.parametrize(("name", "given"), VARIANTS, ids=[f"{n}-{'-'.join(g.values())}" for n, g in VARIANTS])
+def test_every_variant_names_existing_parameter_files_and_has_the_standard_arguments(name, given):
+    for node in nodes(name, **given).values():
+        for path in node.parameter_files:
+            assert path.is_file(), f"{name}: {node.name} reads {path}, which does not exist"
+        assert node.parameter("use_sim_time") == "false"
+        assert node.ros_args == ("--log-level", "info") and node.namespace == ""
+    assert {"namespace", "use_sim_time", "log_level"} <= {a.name for a in launch_file(name).arguments}
+
+
+def test_namespace_and_log_level_reach_every_node():
+    for name in ("deploy", "collect", "finetune", "sim"):
+        active = nodes(name, **REQUIRED.get(name, {}), namespace="cell_2", log_level="debug", use_sim_time="true")
+        for node in active.values():
+            assert node.namespace == "/cell_2" and node.ros_args == ("--log-level", "debug"), (name, node.name)
+            assert node.parameter("use_sim_time") == "true"
 
 
 def test_every_graph_with_a_command_source_runs_the_command_arbiter():
-    """Sources publish on /diwa/commands/<source>; only the arbiter drives the robot, so a graph
+    """Sources publish on diwa/commands/<source>; only the arbiter drives the robot, so a graph
     without it would leave every command unanswered (or, configured around it, unguarded)."""
-    sources = {"policy_node", "scripted_play", "teleop"}
-    for path in sorted((BRINGUP / "graphs").glob("*.yaml")):
-        graph = parse_graph(path.stem, yaml.safe_load(path.read_text()))
-        executables = {node.executable for node in graph.nodes}
-        if executables & sources:
-            assert "command_arbiter" in executables, path.name
+    for name, given in VARIANTS:
+        started = set(nodes(name, **given))
+        if started & {"policy_node", "scripted_play", "teleop"}:
+            assert "command_arbiter" in started, (name, given)
 
 
 def test_a_franka_graph_reads_robot_state_and_drives_the_arm_through_its_backend():
@@ -46,48 +84,64 @@ def test_a_franka_graph_reads_robot_state_and_drives_the_arm_through_its_backend
     the policy node get the Franka backend and its settings; scripted play, which needs the scene
     state, does not start."""
     for name, play in (("collect", "teleop"), ("collect", "joy"), ("collect", "scripted"), ("deploy", None)):
-        graph = parse_graph(name, yaml.safe_load((BRINGUP / "graphs" / f"{name}.yaml").read_text()))
-        given = {"robot": "franka", "bag": "/tmp/x"} if name == "collect" else {"robot": "franka"}
-        values = graph.resolve_arguments({**given, **({"play": play} if play else {})})
-        nodes = {node.executable: node for node in graph.active_nodes(values)}
-        assert "robot_state" in nodes and "mock_robot" not in nodes and "scripted_play" not in nodes
-        assert [inc.file for inc in graph.active_includes(values)] == ["franka_moveit_servo.launch.py"]
-        assert nodes["command_arbiter"].overrides["backend"] == "$(robot)"
-        driver = nodes.get("teleop") or nodes.get("policy_node")
+        given = {"robot": "franka", **REQUIRED.get(name, {}), **({"play": play} if play else {})}
+        started = nodes(name, **given)
+        assert "robot_state" in started and "mock_robot" not in started and "scripted_play" not in started
+        assert includes(name, **given) == ["franka_moveit_servo.launch.py"]
+        assert started["command_arbiter"].parameter("backend") == "franka"
+        driver = started.get("teleop") or started.get("policy_node")
         if driver is not None:
-            assert "franka.yaml" in driver.parameters and driver.overrides["backend"] == "$(robot)"
+            assert BRINGUP / "config" / "franka.yaml" in driver.parameter_files
+            assert driver.parameter("backend") == "franka" and driver.parameter("franka.fake_hardware") == "true"
         if name == "collect":
-            assert nodes["recorder"].parameters == ("recorder.yaml", "recorder_franka.yaml")
+            files = [p.name for p in started["recorder"].parameter_files]
+            assert files == ["recorder.yaml", "recorder_franka.yaml"]
     franka = yaml.safe_load((BRINGUP / "config" / "franka.yaml").read_text())
     assert set(franka) == {"/**"}, "franka.yaml applies to whichever node loads it (policy node, teleop)"
     recorder = yaml.safe_load((BRINGUP / "config" / "recorder_franka.yaml").read_text())["recorder"]["ros__parameters"]
-    assert recorder["frame_topic"] == "/robot_state/scene_state" and any(
-        t.startswith("/robot_state/scene_state:") for t in recorder["topics"]
+    assert recorder["frame_topic"] == "robot_state/scene_state" and any(
+        t.startswith("robot_state/scene_state:") for t in recorder["topics"]
     )
 
 
-def test_collect_with_play_none_starts_no_command_source_for_a_teleop_in_its_own_terminal():
-    graph = parse_graph("collect", yaml.safe_load((BRINGUP / "graphs" / "collect.yaml").read_text()))
-    nodes = {node.executable for node in graph.active_nodes(graph.resolve_arguments({"play": "none", "bag": "b"}))}
-    assert nodes == {"command_arbiter", "mock_robot", "recorder"}
+def test_collect_starts_the_play_source_asked_for():
+    assert set(nodes("collect", bag="b", play="none")) == {"command_arbiter", "mock_robot", "recorder"}
+    assert nodes("collect", bag="b", play="joy")["teleop"].parameter("input") == "joy"
+    assert nodes("collect", bag="b", play="teleop")["teleop"].parameter("input") == "keyboard"
+    assert "joy_node" in nodes("collect", bag="b", play="joy") and "joy_node" not in nodes("collect", bag="b")
+    recorder = nodes("collect", bag="/data/b", frames="10")["recorder"]
+    assert recorder.shutdown_on_exit and recorder.parameter("output") == "/data/b"
+    assert recorder.parameter("max_frames") == "10"
 
 
 def test_a_franky_graph_runs_franky_robot_and_robot_state_without_the_moveit_stack():
     for name in ("collect", "deploy"):
-        graph = parse_graph(name, yaml.safe_load((BRINGUP / "graphs" / f"{name}.yaml").read_text()))
-        extra = {"bag": "b", "play": "joy"} if name == "collect" else {}
-        given = {"robot": "franky", "robot_ip": "127.0.0.1", **extra}
-        values = graph.resolve_arguments(given)
-        nodes = {node.executable: node for node in graph.active_nodes(values)}
-        assert {"franky_robot", "robot_state", "command_arbiter"} <= set(nodes) and "mock_robot" not in nodes
-        assert nodes["franky_robot"].overrides == {"robot_ip": "$(robot_ip)", "realtime": "$(realtime)"}
-        assert graph.active_includes(values) == []
+        given = {"robot": "franky", "robot_ip": "127.0.0.1", **REQUIRED.get(name, {})}
+        started = nodes(name, **given)
+        assert {"franky_robot", "robot_state", "command_arbiter"} <= set(started) and "mock_robot" not in started
+        assert started["franky_robot"].parameters[:2] == (("robot_ip", "127.0.0.1"), ("realtime", "true"))
+        assert includes(name, **given) == []
 
 
 def test_deploy_starts_one_rviz_whatever_the_robot():
     """robot:=franka gets MoveIt's RViz (from the included launch), which is fixed to fr3_link0; the
     DiWA configuration, fixed to the mock robot's `world`, runs for the other robots only."""
-    graph = parse_graph("deploy", yaml.safe_load((BRINGUP / "graphs" / "deploy.yaml").read_text()))
     for robot, ours in (("sim", True), ("franky", True), ("franka", False)):
-        values = graph.resolve_arguments({"robot": robot, "rviz": "true"})
-        assert ("rviz2" in {node.executable for node in graph.active_nodes(values)}) == ours, robot
+        started = nodes("deploy", robot=robot, rviz="true")
+        assert ("rviz2" in started) == ours, robot
+    rviz = nodes("deploy", rviz="true")["rviz2"]
+    assert rviz.args == ("-d", str(BRINGUP / "rviz" / "diwa.rviz")) and Path(rviz.args[1]).is_file()
+
+
+def test_deploy_reads_the_policies_file_given_as_a_path():
+    policy = nodes("deploy")["policy_node"]
+    assert policy.parameter_files[-1] == BRINGUP / "config" / "policies.yaml"
+    assert nodes("deploy", policies="/cell/policies.yaml")["policy_node"].parameter_files[-1] == Path(
+        "/cell/policies.yaml"
+    )
+
+
+def test_rviz_configuration_shows_the_topics_the_nodes_publish():
+    config = yaml.safe_load((BRINGUP / "rviz" / "diwa.rviz").read_text())
+    topics = {d["Topic"]["Value"] for d in config["Visualization Manager"]["Displays"] if "Topic" in d}
+    assert {"/policy_node/predicted_path", "/mock_robot/tcp_pose", "/camera/static/image_raw"} <= topics

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from diwa.node_graph import read_launch_file
 
 SRC = Path(__file__).resolve().parents[2]
 ROOT = SRC.parent
@@ -30,7 +31,8 @@ FRANKA_CONDITION = "$DIWA_FRANKA_ROS2 == true"
 
 # The ROS packages that package.xml files here name, each found released for Jazzy (a name under
 # repositories.<repo>.release.packages, or the repository's own name) in ros/rosdistro
-# jazzy/distribution.yaml at commit 59a60b43 (2026-08-22), read 2026-12-07.
+# jazzy/distribution.yaml at commit 59a60b43 (2026-08-22), read 2026-12-07 (launch_yaml: a package of
+# the ros2/launch repository, whose release is the `launch` entry).
 JAZZY_RELEASED = frozenset(
     {
         "action_msgs",
@@ -43,6 +45,7 @@ JAZZY_RELEASED = frozenset(
         "joy",
         "launch",
         "launch_ros",
+        "launch_yaml",
         "moveit_configs_utils",
         "moveit_msgs",
         "moveit_py",
@@ -196,13 +199,18 @@ def test_conditional_dependencies_are_the_franka_stack_only() -> None:
 
 
 def started_packages() -> dict[str, set[str]]:
-    """Package -> where it is started: graphs/*.yaml nodes and includes, launch/*.py Node(package=...),
-    FindExecutable(name=...), and the model packages config/franka.yaml names for the Franka launch."""
+    """Package -> where it is started: launch/*.launch.yaml nodes and included packages, launch/*.py
+    Node(package=...), FindExecutable(name=...), and the model packages config/franka.yaml names for
+    the Franka launch."""
     started: dict[str, set[str]] = {}
-    for graph in sorted((BRINGUP / "graphs").glob("*.yaml")):
-        document = yaml.safe_load(graph.read_text())
-        for entry in document.get("nodes", []) + document.get("includes", []):
-            started.setdefault(entry["package"], set()).add(graph.name)
+    for path in sorted((BRINGUP / "launch").glob("*.launch.yaml")):
+        graph = read_launch_file(path)
+        for node in graph.nodes:
+            started.setdefault(node.package, set()).add(path.name)
+        for include in graph.includes:
+            package = re.fullmatch(r"\$\(find-pkg-share (\w+)\)/.*", include.file)
+            assert package, f"{path.name} includes {include.file}: name it by $(find-pkg-share PACKAGE)"
+            started.setdefault(package.group(1), set()).add(path.name)
     for launch in sorted((BRINGUP / "launch").glob("*.py")):
         for node in ast.walk(ast.parse(launch.read_text())):
             if not isinstance(node, ast.Call):

@@ -59,9 +59,9 @@ class MockRobotNode(Node):
         self.declare_parameter("static_image_size", 200)
         self.declare_parameter("gripper_image_size", 84)
         self.declare_parameter("frame_id", "world")
-        self.declare_parameter("twist_topic", "/servo_node/delta_twist_cmds")
-        self.declare_parameter("pause_service", "/servo_node/pause_servo")
-        self.declare_parameter("gripper_namespace", "/franka_gripper")
+        self.declare_parameter("twist_topic", "servo_node/delta_twist_cmds")
+        self.declare_parameter("pause_service", "servo_node/pause_servo")
+        self.declare_parameter("gripper_namespace", "franka_gripper")
         # False where robot_state_publisher publishes the arm's chain from /joint_states and the FR3
         # URDF: two publishers of one frame would fight over it.
         self.declare_parameter("publish_tcp_frame", True)
@@ -87,15 +87,15 @@ class MockRobotNode(Node):
         self.tick = threading.Condition(self.lock)
 
         group = ReentrantCallbackGroup()
-        self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.joint_pub = self.create_publisher(JointState, "joint_states", 10)
         self.pose_pub = self.create_publisher(PoseStamped, "~/tcp_pose", 10)
         self.scene_pub = self.create_publisher(SceneState, "~/scene_state", 10)
         # Every reset is announced: recordings split episodes there (the state jumps without an action).
         self.reset_pub = self.create_publisher(Header, "~/resets", 10)
-        self.static_pub = self.create_publisher(Image, "/camera/static/image_raw", 10) if self.cameras else None
-        self.wrist_pub = self.create_publisher(Image, "/camera/gripper/image_raw", 10) if self.cameras else None
+        self.static_pub = self.create_publisher(Image, "camera/static/image_raw", 10) if self.cameras else None
+        self.wrist_pub = self.create_publisher(Image, "camera/gripper/image_raw", 10) if self.cameras else None
         self.camera_info_pubs = (
-            {key: self.create_publisher(CameraInfo, f"/camera/{key}/camera_info", 10) for key in ("static", "gripper")}
+            {key: self.create_publisher(CameraInfo, f"camera/{key}/camera_info", 10) for key in ("static", "gripper")}
             if self.cameras
             else {}
         )

@@ -1,7 +1,7 @@
-"""`diwa launch NAME [arg:=value ...]`: run a node graph without the ROS launch system.
+"""`diwa launch NAME [arg:=value ...]`: run a diwa_bringup launch file without the ROS launch system.
 
-Processes start in the order the graph lists them; the graph ends when the user interrupts it, when
-a node marked `shutdown_on_exit` exits, or when any node fails. Shutdown sends SIGINT to every node
+Processes start in the order the file lists them; the graph ends when the user interrupts it, when
+a node with `on_exit: shutdown` exits, or when any node fails. Shutdown sends SIGINT to every node
 (rclpy shuts down cleanly on it), then escalates to SIGTERM and SIGKILL for nodes that hang.
 """
 
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from diwa.node_graph import NodeGraph, NodeSpec, executable_path, load_graph, share_directory, substitute
+from diwa.node_graph import LaunchFile, LaunchFileError, Node, executable_path, load_launch_file
 
 SIGINT_GRACE_S = 10.0
 SIGTERM_GRACE_S = 3.0
@@ -23,24 +23,26 @@ SIGTERM_GRACE_S = 3.0
 
 @dataclass
 class RunningNode:
-    spec: NodeSpec
+    node: Node
     process: subprocess.Popen
 
 
-def node_command(spec: NodeSpec, values: dict[str, str], config_dir: Path) -> list[str]:
-    """The command line `ros2 run` + launch_ros would build for this node."""
-    command = [str(executable_path(spec.package, spec.executable)), "--ros-args", "-r", f"__node:={spec.name}"]
-    for params_file in spec.parameters:
-        path = config_dir / substitute(params_file, values)
+def node_command(node: Node) -> list[str]:
+    """The command line launch_ros's Node builds: arguments, then --ros-args with the ROS arguments,
+    name, namespace, parameter files, parameters (after the files, so they win) and remappings."""
+    command = [str(executable_path(node.package, node.executable)), *node.args, "--ros-args", *node.ros_args]
+    command += ["-r", f"__node:={node.name}"]
+    if node.namespace:
+        command += ["-r", f"__ns:={node.namespace}"]
+    for path in node.parameter_files:
         if not path.is_file():
-            raise FileNotFoundError(f"parameter file {path} of node {spec.name!r} not found")
+            raise FileNotFoundError(f"parameter file {path} of node {node.name!r} not found")
         command += ["--params-file", str(path)]
-    for key, value in spec.overrides.items():
-        command += ["-p", f"{key}:={substitute(value, values)}"]
-    for source, target in spec.remappings.items():
-        command += ["-r", f"{substitute(source, values)}:={substitute(target, values)}"]
-    # Plain arguments go before --ros-args, as `ros2 run` places them.
-    return command[:1] + [substitute(a, values) for a in spec.arguments] + command[1:]
+    for key, value in node.parameters:
+        command += ["-p", f"{key}:={value}"]
+    for source, target in node.remappings:
+        command += ["-r", f"{source}:={target}"]
+    return command
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
@@ -48,21 +50,18 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition(":=")
         if not sep or not name:
-            raise ValueError(f"launch arguments are NAME:=VALUE, got {item!r}")
+            raise LaunchFileError(f"launch arguments are NAME:=VALUE, got {item!r}")
         values[name] = value
     return values
 
 
-def run_graph(graph: NodeGraph, given: dict[str, str], bringup_share: Path | None = None) -> int:
-    values = graph.resolve_arguments(given)
-    includes = graph.active_includes(values)
+def run_graph(launch: LaunchFile, given: dict[str, str]) -> int:
+    values = launch.resolve_arguments(given)
+    includes = launch.active_includes(values)
     if includes:
-        names = ", ".join(f"{inc.package}/{inc.file}" for inc in includes)
-        raise ValueError(f"graph {graph.name!r} with these arguments includes {names}; run it with `ros2 launch`")
-    share = bringup_share or share_directory("diwa_bringup")
-    values["bringup_share"] = str(share)  # the one built-in, as FindPackageShare gives it in launch files
-    config_dir = share / "config"
-    commands = [(spec, node_command(spec, values, config_dir)) for spec in graph.active_nodes(values)]
+        names = ", ".join(inc.file for inc in includes)
+        raise LaunchFileError(f"{launch.name} with these arguments includes {names}; run it with `ros2 launch`")
+    commands = [(node, node_command(node)) for node in launch.active_nodes(values)]
     running: list[RunningNode] = []
     interrupted = False
 
@@ -73,17 +72,17 @@ def run_graph(graph: NodeGraph, given: dict[str, str], bringup_share: Path | Non
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     exit_code = 0
     try:
-        for spec, command in commands:
-            print(f"[diwa launch] starting {spec.name}: {' '.join(command)}", flush=True)
-            running.append(RunningNode(spec, subprocess.Popen(command)))
+        for node, command in commands:
+            print(f"[diwa launch] starting {node.name}: {' '.join(command)}", flush=True)
+            running.append(RunningNode(node, subprocess.Popen(command)))
         while not interrupted:
-            ended = [node for node in running if node.process.poll() is not None]
-            decisive = [n for n in ended if n.spec.shutdown_on_exit or n.process.returncode != 0]
+            ended = [n for n in running if n.process.poll() is not None]
+            decisive = [n for n in ended if n.node.shutdown_on_exit or n.process.returncode != 0]
             if decisive:
-                node = decisive[0]
-                exit_code = node.process.returncode
+                first = decisive[0]
+                exit_code = first.process.returncode
                 print(
-                    f"[diwa launch] {node.spec.name} exited with code {exit_code}; shutting the graph down", flush=True
+                    f"[diwa launch] {first.node.name} exited with code {exit_code}; shutting the graph down", flush=True
                 )
                 break
             time.sleep(0.1)
@@ -106,25 +105,26 @@ def _shutdown(running: list[RunningNode]) -> None:
             try:
                 node.process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                print(f"[diwa launch] {node.spec.name} ignored {signal.Signals(sig).name}", file=sys.stderr, flush=True)
+                print(f"[diwa launch] {node.node.name} ignored {signal.Signals(sig).name}", file=sys.stderr, flush=True)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "launch",
-        help="run a diwa_bringup graph without `ros2 launch`",
-        description="Run the node graph a diwa_bringup launch file defines (share/diwa_bringup/graphs/NAME.yaml).",
+        help="run a diwa_bringup launch file without `ros2 launch`",
+        description="Run the nodes of diwa_bringup's launch/NAME.launch.yaml, as `ros2 launch diwa_bringup "
+        "NAME.launch.yaml` would.",
     )
-    parser.add_argument("graph", help="graph name: deploy, collect, finetune or sim")
+    parser.add_argument("graph", help="launch file: deploy, collect, finetune or sim")
     parser.add_argument("assignments", nargs="*", metavar="ARG:=VALUE", help="launch arguments")
-    parser.set_defaults(run=lambda args: run_graph(load_graph(args.graph), parse_assignments(args.assignments)))
+    parser.set_defaults(run=lambda args: run_graph(load_launch_file(args.graph), parse_assignments(args.assignments)))
 
     collect = subparsers.add_parser(
         "collect",
         help="record play data into a rosbag2 MCAP bag (runs the collect graph)",
         description="Start the robot (the mock robot, or a Franka through franky), a play source and the recorder; "
         "stop cleanly after --frames frames. A Franka through franka_ros2 needs `ros2 launch diwa_bringup "
-        "collect.launch.py robot:=franka`.",
+        "collect.launch.yaml robot:=franka`.",
     )
     collect.add_argument("--robot", choices=["sim", "franky"], default="sim")
     collect.add_argument("--robot-ip", default="", help="the Franka's FCI address (--robot franky)")
@@ -155,4 +155,4 @@ def run_collect(args: argparse.Namespace) -> int:
         "seed": str(args.seed),
         "robot_ip": args.robot_ip,
     }
-    return run_graph(load_graph("collect"), values)
+    return run_graph(load_launch_file("collect"), values)

@@ -287,6 +287,20 @@ def test_streams_under_other_topics_are_found_or_named(tmp_path: Path, capsys: p
         )
 
 
+def test_a_bag_recorded_in_a_namespace_converts_with_namespace(tmp_path: Path) -> None:
+    """collect.launch.yaml namespace:=cell_2 puts every recorded stream under /cell_2, images too."""
+    play = make_play(8)
+    messages = [("/cell_2" + topic, time, data) for topic, time, data in play_messages(play)]
+    bag = write_with_rosbags(tmp_path / "cell", messages, {"/cell_2" + t: name for t, name in TOPIC_TYPES.items()})
+    out = tmp_path / "dataset"
+    assert main(["data", "from-bag", str(bag), "--out", str(out), "--namespace", "cell_2/"]) == 0
+    dataset = load_dataset(out)
+    assert dataset.provenance["bags"][0]["frame_topic"] == "/cell_2/mock_robot/scene_state"
+    np.testing.assert_allclose(dataset.rel_actions[:-1, :6], play.actions[:-1, :6], atol=1e-6)
+    assert set(dataset.images) == {"rgb_static", "rgb_gripper"}
+    assert BagTopics().in_namespace("") == BagTopics()
+
+
 def test_a_bag_recorded_before_scene_measured_existed_is_the_simulators(tmp_path: Path) -> None:
     """Older bags carry SceneState's older definition (no scene_measured): they came from the
     simulator, which measures the scene. The reader decodes with the bag's own definition."""

@@ -5,15 +5,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from diwa.graph_runner import node_command, parse_assignments, run_graph
-from diwa.node_graph import evaluate_condition, load_graph, parse_graph
+from diwa.node_graph import LaunchFileError, Substitutions, load_launch_file, parse_launch_file
 
 
 @pytest.fixture
 def fake_prefix(tmp_path, monkeypatch):
     """An ament prefix with a diwa_bringup share and two tiny executables standing in for nodes."""
     share = tmp_path / "share" / "diwa_bringup"
-    (share / "graphs").mkdir(parents=True)
+    (share / "launch").mkdir(parents=True)
     (share / "config").mkdir()
     (tmp_path / "share" / "ament_index" / "resource_index" / "packages").mkdir(parents=True)
     for pkg in ("diwa_bringup", "demo"):
@@ -33,93 +34,169 @@ def fake_prefix(tmp_path, monkeypatch):
     return share
 
 
-def write_graph(share: Path, name: str, text: str) -> None:
-    (share / "graphs" / f"{name}.yaml").write_text(textwrap.dedent(text))
+def write_launch(share: Path, name: str, text: str) -> None:
+    (share / "launch" / f"{name}.launch.yaml").write_text(textwrap.dedent(text))
+
+
+def parse(text: str):
+    return parse_launch_file("g", yaml.safe_load(textwrap.dedent(text)))
+
+
+def test_substitutions_follow_launch():
+    sub = Substitutions({"robot": "sim", "rviz": "True", "n": "1.0"}, find_share=lambda pkg: Path("/share") / pkg)
+    assert sub("$(find-pkg-share demo)/config/$(var robot).yaml") == "/share/demo/config/sim.yaml"
+    assert sub("$(equals $(var robot) sim)") == "true" and sub("$(not-equals $(var robot) sim)") == "false"
+    assert sub("$(equals $(var rviz) 1)") == "true", "booleans compare by value, as EqualsSubstitution does"
+    assert sub("$(equals $(var n) 1)") == "true", "numbers compare by value"
+    assert sub("$(and $(var rviz) $(not-equals $(var robot) franka))") == "true"
+    assert sub("$(or false $(not $(var rviz)))") == "false"
+    assert sub("$(equals 'a b' 'a b')") == "true" and sub("-d '$(var robot) x'") == "-d 'sim x'"
+    assert sub.condition("$(equals $(var robot) sim)") and not sub.condition("0")
+    for bad, message in (
+        ("$(var colour)", "no such argument"),
+        ("$(env HOME)", "not one diwa launch knows"),
+        ("$(equals a)", "takes 2 argument"),
+        ("$(and sim true)", "not a boolean"),
+        ("$(var robot", "unclosed"),
+    ):
+        with pytest.raises(LaunchFileError, match=message):
+            sub(bad)
+    with pytest.raises(LaunchFileError, match="not a boolean"):
+        sub.condition("$(var robot)")
 
 
 def test_arguments_defaults_choices_and_conditions():
-    graph = parse_graph(
-        "g",
-        {
-            "arguments": {"robot": {"default": "sim", "choices": ["sim", "franka"]}, "bag": {}},
-            "nodes": [
-                {"package": "p", "executable": "a", "name": "a", "when": "robot == sim"},
-                {"package": "p", "executable": "b", "name": "b", "when": "robot != sim"},
-            ],
-        },
+    graph = parse(
+        """
+        launch:
+        - arg: {name: robot, default: sim, choice: [{value: sim}, {value: franka}]}
+        - arg: {name: bag}
+        - arg: {name: out, default: "/data/$(var robot)"}
+        - node: {pkg: p, exec: a, name: a, if: $(equals $(var robot) sim)}
+        - node: {pkg: p, exec: b, name: b, unless: $(equals $(var robot) sim)}
+        """
     )
-    with pytest.raises(ValueError, match="bag"):
+    with pytest.raises(LaunchFileError, match="needs bag:=VALUE"):
         graph.resolve_arguments({})
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(LaunchFileError, match="not one of"):
         graph.resolve_arguments({"bag": "x", "robot": "ur5"})
-    with pytest.raises(ValueError, match="no argument"):
+    with pytest.raises(LaunchFileError, match="no argument"):
         graph.resolve_arguments({"bag": "x", "colour": "red"})
     values = graph.resolve_arguments({"bag": "x"})
+    assert values["out"] == "/data/sim", "a default may use an earlier argument"
     assert [n.name for n in graph.active_nodes(values)] == ["a"]
     assert [n.name for n in graph.active_nodes({**values, "robot": "franka"})] == ["b"]
-    with pytest.raises(ValueError, match="must read"):
-        evaluate_condition("robot is sim", values)
-    both = {"robot": "sim", "play": "scripted"}
-    assert evaluate_condition("play == scripted and robot == sim", both)
-    assert not evaluate_condition("play == scripted and robot == sim", {**both, "robot": "franka"})
-    assert not evaluate_condition("play == scripted and robot != sim", both)
-    with pytest.raises(ValueError, match="joined by `and`"):
-        evaluate_condition("play == scripted or robot == sim", both)
 
 
-def test_node_command_matches_ros2_run_conventions(fake_prefix):
-    write_graph(
+def test_what_the_interpreter_cannot_run_is_refused_by_name():
+    for text, message in (
+        ("launch:\n- group: {}\n", "`group` is not supported"),
+        ("launch:\n- node: {pkg: p, exec: a, name: a, respawn: 'true'}\n", r"\['respawn'\] are not supported"),
+        ("launch:\n- node: {pkg: p, exec: a}\n", "needs `name`"),
+        ("launch:\n- node: {pkg: p, exec: a, name: a, on_exit: restart}\n", "on_exit must be `shutdown`"),
+        ("launch:\n- node: {pkg: p, exec: a, name: a, param: [{value: 1}]}\n", "either `from`"),
+        ("launch:\n- node: {pkg: p, exec: a, name: a, if: 'true', unless: 'false'}\n", "cannot both"),
+        ("launch:\n- arg: {name: a}\n- arg: {name: a}\n", "declared twice"),
+        ("nodes: []\n", "one mapping `launch:`"),
+        ("launch:\n- {node: {}, arg: {}}\n", "one-key mapping"),
+    ):
+        with pytest.raises(LaunchFileError, match=message):
+            parse(text)
+
+
+def test_node_command_matches_launch_ros(fake_prefix):
+    write_launch(
         fake_prefix,
         "g",
         """
-        arguments: {out: {default: /tmp/o}}
-        nodes:
-          - {package: demo, executable: finisher, name: fin, parameters: [params.yaml],
-             overrides: {path: "$(out)"}, remappings: {/a: /b}, arguments: ["$(out)"]}
+        launch:
+        - arg: {name: out, default: /tmp/o}
+        - arg: {name: namespace, default: ""}
+        - node:
+            pkg: demo
+            exec: finisher
+            name: fin
+            namespace: $(var namespace)
+            args: $(var out) --flag
+            ros_args: --log-level debug
+            param:
+            - {from: $(find-pkg-share diwa_bringup)/config/params.yaml}
+            - {name: path, value: $(var out)}
+            remap: [{from: /a, to: /b}]
         """,
     )
-    graph = load_graph("g")
-    values = {**graph.resolve_arguments({}), "bringup_share": str(fake_prefix)}
-    command = node_command(graph.nodes[0], values, fake_prefix / "config")
-    assert command[0].endswith("lib/demo/finisher") and command[1] == "/tmp/o"
-    assert command[2:5] == ["--ros-args", "-r", "__node:=fin"]
-    assert ["--params-file", str(fake_prefix / "config" / "params.yaml")] == command[5:7]
-    assert command[7:] == ["-p", "path:=/tmp/o", "-r", "/a:=/b"]
+    graph = load_launch_file("g")
+    node = graph.active_nodes(graph.resolve_arguments({}))[0]
+    command = node_command(node)
+    assert command[0].endswith("lib/demo/finisher") and command[1:3] == ["/tmp/o", "--flag"]
+    assert command[3:8] == ["--ros-args", "--log-level", "debug", "-r", "__node:=fin"]
+    assert command[8:] == [
+        "--params-file",
+        str(fake_prefix / "config" / "params.yaml"),
+        "-p",
+        "path:=/tmp/o",
+        "-r",
+        "/a:=/b",
+    ]
+    spaced = graph.active_nodes(graph.resolve_arguments({"namespace": "cell_2/"}))[0]
+    assert node_command(spaced)[6:10] == ["-r", "__node:=fin", "-r", "__ns:=/cell_2"]
+
+
+def test_a_missing_parameter_file_is_named(fake_prefix):
+    write_launch(
+        fake_prefix, "g", "launch:\n- node: {pkg: demo, exec: sleeper, name: s, param: [{from: /nowhere.yaml}]}\n"
+    )
+    graph = load_launch_file("g")
+    with pytest.raises(FileNotFoundError, match="/nowhere.yaml of node 's'"):
+        run_graph(graph, {})
 
 
 def test_graph_ends_when_the_shutdown_node_exits_and_stops_the_others(fake_prefix, tmp_path):
     marker = tmp_path / "done.txt"
-    write_graph(
+    write_launch(
         fake_prefix,
         "g",
         f"""
-        nodes:
-          - {{package: demo, executable: sleeper, name: sleeper}}
-          - {{package: demo, executable: finisher, name: fin, arguments: ["{marker}"], shutdown_on_exit: true}}
+        launch:
+        - node: {{pkg: demo, exec: sleeper, name: sleeper}}
+        - node: {{pkg: demo, exec: finisher, name: fin, args: "{marker}", on_exit: shutdown}}
         """,
     )
-    assert run_graph(load_graph("g"), {}) == 0
+    assert run_graph(load_launch_file("g"), {}) == 0
     assert marker.read_text().startswith(str(fake_prefix.parent.parent / "lib" / "demo" / "finisher"))
 
 
 def test_includes_need_ros2_launch(fake_prefix):
-    write_graph(
+    write_launch(
         fake_prefix,
         "g",
         """
-        arguments: {robot: {default: franka}}
-        nodes: [{package: demo, executable: sleeper, name: s}]
-        includes: [{package: franka_bringup, file: franka.launch.py, when: robot == franka}]
+        launch:
+        - arg: {name: robot, default: franka}
+        - node: {pkg: demo, exec: sleeper, name: s}
+        - include:
+            file: $(find-pkg-share diwa_bringup)/launch/franka.launch.py
+            if: $(equals $(var robot) franka)
+            arg: [{name: robot_ip, value: 1.2.3.4}]
         """,
     )
-    with pytest.raises(ValueError, match="ros2 launch"):
-        run_graph(load_graph("g"), {})
+    graph = load_launch_file("g")
+    [include] = graph.active_includes(graph.resolve_arguments({}))
+    assert include.file == str(fake_prefix / "launch" / "franka.launch.py") and include.arguments == {
+        "robot_ip": "1.2.3.4"
+    }
+    assert graph.active_includes(graph.resolve_arguments({"robot": "sim"})) == []
+    with pytest.raises(LaunchFileError, match="ros2 launch"):
+        run_graph(graph, {})
 
 
 def test_bad_inputs_are_clear(fake_prefix):
-    with pytest.raises(FileNotFoundError, match="no graph 'nope'"):
-        load_graph("nope")
-    with pytest.raises(ValueError, match="NAME:=VALUE"):
+    write_launch(fake_prefix, "sim", "launch:\n- node: {pkg: demo, exec: sleeper, name: s}\n")
+    with pytest.raises(FileNotFoundError, match="no launch file nope.launch.yaml in diwa_bringup; available: sim"):
+        load_launch_file("nope")
+    assert load_launch_file("sim.launch.yaml").name == "sim"
+    (fake_prefix / "launch" / "broken.launch.yaml").write_text("launch: [node: {pkg: a\n")
+    with pytest.raises(LaunchFileError, match="not valid YAML"):
+        load_launch_file("broken")
+    with pytest.raises(LaunchFileError, match="NAME:=VALUE"):
         parse_assignments(["robot=sim"])
-    with pytest.raises(ValueError, match="malformed"):
-        parse_graph("bad", {"nodes": [{"package": "x"}]})

@@ -43,8 +43,8 @@ def declare_driver_parameters(node: Node, source: str) -> None:
     node.declare_parameter("rate_hz", 30.0)
     node.declare_parameter("observation_max_age_s", 0.25)
     node.declare_parameter("scene_state_topic", "")  # empty: the backend's source
-    node.declare_parameter("twist_topic", f"/diwa/commands/{source}")
-    node.declare_parameter("gripper_namespace", "/franka_gripper")
+    node.declare_parameter("twist_topic", f"diwa/commands/{source}")
+    node.declare_parameter("gripper_namespace", "franka_gripper")
     node.declare_parameter("planning_frame", "")  # empty: the backend's command frame
     node.declare_parameter("safety_file", "")
     node.declare_parameter("safety_profile", "")  # empty: the backend's own

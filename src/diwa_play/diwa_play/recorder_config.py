@@ -1,13 +1,15 @@
 """The recorder's parameters as one typed, validated value (no ROS imports, so tests need no graph).
 
 Topics are given as "TOPIC:TYPE" strings because the recorder subscribes before any publisher
-exists (so that nothing published after start is missed) and so cannot discover the types.
+exists (so that nothing published after start is missed) and so cannot discover the types. Names
+without a leading slash are relative to the recorder's namespace (the launch files' `namespace`
+argument); the bag holds them fully qualified, as the node resolves them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,15 +20,15 @@ from diwa.data.bag_writer import SplitPolicy
 SCENE_STATE_TYPE = "diwa_msgs/msg/SceneState"
 
 DEFAULT_TOPICS = (
-    "/joint_states:sensor_msgs/msg/JointState",
-    "/mock_robot/scene_state:diwa_msgs/msg/SceneState",
-    "/mock_robot/resets:std_msgs/msg/Header",
-    "/mock_robot/tcp_pose:geometry_msgs/msg/PoseStamped",
-    "/servo_node/delta_twist_cmds:geometry_msgs/msg/TwistStamped",
+    "joint_states:sensor_msgs/msg/JointState",
+    "mock_robot/scene_state:diwa_msgs/msg/SceneState",
+    "mock_robot/resets:std_msgs/msg/Header",
+    "mock_robot/tcp_pose:geometry_msgs/msg/PoseStamped",
+    "servo_node/delta_twist_cmds:geometry_msgs/msg/TwistStamped",
 )
 DEFAULT_CAMERA_TOPICS = (
-    "/camera/static/image_raw:sensor_msgs/msg/Image",
-    "/camera/gripper/image_raw:sensor_msgs/msg/Image",
+    "camera/static/image_raw:sensor_msgs/msg/Image",
+    "camera/gripper/image_raw:sensor_msgs/msg/Image",
 )
 
 # Every parameter with its default: the node declares exactly these (config/recorder.yaml sets them).
@@ -37,8 +39,8 @@ PARAMETER_DEFAULTS: dict[str, Any] = {
     "autostart": False,
     "topics": list(DEFAULT_TOPICS),
     "camera_topics": list(DEFAULT_CAMERA_TOPICS),
-    "frame_topic": "/mock_robot/scene_state",
-    "annotation_topic": "/diwa/annotations",
+    "frame_topic": "mock_robot/scene_state",
+    "annotation_topic": "diwa/annotations",
     "qos_depth": 1000,
     "max_file_size_mb": 0.0,
     "max_file_duration_s": 0.0,
@@ -55,14 +57,20 @@ class TopicSpec:
     type_name: str
 
 
-def parse_topic(entry: str) -> TopicSpec:
-    """'/joint_states:sensor_msgs/msg/JointState' -> TopicSpec (topic names cannot contain ':')."""
+def in_root_namespace(name: str) -> str:
+    """A topic name as a node in the root namespace resolves it; the node passes its own resolver."""
+    return name if name.startswith("/") else "/" + name
+
+
+def parse_topic(entry: str, resolve: Callable[[str], str] = in_root_namespace) -> TopicSpec:
+    """'joint_states:sensor_msgs/msg/JointState' -> TopicSpec('/joint_states', ...) (topic names
+    cannot contain ':')."""
     name, sep, type_name = entry.partition(":")
     name, type_name = name.strip(), type_name.strip()
-    if not sep or not name.startswith("/"):
-        raise ValueError(f"topic entry {entry!r} must read /TOPIC:PACKAGE/msg/TYPE (an absolute topic name)")
+    if not sep or not name or name.startswith("~"):
+        raise ValueError(f"topic entry {entry!r} must read TOPIC:PACKAGE/msg/TYPE (a public topic name)")
     split_type_name(type_name)
-    return TopicSpec(name, type_name)
+    return TopicSpec(resolve(name), type_name)
 
 
 @dataclass(frozen=True)
@@ -78,22 +86,25 @@ class RecorderConfig:
     sync_period_s: float
 
     @classmethod
-    def from_parameters(cls, values: Mapping[str, Any]) -> RecorderConfig:
+    def from_parameters(
+        cls, values: Mapping[str, Any], resolve: Callable[[str], str] = in_root_namespace
+    ) -> RecorderConfig:
         unknown = sorted(set(values) - set(PARAMETER_DEFAULTS))
         if unknown:
             raise ValueError(f"unknown recorder parameter(s) {unknown}")
         v = {**PARAMETER_DEFAULTS, **values}
         entries: Sequence[str] = list(v["topics"]) + (list(v["camera_topics"]) if v["cameras"] else [])
-        topics = tuple(parse_topic(str(e)) for e in entries)
+        topics = tuple(parse_topic(str(e), resolve) for e in entries)
+        frame_topic, annotation_topic = resolve(str(v["frame_topic"])), resolve(str(v["annotation_topic"]))
         names = [t.name for t in topics]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"topics listed twice: {duplicates}")
-        frame = next((t for t in topics if t.name == v["frame_topic"]), None)
+        frame = next((t for t in topics if t.name == frame_topic), None)
         if frame is None or frame.type_name != SCENE_STATE_TYPE:
-            raise ValueError(f"frame_topic {v['frame_topic']!r} must be one of the recorded {SCENE_STATE_TYPE} topics")
-        if v["annotation_topic"] in names:
-            raise ValueError(f"annotation_topic {v['annotation_topic']} is the recorder's own; do not subscribe to it")
+            raise ValueError(f"frame_topic {frame_topic!r} must be one of the recorded {SCENE_STATE_TYPE} topics")
+        if annotation_topic in names:
+            raise ValueError(f"annotation_topic {annotation_topic} is the recorder's own; do not subscribe to it")
         if int(v["max_frames"]) < 0:
             raise ValueError(f"max_frames must be >= 0 (0 = until stopped), got {v['max_frames']}")
         if int(v["qos_depth"]) < 1:
@@ -108,8 +119,8 @@ class RecorderConfig:
             max_frames=int(v["max_frames"]),
             autostart=bool(v["autostart"]),
             topics=topics,
-            frame_topic=str(v["frame_topic"]),
-            annotation_topic=str(v["annotation_topic"]),
+            frame_topic=frame_topic,
+            annotation_topic=annotation_topic,
             qos_depth=int(v["qos_depth"]),
             split=SplitPolicy(
                 max_file_size_bytes=round(size_mb * 1024 * 1024), max_file_duration_ns=round(duration_s * 1e9)

@@ -80,7 +80,7 @@ class RecorderNode(Node):
         for name, default in PARAMETER_DEFAULTS.items():
             self.declare_parameter(name, default, ParameterDescriptor(dynamic_typing=name in FLEXIBLE_PARAMETERS))
         self.config = config = RecorderConfig.from_parameters(
-            {n: self.get_parameter(n).value for n in PARAMETER_DEFAULTS}
+            {n: self.get_parameter(n).value for n in PARAMETER_DEFAULTS}, self.resolve_topic_name
         )
         types = MessageTypes(share_dirs_from_prefixes(os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)))
         self.definitions: dict[str, TypeDefinition] = {t.name: types.definition(t.type_name) for t in config.topics}

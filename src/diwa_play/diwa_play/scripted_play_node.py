@@ -19,7 +19,7 @@ class ScriptedPlayNode(Node):
         declare_driver_parameters(self, "play")
         self.declare_parameter("seed", 0)
         self.declare_parameter("episode_frames", 250)
-        self.declare_parameter("reset_service", "/mock_robot/reset")
+        self.declare_parameter("reset_service", "mock_robot/reset")
         seed = int(self.get_parameter("seed").value)
         self.episode_frames = int(self.get_parameter("episode_frames").value)
         self.driver = PlayDriver(self)

@@ -45,7 +45,7 @@ class TeleopNode(Node):
         )
         self.joy = JoyTeleop(mapping)
         if self.input == "joy":
-            self.create_subscription(Joy, "/joy", self._on_joy, 10)
+            self.create_subscription(Joy, "joy", self._on_joy, 10)
         elif self.input == "keyboard":
             if not sys.stdin.isatty():
                 raise RuntimeError("input:=keyboard needs a terminal; run the node in one, or use input:=joy")

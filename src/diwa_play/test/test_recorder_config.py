@@ -41,11 +41,23 @@ def test_cameras_add_the_camera_topics_and_limits_convert_to_bytes_and_nanosecon
     assert RecorderConfig.from_parameters({}).output.name.startswith("play_")
 
 
-def test_topic_entries_name_an_absolute_topic_and_a_full_type() -> None:
+def test_topic_entries_name_a_topic_and_a_full_type_and_resolve_in_the_recorders_namespace() -> None:
     assert parse_topic("/joint_states:sensor_msgs/msg/JointState") == TopicSpec(
         "/joint_states", "sensor_msgs/msg/JointState"
     )
-    for bad in ("/joint_states", "joint_states:sensor_msgs/msg/JointState", "/j:sensor_msgs/JointState"):
+    assert parse_topic("joint_states:sensor_msgs/msg/JointState").name == "/joint_states"
+    in_cell = RecorderConfig.from_parameters({"output": "bag"}, resolve=lambda name: "/cell_2/" + name.lstrip("/"))
+    assert (
+        in_cell.frame_topic == "/cell_2/mock_robot/scene_state"
+        and in_cell.annotation_topic == "/cell_2/diwa/annotations"
+    )
+    assert "/cell_2/joint_states" in [t.name for t in in_cell.topics]
+    for bad in (
+        "/joint_states",
+        "~/x:sensor_msgs/msg/JointState",
+        ":sensor_msgs/msg/JointState",
+        "/j:sensor_msgs/JointState",
+    ):
         with pytest.raises(ValueError):
             parse_topic(bad)
 

@@ -63,7 +63,7 @@ CONFLICT_CHECK_EVERY = 30
 """Control periods between checks for other command or state publishers during a skill (1 s at 30 Hz)."""
 
 
-CAMERA_TOPICS = {"rgb_static": "/camera/static/image_raw", "rgb_gripper": "/camera/gripper/image_raw"}
+CAMERA_TOPICS = {"rgb_static": "camera/static/image_raw", "rgb_gripper": "camera/gripper/image_raw"}
 """Where each camera a world model reads arrives (the mock robot's topics; remap for a real cell)."""
 ROBOT_REST_MARGIN_S = 0.5
 """Allowance beyond the arbiter's braking time for its zero twist to arrive on a loaded machine."""
@@ -108,12 +108,12 @@ class PolicyNode(Node):
         p("safety_file", "")
         p("safety_profile", "")
         p("scene_state_topic", "")  # empty: the backend's source (backends.SCENE_STATE_TOPICS)
-        p("twist_topic", "/diwa/commands/policy")  # the command arbiter forwards it to the robot
-        p("robot_twist_topic", "/servo_node/delta_twist_cmds")  # what the arbiter sends the robot
+        p("twist_topic", "diwa/commands/policy")  # the command arbiter forwards it to the robot
+        p("robot_twist_topic", "servo_node/delta_twist_cmds")  # what the arbiter sends the robot
         for key, topic in CAMERA_TOPICS.items():
             p(f"camera_topics.{key}", topic)
         p("image_max_skew_s", 0.1)
-        p("gripper_namespace", "/franka_gripper")
+        p("gripper_namespace", "franka_gripper")
         p("planning_frame", "world")
         p("gripper_speed", 0.1)
         p("gripper_force", 20.0)

@@ -44,8 +44,8 @@ class ArbiterNode(Node):
         super().__init__("command_arbiter")
         p = self.declare_parameter
         p("sources", list(COMMAND_SOURCES))
-        p("input_namespace", "/diwa/commands")
-        p("output_topic", "/servo_node/delta_twist_cmds")
+        p("input_namespace", "diwa/commands")
+        p("output_topic", "servo_node/delta_twist_cmds")
         p("scene_state_topic", "")  # empty: the backend's source
         p("planning_frame", "")
         p("lease_s", 0.2)
@@ -64,7 +64,7 @@ class ArbiterNode(Node):
         self.output_topic = self.resolve_topic_name(str(value("output_topic")))
         self.publisher = self.create_publisher(TwistStamped, self.output_topic, 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        namespace = str(value("input_namespace")).rstrip("/")
+        namespace = self.resolve_topic_name(str(value("input_namespace")).rstrip("/"))
         for source in self.arbiter.sources:
             self.create_subscription(
                 TwistStamped, f"{namespace}/{source}", lambda msg, s=source: self.on_command(s, msg), 10,

@@ -26,8 +26,8 @@ policy does not know object widths, so any stop between closed and fully open co
 
 @dataclass(frozen=True)
 class ServoTopics:
-    twist_topic: str = "/servo_node/delta_twist_cmds"
-    gripper_namespace: str = "/franka_gripper"
+    twist_topic: str = "servo_node/delta_twist_cmds"
+    gripper_namespace: str = "franka_gripper"
     planning_frame: str = "world"
 
 
@@ -141,9 +141,9 @@ def safety_profile_for(backend: str, requested: str) -> str:
 
 
 SCENE_STATE_TOPICS = {
-    "sim": "/mock_robot/scene_state",
-    "franka": "/robot_state/scene_state",
-    "franky": "/robot_state/scene_state",
+    "sim": "mock_robot/scene_state",
+    "franka": "robot_state/scene_state",
+    "franky": "robot_state/scene_state",
 }
 """Where each backend's observation comes from: the simulator's mock robot, or on a real cell the
 robot_state node (joints -> robot_obs, no scene)."""

@@ -23,7 +23,7 @@ from std_srvs.srv import Trigger
 
 from diwa_robot.safety import SafetyFilter
 
-ESTOP_TOPIC = "/diwa/estop"
+ESTOP_TOPIC = "diwa/estop"
 
 
 class EStop:

@@ -55,8 +55,8 @@ class FrankyRobotNode(Node):
         dynamics = float(p("dynamics_factor", 0.3, read_only).value)
         realtime = bool(p("realtime", True, read_only).value)
         rate_hz = float(p("rate_hz", CONTROL_RATE_HZ, read_only).value)
-        twist_topic = str(p("twist_topic", "/servo_node/delta_twist_cmds", read_only).value)
-        namespace = str(p("gripper_namespace", "/franka_gripper", read_only).value).rstrip("/")
+        twist_topic = str(p("twist_topic", "servo_node/delta_twist_cmds", read_only).value)
+        namespace = str(p("gripper_namespace", "franka_gripper", read_only).value).rstrip("/")
         safety_file = str(p("safety_file", "", read_only).value)
         if not robot_ip:
             raise ValueError("robot_ip is required: the arm's FCI address (or franky-sim's)")
@@ -65,7 +65,7 @@ class FrankyRobotNode(Node):
         self.arm = FrankyArm(robot_ip, tuple(base), dynamics, realtime=realtime)
         self.arm_lock = threading.Lock()  # franky's Robot and Gripper from one thread at a time
         self.errors: tuple[str, ...] = ()
-        self.joint_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self.joint_pub = self.create_publisher(JointState, "joint_states", 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         stream = MutuallyExclusiveCallbackGroup()
         self.create_subscription(TwistStamped, twist_topic, self.on_twist, 10, callback_group=stream)

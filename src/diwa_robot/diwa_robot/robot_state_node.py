@@ -35,7 +35,7 @@ class RobotStateNode(Node):
         super().__init__("robot_state")
         read_only = ParameterDescriptor(read_only=True)
         p = self.declare_parameter
-        topic = p("joint_states_topic", "/joint_states", read_only).value
+        topic = p("joint_states_topic", "joint_states", read_only).value
         rate_hz = float(p("rate_hz", CONTROL_RATE_HZ, read_only).value)
         self.max_age_s = float(p("max_age_s", 0.1, read_only).value)
         self.frame_id = str(p("frame_id", "world", read_only).value)

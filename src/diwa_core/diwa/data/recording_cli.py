@@ -43,6 +43,11 @@ def add_from_bag(data_commands: argparse._SubParsersAction) -> None:
         "are found on any topic when the bag has one such topic",
     )
     parser.add_argument(
+        "--namespace",
+        default="",
+        help="the namespace the graph ran in (collect.launch.yaml's namespace:=...): the recorder's topics under it",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing dataset at --out (never a recording)"
     )
     parser.add_argument("--json", action="store_true", help="end with a JSON summary on the last line")
@@ -59,7 +64,7 @@ def run_from_bag(args: argparse.Namespace) -> int:
         command_timeout_s=args.command_timeout,
         max_gap_s=args.max_gap,
         images=not args.no_images,
-        topics=BagTopics().renamed(renamed),
+        topics=BagTopics().in_namespace(args.namespace).renamed(renamed),
     )
     with scratch_beside(out) as scratch:
         dataset = bags_to_dataset(args.bags, config, image_dir=scratch)

@@ -66,6 +66,13 @@ class BagTopics:
         default_factory=lambda: {"rgb_static": "/camera/static/image_raw", "rgb_gripper": "/camera/gripper/image_raw"}
     )
 
+    def in_namespace(self, namespace: str) -> BagTopics:
+        """These topics as a recorder in `namespace` (the launch files' argument) resolved them."""
+        prefix = "/" + namespace.strip("/") if namespace.strip("/") else ""
+        streams = ("scene_state", "twist", "annotations", "resets")
+        images = {key: prefix + topic for key, topic in self.images.items()}
+        return BagTopics(**{key: prefix + getattr(self, key) for key in streams}, images=images)
+
     def renamed(self, names: dict[str, str]) -> BagTopics:
         """These topics with some streams recorded under other names: {"scene_state": "/x", "rgb_static": "/y"}."""
         streams = ("scene_state", "twist", "annotations", "resets")
