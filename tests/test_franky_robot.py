@@ -156,3 +156,21 @@ def test_a_gripper_move_reports_the_width_while_the_fingers_move(operator):
     assert widths[0] > widths[-1] and all(0.005 < w < 0.085 for w in widths), widths
     during = operator.widths_between(started + 0.2, ended - 0.2)
     assert any(0.02 < w < 0.07 for w in during), f"/joint_states during the motion: {np.round(during, 3).tolist()}"
+
+
+def test_gripper_goals_in_a_burst_run_the_newest_and_never_stop_the_joint_states(operator):
+    """A policy may toggle the fingers faster than they move: the running command finishes, the
+    newest waiting one runs after it, the ones between are superseded, and /joint_states keeps
+    flowing throughout (each waiting goal used to hold an executor thread, until none was left)."""
+    assert operator.move.wait_for_server(timeout_sec=30)
+    started = time.monotonic()
+    handles = [move_fingers(operator, width, 0.1, []) for width in (0.02, 0.07, 0.03, 0.06)]
+    results = [finish(handle) for handle in handles]
+    ended = time.monotonic()
+    assert results[0].status == GoalStatus.STATUS_SUCCEEDED and results[-1].status == GoalStatus.STATUS_SUCCEEDED
+    superseded = [r for r in results[1:-1] if r.status == GoalStatus.STATUS_ABORTED]
+    assert superseded and all("superseded" in r.result.error for r in superseded), [r.result for r in results]
+    time.sleep(0.5)
+    assert abs(operator.widths_between(ended, time.monotonic())[-1] - 0.06) < 0.005
+    arrivals = [t for t, _ in operator.widths if started <= t] + [time.monotonic()]
+    assert max(np.diff(arrivals)) < 0.5, f"/joint_states paused {max(np.diff(arrivals)):.2f} s during the burst"

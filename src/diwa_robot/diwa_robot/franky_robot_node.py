@@ -43,6 +43,8 @@ TWIST_FRAMES = ("fr3_link0", "world")
 """Frames whose axes are the base's: the scene frame is parallel to it (docs/deploy.md, step 1)."""
 WIDTH_PERIOD_S = 0.05
 """How often the fingers' width is read while a gripper action runs."""
+SLOW_CALL_S = 0.1
+"""A franky call that blocks this long holds up /joint_states (robot_state's freshness limit): logged."""
 
 
 class FrankyRobotNode(Node):
@@ -72,6 +74,12 @@ class FrankyRobotNode(Node):
         self.create_timer(1.0 / rate_hz, self.on_period, callback_group=stream)
         self.create_service(Trigger, "~/recover", self.on_recover, callback_group=stream)
         gripper = ReentrantCallbackGroup()  # a gripper motion takes seconds; the stream goes on
+        # One gripper command runs at a time and only the newest waits: each waiting goal holds an
+        # executor thread, and a policy toggling the fingers once held all of them, which stopped
+        # /joint_states (and the twists) for seconds. An older waiting goal is superseded.
+        self.gripper_turn = threading.Condition()
+        self.gripper_busy = False
+        self.gripper_next: object | None = None
         cancel = lambda _goal: CancelResponse.REJECT  # noqa: E731 - franky's gripper motions block
         self.gripper_servers = [
             ActionServer(self, Move, f"{namespace}/move", self.on_move, callback_group=gripper, cancel_callback=cancel),
@@ -104,16 +112,20 @@ class FrankyRobotNode(Node):
         if self.errors:
             self.get_logger().warn(f"arm in error {self.errors}: twist refused", throttle_duration_sec=1.0)
             return
+        started = time.monotonic()
         try:
             with self.arm_lock:
                 self.arm.send_twist(linear, angular, self.hold_s, self.tcp_beyond_ee)
         except ArmError as err:
             self.get_logger().error(str(err), throttle_duration_sec=1.0)
+        self._report_slow("take a twist", started)
 
     def on_period(self) -> None:
+        started = time.monotonic()
         with self.arm_lock:
             state = self.arm.state()
             joints = self.arm.joint_positions()
+        self._report_slow("read the state", started)
         self.errors = state.errors
         msg = JointState(name=[*ARM_JOINT_NAMES, *FINGER_JOINT_NAMES])
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -127,6 +139,11 @@ class FrankyRobotNode(Node):
         status.values = [KeyValue(key="tcp_speed", value=f"{state.tcp_speed:.4f}")]
         self.diag_pub.publish(DiagnosticArray(header=msg.header, status=[status]))
 
+    def _report_slow(self, what: str, started: float) -> None:
+        blocked = time.monotonic() - started
+        if blocked > SLOW_CALL_S:
+            self.get_logger().warn(f"franky took {blocked:.2f} s to {what}: /joint_states waited as long")
+
     def on_recover(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         try:
             with self.arm_lock:
@@ -138,9 +155,34 @@ class FrankyRobotNode(Node):
 
     # --- the gripper (franka_gripper's actions) -------------------------------------------------
     def _gripper(self, goal_handle, action, run: Callable[[], bool]) -> object:
-        """Run one gripper action; while the fingers move, the width goes to /joint_states and the
-        goal's feedback (franka_gripper reads the state beside its running command the same way)."""
+        """Run one gripper action once the gripper is free, unless a newer goal arrives meanwhile;
+        while the fingers move, the width goes to /joint_states and the goal's feedback
+        (franka_gripper reads the state beside its running command the same way)."""
         result = action.Result()
+        if not self._wait_for_the_gripper(goal_handle):
+            goal_handle.abort()
+            result.error = "superseded by a newer gripper goal before it started"
+            return result
+        try:
+            return self._run_gripper(goal_handle, action, run, result)
+        finally:
+            with self.gripper_turn:
+                self.gripper_busy = False
+                self.gripper_turn.notify_all()
+
+    def _wait_for_the_gripper(self, goal_handle) -> bool:
+        """Take the gripper for `goal_handle` once free; False if a newer goal took its place."""
+        with self.gripper_turn:
+            self.gripper_next = goal_handle
+            self.gripper_turn.notify_all()  # an older waiting goal learns that it is superseded
+            while self.gripper_busy and self.gripper_next is goal_handle:
+                self.gripper_turn.wait()
+            if self.gripper_next is not goal_handle:
+                return False
+            self.gripper_busy, self.gripper_next = True, None
+            return True
+
+    def _run_gripper(self, goal_handle, action, run: Callable[[], bool], result) -> object:
         moving = threading.Event()
         moving.set()
         watcher = threading.Thread(
