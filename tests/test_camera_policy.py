@@ -51,7 +51,15 @@ def graph_specs(cameras: bool) -> list[tuple[str, str, dict[str, object]]]:
         (
             "diwa_calvin_bridge",
             "mock_robot",
-            {"seed": 5, "rate_hz": RATE_HZ, "cameras": cameras, "static_image_size": 64, "gripper_image_size": 64},
+            # Best-effort images, as camera drivers publish them: the policy node must still match them.
+            {
+                "seed": 5,
+                "rate_hz": RATE_HZ,
+                "cameras": cameras,
+                "camera_qos": "sensor_data",
+                "static_image_size": 64,
+                "gripper_image_size": 64,
+            },
         ),
         ("diwa_robot", "command_arbiter", {"lease_s": 1.0}),
         (

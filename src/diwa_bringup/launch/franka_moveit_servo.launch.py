@@ -1,6 +1,7 @@
 """The Franka side of the deploy graph (robot:=franka): franka_ros2 with MoveIt 2, plus MoveIt Servo.
 
-Included by graphs/deploy.yaml and graphs/collect.yaml with robot_ip and use_fake_hardware. It starts
+Included by launch/deploy.launch.yaml and launch/collect.launch.yaml with robot_ip and use_fake_hardware.
+It starts
   - franka_fr3_moveit_config's moveit.launch.py (franka_ros2, branch jazzy, v3.4.0): ros2_control
     with the FR3 hardware (or franka_ros2's mock hardware), fr3_arm_controller, move_group,
     franka_gripper, robot_state_publisher and its RViz (rviz/moveit.rviz, fixed frame fr3_link0).

@@ -32,7 +32,7 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
@@ -44,33 +44,46 @@ from diwa_msgs.msg import SceneState
 from diwa_msgs.srv import ResetSim
 from diwa_robot.image_conversion import rgb_to_image_msg
 from diwa_robot.node_main import run_node
+from diwa_robot.parameters import declare
 
 GRIPPER_SETTLE_TIMEOUT_S = 2.0
 GRIPPER_SETTLE_TOLERANCE_M = 2e-4
 
 
+CAMERA_QOS = {"reliable": QoSProfile(depth=10), "sensor_data": qos_profile_sensor_data}
+
+
 class MockRobotNode(Node):
     def __init__(self) -> None:
         super().__init__("mock_robot")
-        self.declare_parameter("rate_hz", CONTROL_RATE_HZ)
-        self.declare_parameter("command_timeout_s", 0.2)
-        self.declare_parameter("seed", 0)
-        self.declare_parameter("cameras", False)
-        self.declare_parameter("static_image_size", 200)
-        self.declare_parameter("gripper_image_size", 84)
-        self.declare_parameter("frame_id", "world")
-        self.declare_parameter("twist_topic", "servo_node/delta_twist_cmds")
-        self.declare_parameter("pause_service", "servo_node/pause_servo")
-        self.declare_parameter("gripper_namespace", "franka_gripper")
+        declare(self, "rate_hz", CONTROL_RATE_HZ, "simulator steps per second, one per tick (Hz)")
+        declare(self, "command_timeout_s", 0.2, "an older twist is not applied: the arm holds still (s)")
+        declare(self, "seed", 0, "seed of the first start state")
+        declare(self, "cameras", False, "render and publish the static and gripper cameras")
+        declare(
+            self,
+            "camera_qos",
+            "reliable",
+            "reliable: a recorder keeps every frame; sensor_data: best effort, as camera drivers publish",
+        )
+        declare(self, "static_image_size", 200, "static camera image side (pixels)")
+        declare(self, "gripper_image_size", 84, "gripper camera image side (pixels)")
+        declare(self, "frame_id", "world", "the scene frame: TF root, parent of fr3_link0")
+        declare(self, "twist_topic", "servo_node/delta_twist_cmds", "the command arbiter's output")
+        declare(self, "pause_service", "servo_node/pause_servo", "Servo's pause service, served here")
+        declare(self, "gripper_namespace", "franka_gripper", "where the gripper actions are served")
         # False where robot_state_publisher publishes the arm's chain from /joint_states and the FR3
         # URDF: two publishers of one frame would fight over it.
-        self.declare_parameter("publish_tcp_frame", True)
+        declare(self, "publish_tcp_frame", True, "publish fr3_link0 -> fr3_hand_tcp on /tf")
 
         param = self.get_parameter
         self.rate_hz = float(param("rate_hz").value)
         self.command_timeout_s = float(param("command_timeout_s").value)
         self.frame_id = str(param("frame_id").value)
         self.cameras = bool(param("cameras").value)
+        camera_qos = str(param("camera_qos").value)
+        if camera_qos not in CAMERA_QOS:
+            raise ValueError(f"camera_qos must be one of {sorted(CAMERA_QOS)}, got {camera_qos!r}")
         self.env = make_env(
             cameras=("static", "gripper") if self.cameras else (),
             static_size=int(param("static_image_size").value),
@@ -92,10 +105,11 @@ class MockRobotNode(Node):
         self.scene_pub = self.create_publisher(SceneState, "~/scene_state", 10)
         # Every reset is announced: recordings split episodes there (the state jumps without an action).
         self.reset_pub = self.create_publisher(Header, "~/resets", 10)
-        self.static_pub = self.create_publisher(Image, "camera/static/image_raw", 10) if self.cameras else None
-        self.wrist_pub = self.create_publisher(Image, "camera/gripper/image_raw", 10) if self.cameras else None
+        qos = CAMERA_QOS[camera_qos]
+        self.static_pub = self.create_publisher(Image, "camera/static/image_raw", qos) if self.cameras else None
+        self.wrist_pub = self.create_publisher(Image, "camera/gripper/image_raw", qos) if self.cameras else None
         self.camera_info_pubs = (
-            {key: self.create_publisher(CameraInfo, f"camera/{key}/camera_info", 10) for key in ("static", "gripper")}
+            {key: self.create_publisher(CameraInfo, f"camera/{key}/camera_info", qos) for key in ("static", "gripper")}
             if self.cameras
             else {}
         )

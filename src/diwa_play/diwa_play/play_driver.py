@@ -28,6 +28,7 @@ from diwa_robot.backends import (
 )
 from diwa_robot.estop import EStop
 from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
+from diwa_robot.parameters import declare
 from diwa_robot.safety import (
     CartesianCommand,
     GripperRequest,
@@ -39,17 +40,17 @@ from diwa_robot.safety import (
 
 def declare_driver_parameters(node: Node, source: str) -> None:
     """`source`: the command arbiter's input this node publishes on (play or teleop)."""
-    node.declare_parameter("backend", "sim")  # sim | franka (MoveIt Servo) | franky (franky_robot)
-    node.declare_parameter("rate_hz", 30.0)
-    node.declare_parameter("observation_max_age_s", 0.25)
-    node.declare_parameter("scene_state_topic", "")  # empty: the backend's source
-    node.declare_parameter("twist_topic", f"diwa/commands/{source}")
-    node.declare_parameter("gripper_namespace", "franka_gripper")
-    node.declare_parameter("planning_frame", "")  # empty: the backend's command frame
-    node.declare_parameter("safety_file", "")
-    node.declare_parameter("safety_profile", "")  # empty: the backend's own
-    node.declare_parameter("gripper_speed", 0.1)
-    node.declare_parameter("gripper_force", 20.0)
+    declare(node, "backend", "sim", "sim | franka (MoveIt Servo) | franky (franky_robot)")
+    declare(node, "rate_hz", 30.0, "commands per second (Hz)")
+    declare(node, "observation_max_age_s", 0.25, "an older observation holds the arm (s)")
+    declare(node, "scene_state_topic", "", "the observation; empty: the backend's source")
+    declare(node, "twist_topic", f"diwa/commands/{source}", "this source's commands, to the command arbiter")
+    declare(node, "gripper_namespace", "franka_gripper", "the gripper's Move and Grasp actions")
+    declare(node, "planning_frame", "", "frame of the twists sent; empty: the backend's command frame")
+    declare(node, "safety_file", "", "safety YAML; empty: share/diwa_bringup/config/safety.yaml")
+    declare(node, "safety_profile", "", "profile in the safety file; empty: the backend's own")
+    declare(node, "gripper_speed", 0.1, "finger speed of gripper commands (m/s)")
+    declare(node, "gripper_force", 20.0, "grasp force (N)")
 
 
 class PlayDriver:

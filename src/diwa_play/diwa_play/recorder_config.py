@@ -46,6 +46,20 @@ PARAMETER_DEFAULTS: dict[str, Any] = {
     "max_file_duration_s": 0.0,
     "sync_period_s": 1.0,
 }
+PARAMETER_DESCRIPTIONS: dict[str, str] = {
+    "output": 'bag directory to create (must not exist); "": play_<date>_<time>; later bags OUTPUT_1, ...',
+    "max_frames": "close the bag and exit after this many frames (0: until stopped)",
+    "cameras": "also record camera_topics",
+    "autostart": "record from start-up; otherwise call ~/start",
+    "topics": "TOPIC:TYPE entries to record; names without a leading / are in this node's namespace",
+    "camera_topics": "TOPIC:TYPE entries recorded when cameras is true",
+    "frame_topic": "the SceneState topic whose messages count as frames",
+    "annotation_topic": "where ~/annotate stores diwa_msgs/Annotation in the bag",
+    "qos_depth": "history of the reliable subscriptions: no loss while the recorder keeps up",
+    "max_file_size_mb": "start the next storage file at this size (0: no limit)",
+    "max_file_duration_s": "start the next storage file after this long (0: no limit)",
+    "sync_period_s": "flush and rewrite metadata.yaml this often: a killed recorder loses at most this much (s)",
+}
 # Declared with dynamic typing and converted here: on the command line `-p max_file_size_mb:=100`
 # is an integer and `-p output:=2024` a number, which a statically typed parameter would refuse.
 FLEXIBLE_PARAMETERS = frozenset({"output", "max_file_size_mb", "max_file_duration_s", "sync_period_s"})

@@ -26,7 +26,6 @@ from typing import Any
 import rclpy
 from diwa.data.bag_types import MessageTypes, TypeDefinition, share_dirs_from_prefixes
 from diwa.data.bag_writer import BagWriter, Topic
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -38,7 +37,13 @@ from std_srvs.srv import Trigger
 
 from diwa_msgs.msg import Annotation
 from diwa_msgs.srv import AnnotateEpisode
-from diwa_play.recorder_config import FLEXIBLE_PARAMETERS, PARAMETER_DEFAULTS, RecorderConfig
+from diwa_play.recorder_config import (
+    FLEXIBLE_PARAMETERS,
+    PARAMETER_DEFAULTS,
+    PARAMETER_DESCRIPTIONS,
+    RecorderConfig,
+)
+from diwa_robot.parameters import declare
 
 ANNOTATION_TYPE = "diwa_msgs/msg/Annotation"
 # After the last frame the bag stays open until the next frame arrives, so the last tick keeps its
@@ -78,7 +83,7 @@ class RecorderNode(Node):
     def __init__(self) -> None:
         super().__init__("recorder")
         for name, default in PARAMETER_DEFAULTS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(dynamic_typing=name in FLEXIBLE_PARAMETERS))
+            declare(self, name, default, PARAMETER_DESCRIPTIONS[name], dynamic_typing=name in FLEXIBLE_PARAMETERS)
         self.config = config = RecorderConfig.from_parameters(
             {n: self.get_parameter(n).value for n in PARAMETER_DEFAULTS}, self.resolve_topic_name
         )

@@ -11,22 +11,21 @@ from rclpy.node import Node
 from diwa_msgs.srv import ResetSim
 from diwa_play.play_driver import PlayDriver, declare_driver_parameters
 from diwa_robot.node_main import run_node
+from diwa_robot.parameters import declare
 
 
 class ScriptedPlayNode(Node):
     def __init__(self) -> None:
         super().__init__("scripted_play")
         declare_driver_parameters(self, "play")
-        self.declare_parameter("seed", 0)
-        self.declare_parameter("episode_frames", 250)
-        self.declare_parameter("reset_service", "mock_robot/reset")
-        seed = int(self.get_parameter("seed").value)
-        self.episode_frames = int(self.get_parameter("episode_frames").value)
+        seed = int(declare(self, "seed", 0, "seed of the play agent and the scene resets"))
+        self.episode_frames = int(declare(self, "episode_frames", 250, "frames of play between scene resets"))
+        reset_service = str(declare(self, "reset_service", "mock_robot/reset", "the simulator's ResetSim service"))
         self.driver = PlayDriver(self)
         # Frames count from 0 here and in the recorder; the scene is re-randomised every episode.
         self.agent = PlayAgent(PlayConfig(frames=self.episode_frames, seed=seed, episode_frames=self.episode_frames))
         self.rng = np.random.default_rng(seed)
-        self.reset_client = self.create_client(ResetSim, str(self.get_parameter("reset_service").value))
+        self.reset_client = self.create_client(ResetSim, reset_service)
         self.pending_reset = None
         self.frames = 0
         self.create_timer(1.0 / self.driver.rate_hz, self.on_tick)

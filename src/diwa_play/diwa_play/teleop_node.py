@@ -18,20 +18,21 @@ from sensor_msgs.msg import Joy
 from diwa_play.play_driver import PlayDriver, declare_driver_parameters
 from diwa_play.teleop_mapping import HELP, JoyMapping, JoyTeleop, KeyboardTeleop
 from diwa_robot.node_main import run_node
+from diwa_robot.parameters import declare
 
 
 class TeleopNode(Node):
     def __init__(self) -> None:
         super().__init__("teleop")
         declare_driver_parameters(self, "teleop")
-        self.declare_parameter("input", "keyboard")  # keyboard | joy
-        self.declare_parameter("speed", 0.5)
-        self.declare_parameter("joy_axes", list(JoyMapping.axes))
-        self.declare_parameter("joy_signs", list(JoyMapping.signs))
-        self.declare_parameter("joy_gripper_button", JoyMapping.gripper_button)
-        self.declare_parameter("joy_deadzone", JoyMapping.deadzone)
-        self.declare_parameter("joy_enable_button", JoyMapping.enable_button)
-        self.declare_parameter("joy_timeout_s", JoyMapping.timeout_s)
+        declare(self, "input", "keyboard", "keyboard (this terminal) | joy (sensor_msgs/Joy on joy)")
+        declare(self, "speed", 0.5, "keyboard: the relative action of a key press, in [0, 1]")
+        declare(self, "joy_axes", list(JoyMapping.axes), "joy: the axes of x, y, z, roll, pitch, yaw")
+        declare(self, "joy_signs", list(JoyMapping.signs), "joy: the sign of each of those axes")
+        declare(self, "joy_gripper_button", JoyMapping.gripper_button, "joy: the button that toggles the gripper")
+        declare(self, "joy_deadzone", JoyMapping.deadzone, "joy: axis values below this are zero")
+        declare(self, "joy_enable_button", JoyMapping.enable_button, "joy: the arm moves only while this is held")
+        declare(self, "joy_timeout_s", JoyMapping.timeout_s, "joy: older input stops the arm (s)")
         self.driver = PlayDriver(self)
         self.input = str(self.get_parameter("input").value)
         self.keyboard = KeyboardTeleop(speed=float(self.get_parameter("speed").value))

@@ -12,6 +12,7 @@ from diwa_play.recorder_config import (
     DEFAULT_CAMERA_TOPICS,
     DEFAULT_TOPICS,
     PARAMETER_DEFAULTS,
+    PARAMETER_DESCRIPTIONS,
     RecorderConfig,
     TopicSpec,
     parse_topic,
@@ -23,6 +24,7 @@ RECORDER_YAML = Path(__file__).resolve().parents[2] / "diwa_bringup" / "config" 
 def test_the_bringup_parameter_file_names_exactly_the_node_parameters() -> None:
     params = yaml.safe_load(RECORDER_YAML.read_text())["recorder"]["ros__parameters"]
     assert set(params) == set(PARAMETER_DEFAULTS)
+    assert set(PARAMETER_DESCRIPTIONS) == set(PARAMETER_DEFAULTS) and all(PARAMETER_DESCRIPTIONS.values())
     for name, value in params.items():
         assert type(value) is type(PARAMETER_DEFAULTS[name]), name  # ROS parameters keep their declared type
     config = RecorderConfig.from_parameters({**params, "output": "bag"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from geometry_msgs.msg import TwistStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import MarkerArray
 
@@ -39,6 +41,7 @@ from diwa_robot.estop import EStop
 from diwa_robot.image_conversion import image_msg_to_rgb
 from diwa_robot.node_main import run_node
 from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
+from diwa_robot.parameters import declare
 from diwa_robot.safety import (
     CartesianCommand,
     GripperRequest,
@@ -100,29 +103,29 @@ class RobotStreamWatch:
 class PolicyNode(Node):
     def __init__(self) -> None:
         super().__init__("policy_node")
-        p = self.declare_parameter
-        p("backend", "sim")
-        p("control_rate_hz", 30.0)
-        p("observation_max_age_s", 0.25)
-        p("default_max_steps", DEFAULT_MAX_STEPS)
-        p("safety_file", "")
-        p("safety_profile", "")
-        p("scene_state_topic", "")  # empty: the backend's source (backends.SCENE_STATE_TOPICS)
-        p("twist_topic", "diwa/commands/policy")  # the command arbiter forwards it to the robot
-        p("robot_twist_topic", "servo_node/delta_twist_cmds")  # what the arbiter sends the robot
+        p = partial(declare, self)
+        p("backend", "sim", "sim | franka | franky: the robot the skills run on")
+        p("control_rate_hz", 30.0, "policy steps per second (Hz)")
+        p("observation_max_age_s", 0.25, "an older observation stops the goal, arm held (s)")
+        p("default_max_steps", DEFAULT_MAX_STEPS, "steps of a goal that gives max_steps 0")
+        p("safety_file", "", "safety YAML; empty: share/diwa_bringup/config/safety.yaml")
+        p("safety_profile", "", "profile in the safety file; empty: the backend's (a real arm refuses others)")
+        p("scene_state_topic", "", "the observation; empty: the backend's source")
+        p("twist_topic", "diwa/commands/policy", "this source's commands, which the command arbiter forwards")
+        p("robot_twist_topic", "servo_node/delta_twist_cmds", "the arbiter's output, watched until the arm rests")
         for key, topic in CAMERA_TOPICS.items():
-            p(f"camera_topics.{key}", topic)
-        p("image_max_skew_s", 0.1)
-        p("gripper_namespace", "franka_gripper")
-        p("planning_frame", "world")
-        p("gripper_speed", 0.1)
-        p("gripper_force", 20.0)
-        p("seed", 0)
-        p("inference_threads", 1)
-        p("allow_unpromoted", False)
-        p("promotion_min_episodes", DEFAULT_MIN_EPISODES)
+            p(f"camera_topics.{key}", topic, f"sensor_msgs/Image topic of {key} (rgb8 or bgr8)")
+        p("image_max_skew_s", 0.1, "largest gap between a camera frame and the robot state it goes with (s)")
+        p("gripper_namespace", "franka_gripper", "the gripper's Move and Grasp actions")
+        p("planning_frame", "world", "frame of the twists sent")
+        p("gripper_speed", 0.1, "finger speed of gripper commands (m/s)")
+        p("gripper_force", 20.0, "grasp force (N)")
+        p("seed", 0, "seed of the policies' sampling noise")
+        p("inference_threads", 1, "torch threads for inference")
+        p("allow_unpromoted", False, "backend franka/franky: deploy checkpoints that failed the promotion gate")
+        p("promotion_min_episodes", DEFAULT_MIN_EPISODES, "evaluation episodes the promotion gate needs")
         for skill in SKILLS:
-            p(f"policies.{skill}", "")
+            p(f"policies.{skill}", "", f"checkpoint of {skill} (a path or released:NAME); goals may name another")
 
         value = lambda name: self.get_parameter(name).value  # noqa: E731
         self.rate_hz = float(value("control_rate_hz"))
@@ -168,7 +171,10 @@ class PolicyNode(Node):
         self.create_subscription(SceneState, self.scene_state_topic, self.on_scene_state, 10, callback_group=group)
         for key in CAMERA_TOPICS:
             topic = str(value(f"camera_topics.{key}"))
-            self.create_subscription(Image, topic, lambda msg, k=key: self.on_image(k, msg), 2, callback_group=group)
+            # Sensor-data QoS (best effort) matches camera drivers that publish best effort and reliable ones.
+            self.create_subscription(
+                Image, topic, lambda msg, k=key: self.on_image(k, msg), qos_profile_sensor_data, callback_group=group
+            )
         self.robot_stream = RobotStreamWatch()
         self.create_subscription(
             TwistStamped, str(value("robot_twist_topic")), self.robot_stream.on_twist, 10, callback_group=group

@@ -26,6 +26,7 @@ from diwa_robot.backends import command_frame_for, safety_profile_for, scene_sta
 from diwa_robot.estop import EStop
 from diwa_robot.node_main import run_node
 from diwa_robot.observation_cache import ObservationCache, ObservationUnavailableError
+from diwa_robot.parameters import declare
 from diwa_robot.safety import (
     CartesianCommand,
     FilteredCommand,
@@ -42,16 +43,24 @@ CONFLICT_CHECK_S = 1.0
 class ArbiterNode(Node):
     def __init__(self) -> None:
         super().__init__("command_arbiter")
-        p = self.declare_parameter
-        p("sources", list(COMMAND_SOURCES))
-        p("input_namespace", "diwa/commands")
-        p("output_topic", "servo_node/delta_twist_cmds")
-        p("scene_state_topic", "")  # empty: the backend's source
-        p("planning_frame", "")
-        p("lease_s", 0.2)
-        p("backend", "sim")
-        p("safety_file", "")
-        p("safety_profile", "")
+        declare(self, "sources", list(COMMAND_SOURCES), "command sources, each on <input_namespace>/<source>")
+        declare(self, "input_namespace", "diwa/commands", "where the sources' TwistStamped commands arrive")
+        declare(
+            self,
+            "output_topic",
+            "servo_node/delta_twist_cmds",
+            "the robot's twist input (MoveIt Servo's, the mock robot's, franky_robot's)",
+        )
+        declare(
+            self, "scene_state_topic", "", "the TCP position the workspace box is kept against; empty: the backend's"
+        )
+        declare(self, "planning_frame", "", "frame of the twists sent; empty: the backend's (world, fr3_link0)")
+        declare(self, "lease_s", 0.2, "a source silent this long loses the arm, which brakes to rest (s)")
+        declare(self, "backend", "sim", "sim | franka | franky: chooses the safety profile and frames")
+        declare(self, "safety_file", "", "safety YAML; empty: share/diwa_bringup/config/safety.yaml")
+        declare(
+            self, "safety_profile", "", "profile in the safety file; empty: the backend's (a real arm refuses others)"
+        )
         value = lambda name: self.get_parameter(name).value  # noqa: E731
         profile = safety_profile_for(str(value("backend")), str(value("safety_profile")))
         limits = load_safety_limits(safety_file_or_installed(str(value("safety_file"))), profile)

@@ -27,7 +27,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from diwa.robot_contract import ARM_JOINT_NAMES, CONTROL_RATE_HZ, FINGER_JOINT_NAMES, GRIPPER_OPEN_WIDTH_M
 from diwa.sim.geometry import ROBOT_BASE_POS, TCP_OFFSET
 from geometry_msgs.msg import TwistStamped
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
@@ -37,6 +36,7 @@ from std_srvs.srv import Trigger
 from diwa_msgs.action import Grasp, Homing, Move
 from diwa_robot.franky_arm import ArmError, FrankyArm
 from diwa_robot.node_main import run_node
+from diwa_robot.parameters import declare
 from diwa_robot.safety import load_safety_limits, safety_file_or_installed
 
 TWIST_FRAMES = ("fr3_link0", "world")
@@ -50,16 +50,22 @@ SLOW_CALL_S = 0.1
 class FrankyRobotNode(Node):
     def __init__(self) -> None:
         super().__init__("franky_robot")
-        read_only = ParameterDescriptor(read_only=True)
-        p = self.declare_parameter
-        robot_ip = str(p("robot_ip", "", read_only).value)
-        base = [float(v) for v in p("base_in_scene", list(ROBOT_BASE_POS), read_only).value]
-        dynamics = float(p("dynamics_factor", 0.3, read_only).value)
-        realtime = bool(p("realtime", True, read_only).value)
-        rate_hz = float(p("rate_hz", CONTROL_RATE_HZ, read_only).value)
-        twist_topic = str(p("twist_topic", "servo_node/delta_twist_cmds", read_only).value)
-        namespace = str(p("gripper_namespace", "franka_gripper", read_only).value).rstrip("/")
-        safety_file = str(p("safety_file", "", read_only).value)
+        robot_ip = str(declare(self, "robot_ip", "", "the arm's FCI address (or franky-sim's); required"))
+        base = [
+            float(v) for v in declare(self, "base_in_scene", list(ROBOT_BASE_POS), "fr3_link0 in the scene frame (m)")
+        ]
+        dynamics = float(declare(self, "dynamics_factor", 0.3, "franky's relative dynamics factor, (0, 1]"))
+        realtime = bool(
+            declare(self, "realtime", True, "libfranka's real-time check (false: franky-sim, no PREEMPT_RT)")
+        )
+        rate_hz = float(declare(self, "rate_hz", CONTROL_RATE_HZ, "/joint_states rate (Hz)"))
+        twist_topic = str(declare(self, "twist_topic", "servo_node/delta_twist_cmds", "the command arbiter's output"))
+        namespace = str(
+            declare(self, "gripper_namespace", "franka_gripper", "where the gripper actions are served")
+        ).rstrip("/")
+        safety_file = str(
+            declare(self, "safety_file", "", "safety YAML (its franka profile's hold); empty: the installed one")
+        )
         if not robot_ip:
             raise ValueError("robot_ip is required: the arm's FCI address (or franky-sim's)")
         limits = load_safety_limits(safety_file_or_installed(safety_file), "franka")

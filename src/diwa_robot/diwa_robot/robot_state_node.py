@@ -19,12 +19,12 @@ import numpy as np
 from diwa.franka_state import FrankaObservation
 from diwa.robot_contract import ARM_JOINT_NAMES, CONTROL_RATE_HZ, FINGER_JOINT_NAMES
 from diwa.sim.geometry import ROBOT_BASE_POS
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
 from diwa_msgs.msg import SceneState
 from diwa_robot.node_main import run_node
+from diwa_robot.parameters import declare
 
 JOINTS = (*ARM_JOINT_NAMES, *FINGER_JOINT_NAMES)
 STARTUP_GRACE_S = 3.0
@@ -33,13 +33,13 @@ STARTUP_GRACE_S = 3.0
 class RobotStateNode(Node):
     def __init__(self) -> None:
         super().__init__("robot_state")
-        read_only = ParameterDescriptor(read_only=True)
-        p = self.declare_parameter
-        topic = p("joint_states_topic", "joint_states", read_only).value
-        rate_hz = float(p("rate_hz", CONTROL_RATE_HZ, read_only).value)
-        self.max_age_s = float(p("max_age_s", 0.1, read_only).value)
-        self.frame_id = str(p("frame_id", "world", read_only).value)
-        base = [float(v) for v in p("base_in_scene", list(ROBOT_BASE_POS), read_only).value]
+        topic = declare(self, "joint_states_topic", "joint_states", "the arm's and the fingers' JointState")
+        rate_hz = float(declare(self, "rate_hz", CONTROL_RATE_HZ, "SceneState rate (Hz)"))
+        self.max_age_s = float(declare(self, "max_age_s", 0.1, "no state from joint readings older than this (s)"))
+        self.frame_id = str(declare(self, "frame_id", "world", "frame of the published states"))
+        base = [
+            float(v) for v in declare(self, "base_in_scene", list(ROBOT_BASE_POS), "fr3_link0 in the scene frame (m)")
+        ]
         if not (rate_hz > 0 and self.max_age_s > 0):
             raise ValueError(f"rate_hz and max_age_s must be positive, got {rate_hz} and {self.max_age_s}")
         self.observation = FrankaObservation(base)

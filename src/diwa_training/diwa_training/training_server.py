@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from rclpy.node import Node
 
 from diwa_msgs.action import FineTune, TrainWorldModel
 from diwa_robot.node_main import run_node
+from diwa_robot.parameters import declare
 
 POLL_PERIOD_S = 0.2
 CANCEL_GRACE_S = 20.0
@@ -89,20 +91,21 @@ class ChildRun:
 class TrainingServer(Node):
     def __init__(self) -> None:
         super().__init__("training_server")
-        self.declare_parameter("workdir", "artifacts")
-        self.declare_parameter("default_wm_steps", 0)
-        self.declare_parameter("default_iterations", 0)
-        self.declare_parameter("finetune_profile", "quick")
-        self.declare_parameter("finetune_eval_episodes", 100)
-        self.declare_parameter("finetune_seed", 0)
-        self.declare_parameter("finetune_eval_seed", 0)
-        # Imagined episodes of the pre-deployment verdict on every fine-tuned skill; 0: no verdict.
-        self.declare_parameter("verdict_episodes", 500)
-        # An independent world model and its reward classifiers (diwa verdict --judge-wm): without them
-        # the verdict stays "uncertain" and the promotion gate needs a simulator evaluation.
-        self.declare_parameter("verdict_judge_world_model", "")
-        self.declare_parameter("verdict_judge_reward_model", "")
-        self.workdir = Path(str(self.get_parameter("workdir").value)).resolve()
+        # Read when a goal starts: set them between goals (ros2 param set); the workdir is fixed.
+        each_goal = partial(declare, self, read_only=False)
+        workdir = declare(self, "workdir", "artifacts", "directory for checkpoints and logs")
+        each_goal("default_wm_steps", 0, "world-model steps of a goal that gives 0; 0: the profile's")
+        each_goal("default_iterations", 0, "PPO iterations of a goal that gives 0; 0: the profile's")
+        each_goal("finetune_profile", "quick", "fine-tuning profile")
+        each_goal("finetune_eval_episodes", 100, "paired simulator episodes before and after fine-tuning")
+        each_goal("finetune_seed", 0, "fine-tuning seed")
+        each_goal("finetune_eval_seed", 0, "seed of the paired evaluation")
+        each_goal("verdict_episodes", 500, "imagined episodes of the pre-deployment verdict; 0: no verdict")
+        # Without an independent world model the verdict stays "uncertain" and the promotion gate needs a
+        # simulator evaluation.
+        each_goal("verdict_judge_world_model", "", "an independent world model for the verdict (--judge-wm)")
+        each_goal("verdict_judge_reward_model", "", "its reward classifiers")
+        self.workdir = Path(str(workdir)).resolve()
         self.busy = False
         self._verdict_note = ""
         group = ReentrantCallbackGroup()
