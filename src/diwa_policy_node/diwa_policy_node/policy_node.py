@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from functools import partial
 
@@ -217,6 +218,7 @@ class PolicyNode(Node):
                 return self._run(goal_handle)
             except Exception as err:  # the client must learn of any failure; the arm is braked
                 message = f"aborted, arm held: internal error: {type(err).__name__}: {err}"
+                self.get_logger().error(f"{message}\n{traceback.format_exc()}")
                 if goal_handle.is_active:
                     return self._finish(goal_handle, "abort", False, 0, message)
                 return ExecuteSkill.Result(success=False, steps=0, message=message)
