@@ -99,8 +99,8 @@ class ServoStreamBackend(RobotBackend):
         except ValueError:
             # rclpy 7.1's send_goal_async sends the request before it registers the reply's future
             # (action/client.py); when the executor thread takes the reply first, the bookkeeping
-            # raises "list.remove(x): x not in list" here, after the goal was sent and answered.
-            # Seen once in a full test run, where it ended a skill with an internal error.
+            # raises "list.remove(x): x not in list" here, after the goal was sent and answered
+            # (docs/results/franky_in_make_test/).
             self.node.get_logger().debug("rclpy's goal bookkeeping raced the gripper's reply; the goal was sent")
 
     def hold(self) -> None:
