@@ -57,7 +57,7 @@ def test_every_variant_names_existing_parameter_files_and_has_the_standard_argum
     for node in nodes(name, **given).values():
         for path in node.parameter_files:
             assert path.is_file(), f"{name}: {node.name} reads {path}, which does not exist"
-        assert node.parameter("use_sim_time") == "false"
+        assert node.parameter("use_sim_time") is False
         assert node.ros_args == ("--log-level", "info") and node.namespace == ""
     assert {"namespace", "use_sim_time", "log_level"} <= {a.name for a in launch_file(name).arguments}
 
@@ -67,7 +67,7 @@ def test_namespace_and_log_level_reach_every_node():
         active = nodes(name, **REQUIRED.get(name, {}), namespace="cell_2", log_level="debug", use_sim_time="true")
         for node in active.values():
             assert node.namespace == "/cell_2" and node.ros_args == ("--log-level", "debug"), (name, node.name)
-            assert node.parameter("use_sim_time") == "true"
+            assert node.parameter("use_sim_time") is True
 
 
 def test_every_graph_with_a_command_source_runs_the_command_arbiter():
@@ -92,7 +92,7 @@ def test_a_franka_graph_reads_robot_state_and_drives_the_arm_through_its_backend
         driver = started.get("teleop") or started.get("policy_node")
         if driver is not None:
             assert BRINGUP / "config" / "franka.yaml" in driver.parameter_files
-            assert driver.parameter("backend") == "franka" and driver.parameter("franka.fake_hardware") == "true"
+            assert driver.parameter("backend") == "franka" and driver.parameter("franka.fake_hardware") is True
         if name == "collect":
             files = [p.name for p in started["recorder"].parameter_files]
             assert files == ["recorder.yaml", "recorder_franka.yaml"]
@@ -111,7 +111,7 @@ def test_collect_starts_the_play_source_asked_for():
     assert "joy_node" in nodes("collect", bag="b", play="joy") and "joy_node" not in nodes("collect", bag="b")
     recorder = nodes("collect", bag="/data/b", frames="10")["recorder"]
     assert recorder.shutdown_on_exit and recorder.parameter("output") == "/data/b"
-    assert recorder.parameter("max_frames") == "10"
+    assert recorder.parameter("max_frames") == 10 and recorder.parameter("autostart") is True
 
 
 def test_a_franky_graph_runs_franky_robot_and_robot_state_without_the_moveit_stack():
@@ -119,7 +119,7 @@ def test_a_franky_graph_runs_franky_robot_and_robot_state_without_the_moveit_sta
         given = {"robot": "franky", "robot_ip": "127.0.0.1", **REQUIRED.get(name, {})}
         started = nodes(name, **given)
         assert {"franky_robot", "robot_state", "command_arbiter"} <= set(started) and "mock_robot" not in started
-        assert started["franky_robot"].parameters[:2] == (("robot_ip", "127.0.0.1"), ("realtime", "true"))
+        assert started["franky_robot"].parameters[:2] == (("robot_ip", "127.0.0.1"), ("realtime", True))
         assert includes(name, **given) == []
 
 

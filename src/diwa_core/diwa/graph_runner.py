@@ -8,6 +8,7 @@ a node with `on_exit: shutdown` exits, or when any node fails. Shutdown sends SI
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from diwa.node_graph import LaunchFile, LaunchFileError, Node, executable_path, load_launch_file
+from diwa.node_graph import LaunchFile, LaunchFileError, Node, ParameterValue, executable_path, load_launch_file
 
 SIGINT_GRACE_S = 10.0
 SIGTERM_GRACE_S = 3.0
@@ -39,10 +40,20 @@ def node_command(node: Node) -> list[str]:
             raise FileNotFoundError(f"parameter file {path} of node {node.name!r} not found")
         command += ["--params-file", str(path)]
     for key, value in node.parameters:
-        command += ["-p", f"{key}:={value}"]
+        command += ["-p", f"{key}:={_yaml_scalar(value)}"]
     for source, target in node.remappings:
         command += ["-r", f"{source}:={target}"]
     return command
+
+
+def _yaml_scalar(value: ParameterValue) -> str:
+    """`-p` values are YAML to rcl: strings go quoted, so the node gets a string where launch_ros gives
+    one (`"true"`, `"5"`, the empty string) and never a boolean or a number in its place."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:

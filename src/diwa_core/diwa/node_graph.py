@@ -28,7 +28,9 @@ name, never skipped:
 
 Substitutions: $(var NAME), $(find-pkg-share PKG), $(equals A B), $(not-equals A B), $(and A B),
 $(or A B), $(not A), nested and quoted ('a b'). As in launch, `true`/`1` and `false`/`0` (any case)
-are the booleans; equals compares booleans and numbers by value. Includes are listed but only
+are the booleans; equals compares booleans and numbers by value. Parameters are typed as launch_ros
+types them (`typed_value`), and every other attribute is a string, as launch_yaml requires; both
+routes were run side by side in docs/results/launch_yaml_check. Includes are listed but only
 `ros2 launch` can run them (they are the MoveIt stack, which the PyPI-wheel ROS does not have).
 """
 
@@ -202,11 +204,14 @@ class Condition:
         return evaluate.condition(self.expression) != self.negated
 
 
+ParameterValue = str | bool | int | float
+
+
 @dataclass(frozen=True)
 class Parameter:
     file: str | None = None  # `from:`
     name: str | None = None
-    value: str | None = None
+    value: ParameterValue | None = None  # as the file writes it; typed by `typed_value` once substituted
 
 
 @dataclass(frozen=True)
@@ -239,13 +244,13 @@ class Node:
     name: str
     namespace: str
     parameter_files: tuple[Path, ...]
-    parameters: tuple[tuple[str, str], ...]
+    parameters: tuple[tuple[str, ParameterValue], ...]
     remappings: tuple[tuple[str, str], ...]
     args: tuple[str, ...]
     ros_args: tuple[str, ...]
     shutdown_on_exit: bool
 
-    def parameter(self, name: str) -> str:
+    def parameter(self, name: str) -> ParameterValue:
         """The last value the entry gives `name` (the one the node gets)."""
         given = [value for key, value in self.parameters if key == name]
         if not given:
@@ -311,7 +316,7 @@ def _resolve_node(entry: NodeEntry, evaluate: Substitutions) -> Node:
         if param.file is not None:
             files.append(Path(evaluate(param.file)))
         else:
-            parameters.append((evaluate(str(param.name)), evaluate(str(param.value))))
+            parameters.append((evaluate(str(param.name)), typed_value(param.value, evaluate)))
     namespace = evaluate(entry.namespace).strip("/") if entry.namespace else ""
     return Node(
         package=entry.package,
@@ -327,15 +332,41 @@ def _resolve_node(entry: NodeEntry, evaluate: Substitutions) -> Node:
     )
 
 
+def typed_value(value: ParameterValue | None, evaluate: Substitutions) -> ParameterValue:
+    """The type launch_ros gives a parameter (evaluate_parameters.py, Jazzy): a value the file writes
+    as a number or boolean keeps its type, a string without substitutions stays a string (`"true"` is
+    the text true), and a string with substitutions is read as YAML once substituted (`$(var x)` with
+    x `true` is a boolean; an empty result is the empty string)."""
+    if not isinstance(value, str):
+        if value is None:
+            raise LaunchFileError("a parameter needs a value")
+        return value
+    text = evaluate(value)
+    if "$(" not in value or text == "":
+        return text
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise LaunchFileError(f"parameter value {value!r} gives {text!r}, which is not YAML: {error}") from error
+    if isinstance(loaded, bool | int | float | str):
+        return loaded
+    raise LaunchFileError(f"parameter value {value!r} gives {text!r}: diwa launch takes single values only")
+
+
 # --- parsing ----------------------------------------------------------------------------------
 
 
-def _scalar(value: Any, where: str) -> str:
-    if isinstance(value, bool):
-        return _text(value)
-    if isinstance(value, str | int | float):
-        return str(value)
-    raise LaunchFileError(f"{where}: expected a single value, got {value!r}")
+def _string(value: Any, where: str) -> str:
+    # launch_yaml reads every attribute but a parameter's value as a string and refuses other types.
+    if not isinstance(value, str):
+        raise LaunchFileError(f"{where}: expected a string, got {value!r} (quote it, as `ros2 launch` requires)")
+    return value
+
+
+def _parameter_value(value: Any, where: str) -> ParameterValue:
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise LaunchFileError(f"{where}: expected a single value, got {value!r} (diwa launch takes no lists)")
 
 
 class _Entity:
@@ -352,7 +383,12 @@ class _Entity:
             if required:
                 raise LaunchFileError(f"{self.where}: `{self.kind}` needs `{key}`")
             return None
-        return _scalar(self.data.pop(key), f"{self.where}, {self.kind}.{key}")
+        return _string(self.data.pop(key), f"{self.where}, {self.kind}.{key}")
+
+    def value(self, key: str) -> ParameterValue:
+        if key not in self.data:
+            raise LaunchFileError(f"{self.where}: `{self.kind}` needs `{key}`")
+        return _parameter_value(self.data.pop(key), f"{self.where}, {self.kind}.{key}")
 
     def entities(self, key: str) -> list[_Entity]:
         items = self.data.pop(key, None) or []
@@ -395,7 +431,7 @@ def _parameter(entity: _Entity) -> Parameter:
     source, name = entity.text("from"), entity.text("name")
     if (source is None) == (name is None):
         raise LaunchFileError(f"{entity.where}: a param has either `from` (a file) or `name` and `value`")
-    param = Parameter(file=source) if source is not None else Parameter(name=name, value=entity.text("value", True))
+    param = Parameter(file=source) if source is not None else Parameter(name=name, value=entity.value("value"))
     entity.done()
     return param
 

@@ -134,12 +134,65 @@ def test_node_command_matches_launch_ros(fake_prefix):
         "--params-file",
         str(fake_prefix / "config" / "params.yaml"),
         "-p",
-        "path:=/tmp/o",
+        'path:="/tmp/o"',
         "-r",
         "/a:=/b",
     ]
     spaced = graph.active_nodes(graph.resolve_arguments({"namespace": "cell_2/"}))[0]
     assert node_command(spaced)[6:10] == ["-r", "__node:=fin", "-r", "__ns:=/cell_2"]
+
+
+def test_parameters_are_typed_as_launch_ros_types_them(fake_prefix):
+    # launch_ros (evaluate_parameters.py): a literal string stays a string, a substituted one is read as
+    # YAML. `autostart: "true"` once gave the recorder a string under `ros2 launch` and a boolean
+    # under `diwa launch` (docs/results/launch_yaml_check).
+    text = """
+        launch:
+        - arg: {name: flag, default: "true"}
+        - arg: {name: empty, default: ""}
+        - arg: {name: rate, default: "30"}
+        - node:
+            pkg: demo
+            exec: sleeper
+            name: s
+            param:
+            - {name: literal_text, value: "true"}
+            - {name: literal_bool, value: true}
+            - {name: literal_number, value: 0.5}
+            - {name: substituted_bool, value: $(var flag)}
+            - {name: substituted_int, value: $(var rate)}
+            - {name: substituted_text, value: "rate $(var rate)"}
+            - {name: substituted_empty, value: $(var empty)}
+        """
+    graph = parse_launch_file("t", yaml.safe_load(textwrap.dedent(text)))
+    node = graph.active_nodes(graph.resolve_arguments({}), find_share=lambda pkg: Path("/share") / pkg)[0]
+    assert dict(node.parameters) == {
+        "literal_text": "true",
+        "literal_bool": True,
+        "literal_number": 0.5,
+        "substituted_bool": True,
+        "substituted_int": 30,
+        "substituted_text": "rate 30",
+        "substituted_empty": "",
+    }
+    assert [type(v) for _, v in node.parameters] == [str, bool, float, bool, int, str, str]
+    command = node_command(node)
+    flags = command[command.index("-p") + 1 :: 2]
+    assert flags == [
+        'literal_text:="true"',
+        "literal_bool:=true",
+        "literal_number:=0.5",
+        "substituted_bool:=true",
+        "substituted_int:=30",
+        'substituted_text:="rate 30"',
+        'substituted_empty:=""',
+    ]
+    with pytest.raises(LaunchFileError, match="expected a string, got True"):
+        parse_launch_file("t", yaml.safe_load("launch:\n- arg: {name: a, default: true}\n"))
+    with pytest.raises(LaunchFileError, match="takes no lists"):
+        parse_launch_file(
+            "t", yaml.safe_load("launch:\n- node: {pkg: p, exec: e, name: n, param: [{name: a, value: [1, 2]}]}\n")
+        )
 
 
 def test_a_missing_parameter_file_is_named(fake_prefix):
