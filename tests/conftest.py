@@ -1,17 +1,22 @@
-"""Order of the integration tests.
-
-The franky-sim tests run last: after a franky-sim server had run (and been killed) in the same
-session, the teleop DDS test received only a few of the arbiter's twists, every time, while it
-passes alone and after any other module. The cause is not found yet (issue 26's notes); running
-them last keeps both tests meaningful meanwhile.
-"""
+"""Shared guards of the integration tests."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
-LAST = "test_robot_check.py"
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name == LAST)  # stable: everything else keeps its order
+@pytest.fixture(autouse=True)
+def _no_realtime_scheduling_left_behind() -> Iterator[None]:
+    """A test must leave the pytest process on the normal scheduler. franky's Robot() raises its
+    calling thread to SCHED_FIFO 99 (as root), and the node processes that later tests start
+    inherit it: their executors then spin at real-time priority and starve their own callbacks
+    (docs/results/franky_realtime_priority; it once made the teleop test fail after the franky
+    tests)."""
+    yield
+    policy = os.sched_getscheduler(0)
+    if policy != os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        pytest.fail(f"the test left the process on scheduling policy {policy} (SCHED_OTHER is {os.SCHED_OTHER})")

@@ -7,7 +7,9 @@ and never on timing beyond the check's limits."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -69,12 +71,13 @@ def test_the_planned_start_move_keeps_to_the_safety_profiles_speed(franky_sim_ad
     speed, sampled at ~200 Hz from the robot's own state."""
     limits = load_safety_limits(SAFETY, "franka")
     arm = FrankyArm(franky_sim_address, ROBOT_BASE_POS, 0.3, realtime=False)
-    speeds, moving = [], threading.Event()
+    speeds, policies, moving = [], set(), threading.Event()
     moving.set()
 
     def watch() -> None:
         while moving.is_set():
             speeds.append(arm.state().tcp_speed)
+            policies.update(thread_policies())
             time.sleep(0.005)
 
     watcher = threading.Thread(target=watch)
@@ -85,3 +88,13 @@ def test_the_planned_start_move_keeps_to_the_safety_profiles_speed(franky_sim_ad
         moving.clear()
         watcher.join()
     assert 0.05 < max(speeds) <= limits.max_linear_speed, max(speeds)
+    # realtime=False: no thread of this process (franky's control thread included) ran real-time.
+    assert policies == {os.SCHED_OTHER}, policies
+
+
+def thread_policies() -> set[int]:
+    found = set()
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            found.add(os.sched_getscheduler(int(tid)))
+    return found

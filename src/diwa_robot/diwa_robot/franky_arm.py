@@ -16,6 +16,7 @@ installed (`make setup` installs it).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -70,12 +71,21 @@ class FrankyArm:
         self._base = np.asarray(base_in_scene, dtype=float)
         self._dynamics_factor = dynamics_factor
         config = franky.RealtimeConfig.Enforce if realtime else franky.RealtimeConfig.Ignore
+        policy, priority = os.sched_getscheduler(0), os.sched_getparam(0)
         try:
             self.robot = franky.Robot(hostname, realtime_config=config)
             self.robot.relative_dynamics_factor = dynamics_factor
             self.gripper = franky.Gripper(hostname)
         except franky.Exception as err:
             raise ArmError(f"cannot connect to the robot at {hostname}: {err}") from err
+        finally:
+            if not realtime:
+                # franky's Robot() raises the calling thread to SCHED_FIFO 99 wherever it may (root,
+                # CAP_SYS_NICE), RealtimeConfig.Ignore or not, and every thread or process started
+                # from it later inherits that: franky's control threads, rclpy's executor threads,
+                # the nodes a test starts. Without real time asked for, none of them should run
+                # there (docs/results/franky_realtime_priority).
+                os.sched_setscheduler(0, policy, priority)
 
     def state(self) -> ArmState:
         pose = self.robot.current_pose.end_effector_pose
