@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,21 +72,32 @@ class FrankyArm:
         self._base = np.asarray(base_in_scene, dtype=float)
         self._dynamics_factor = dynamics_factor
         config = franky.RealtimeConfig.Enforce if realtime else franky.RealtimeConfig.Ignore
+        # One thread opens the robot and starts every motion. franky's Robot() raises the thread that
+        # opens it to SCHED_FIFO 99 wherever it may (root, CAP_SYS_NICE), RealtimeConfig.Ignore or
+        # not, and franky's 1 kHz control thread inherits the policy of the thread that starts the
+        # motion. So the control threads run real-time exactly when `realtime` asks for it, and the
+        # caller (a node's executor threads, which rclpy lets spin without waiting at times) never
+        # does (docs/results/franky_realtime_priority).
+        self._motions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="franky-motions")
+        try:
+            self.robot, self.gripper = self._motions.submit(self._open, hostname, config, realtime).result()
+        except franky.Exception as err:
+            self._motions.shutdown()
+            raise ArmError(f"cannot connect to the robot at {hostname}: {err}") from err
+
+    def _open(self, hostname: str, config: Any, realtime: bool) -> tuple[Any, Any]:
         policy, priority = os.sched_getscheduler(0), os.sched_getparam(0)
         try:
-            self.robot = franky.Robot(hostname, realtime_config=config)
-            self.robot.relative_dynamics_factor = dynamics_factor
-            self.gripper = franky.Gripper(hostname)
-        except franky.Exception as err:
-            raise ArmError(f"cannot connect to the robot at {hostname}: {err}") from err
+            robot = self._franky.Robot(hostname, realtime_config=config)
+            robot.relative_dynamics_factor = self._dynamics_factor
+            return robot, self._franky.Gripper(hostname)
         finally:
             if not realtime:
-                # franky's Robot() raises the calling thread to SCHED_FIFO 99 wherever it may (root,
-                # CAP_SYS_NICE), RealtimeConfig.Ignore or not, and every thread or process started
-                # from it later inherits that: franky's control threads, rclpy's executor threads,
-                # the nodes a test starts. Without real time asked for, none of them should run
-                # there (docs/results/franky_realtime_priority).
                 os.sched_setscheduler(0, policy, priority)
+
+    def _start(self, motion: Any, asynchronous: bool) -> None:
+        """robot.move from the motion thread (the caller waits; a planned move blocks until it ends)."""
+        self._motions.submit(self.robot.move, motion, asynchronous=asynchronous).result()
 
     def state(self) -> ArmState:
         pose = self.robot.current_pose.end_effector_pose
@@ -112,7 +124,7 @@ class FrankyArm:
         twist = franky.Twist(linear, angular)
         motion = franky.CartesianVelocityMotion(twist, franky.Duration(max(1, round(1000 * hold_s))))
         try:
-            self.robot.move(motion, asynchronous=True)
+            self._start(motion, asynchronous=True)
         except franky.Exception as err:
             raise ArmError(f"the robot refused a velocity command: {err}") from err
 
@@ -127,7 +139,7 @@ class FrankyArm:
         fastest = self.robot.translation_velocity_limit.max * self._dynamics_factor * np.sqrt(3.0)
         factor = franky.RelativeDynamicsFactor(min(1.0, max_speed / fastest))
         try:
-            self.robot.move(franky.CartesianMotion(target, relative_dynamics_factor=factor))
+            self._start(franky.CartesianMotion(target, relative_dynamics_factor=factor), asynchronous=False)
         except franky.Exception as err:
             raise ArmError(f"the move to {np.round(tcp, 3).tolist()} failed: {err}") from err
 
