@@ -26,14 +26,12 @@ import numpy as np
 import rclpy
 from diwa.eval.stats import paired_gain_interval
 from diwa.released import PREFIX, resolve
-from diwa.sim.start_states import sample_start_state, skill_seed
 from diwa.skills import EPISODE_STEP_LIMIT
 from geometry_msgs.msg import TwistStamped
 
 from diwa_bringup.demo import DemoClient
 from diwa_msgs.action import ExecuteSkill
 from diwa_msgs.msg import SceneState
-from diwa_msgs.srv import ResetSim
 
 
 def seconds(stamp) -> float:
@@ -92,20 +90,10 @@ class Stream:
         }
 
 
-def reset_to_evaluation_start(client: DemoClient, skill: str, seed: int, episode: int) -> None:
-    """The start state of the offline evaluation's episode (diwa.eval.harness), set exactly."""
-    robot_obs, scene_obs = sample_start_state(skill, skill_seed(seed, skill, episode))
-    request = ResetSim.Request(use_state=True, robot_obs=robot_obs.tolist(), scene_obs=scene_obs.tolist())
-    response = client._wait(client.reset.call_async(request), 30)
-    if not response.success:
-        raise RuntimeError(f"reset failed: {response.message}")
-    time.sleep(0.3)  # fresh observations of the new state reach the policy node, as in the demo
-
-
 def run(client: DemoClient, stream: Stream, skill: str, policy: str, episodes: int, seed: int) -> list[dict]:
     rows = []
     for episode in range(episodes):
-        reset_to_evaluation_start(client, skill, seed, episode)
+        client.reset_to_evaluation_start(skill, seed, episode)
         start = now(client)
         outcome = client.run_goal(
             client.execute, ExecuteSkill.Goal(skill=skill, policy=policy, max_steps=EPISODE_STEP_LIMIT)

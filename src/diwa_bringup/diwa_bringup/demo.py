@@ -31,6 +31,7 @@ from diwa.atomic import write_atomically, write_file_atomically
 from diwa.eval.stats import paired_gain_interval
 from diwa.promotion import judge_checkpoint
 from diwa.released import PREFIX, list_releases
+from diwa.sim.start_states import sample_start_state, skill_seed
 from diwa.skills import EPISODE_STEP_LIMIT, SKILLS, check_skill
 from diwa.typed_config import build_dataclass, yaml_file
 from rclpy.action import ActionClient
@@ -95,17 +96,21 @@ class DemoClient(Node):
             raise RuntimeError(f"{client._action_name} rejected the goal")
         return self._wait(handle.get_result_async())
 
-    def reset_to(self, skill: str, seed: int) -> None:
-        response = self._wait(self.reset.call_async(ResetSim.Request(seed=seed, skill=skill)), 30)
+    def reset_to_evaluation_start(self, skill: str, seed: int, episode: int) -> None:
+        """The start state of episode `episode` of the offline paired evaluation under `seed`
+        (diwa.eval.harness), set exactly, so that a real-time episode pairs with its offline one."""
+        robot_obs, scene_obs = sample_start_state(skill, skill_seed(seed, skill, episode))
+        request = ResetSim.Request(use_state=True, robot_obs=robot_obs.tolist(), scene_obs=scene_obs.tolist())
+        response = self._wait(self.reset.call_async(request), 30)
         if not response.success:
             raise RuntimeError(f"reset failed: {response.message}")
         time.sleep(0.3)  # fresh observations of the new state reach the policy node
 
     def outcomes(self, skill: str, policy: str | Path, episodes: int, seed: int) -> list[int]:
-        """1 or 0 per ExecuteSkill episode, from the same seeded reset states for every policy."""
+        """1 or 0 per ExecuteSkill episode, from the offline evaluation's first start states."""
         results = []
         for episode in range(episodes):
-            self.reset_to(skill, seed * 100_000 + episode)
+            self.reset_to_evaluation_start(skill, seed, episode)
             outcome = self.run_goal(
                 self.execute, ExecuteSkill.Goal(skill=skill, policy=str(policy), max_steps=EPISODE_STEP_LIMIT)
             )
@@ -113,15 +118,19 @@ class DemoClient(Node):
         return results
 
 
-def execute_skill_results(client: DemoClient, skill: str, bc: str, tuned: str, config: DemoConfig) -> dict:
-    """Both policies through ExecuteSkill on the same episodes, and the paired gain's interval: 20
-    real-time episodes cannot tell most gains from noise, and the table says so."""
-    before = client.outcomes(skill, bc, config.eval_episodes, config.seed)
-    after = client.outcomes(skill, tuned, config.eval_episodes, config.seed)
+def execute_skill_results(client: DemoClient, skill: str, bc: str, tuned: str, episodes: int, offline: dict) -> dict:
+    """Both policies through ExecuteSkill from the start states of the offline evaluation's first
+    `episodes` episodes (`offline`: the fine-tuning's evaluation.json), with the paired gain's interval
+    and the offline outcomes of the same episodes: a real-time loop acts a period or two later than
+    the offline evaluation, which changes some outcomes (docs/results/execute_vs_offline)."""
+    before = client.outcomes(skill, bc, episodes, offline["seed"])
+    after = client.outcomes(skill, tuned, episodes, offline["seed"])
     _, low, high = paired_gain_interval(before, after)
     return {
         "bc_success": sum(before) / len(before), "finetuned_success": sum(after) / len(after),
-        "eval_episodes": config.eval_episodes, "execute_gain_ci95": [low, high],
+        "eval_episodes": episodes, "execute_gain_ci95": [low, high],
+        "offline_same_episodes_bc_success": sum(offline["base_outcomes"][:episodes]) / episodes,
+        "offline_same_episodes_finetuned_success": sum(offline["outcomes"][:episodes]) / episodes,
     }  # fmt: skip
 
 
@@ -164,7 +173,9 @@ def run_released_skill(client: DemoClient, skill: str, config: DemoConfig, workd
     finetune_s = time.monotonic() - started
     offline = json.loads((tuned / "evaluation.json").read_text())
     started = step(f"{skill}: {config.eval_episodes} paired episodes per policy through ExecuteSkill on the mock robot")
-    executed = execute_skill_results(client, skill, f"{PREFIX}{ROUTE}/bc/{skill}", str(tuned), config)
+    executed = execute_skill_results(
+        client, skill, f"{PREFIX}{ROUTE}/bc/{skill}", str(tuned), config.eval_episodes, offline
+    )
     decision = judge_checkpoint(tuned)
     verdict = (
         json.loads((tuned / "verdict.json").read_text())["verdict"] if (tuned / "verdict.json").is_file() else None
@@ -266,11 +277,11 @@ def run_skill(client: DemoClient, skill: str, config: DemoConfig, workdir: Path,
         if not outcome.result.checkpoint:
             raise RuntimeError(f"fine-tuning failed: {outcome.result.message}")
     finetune_s = time.monotonic() - started
-    started = step(f"{skill}: {config.eval_episodes} paired episodes per policy through ExecuteSkill on the mock robot")
-    executed = execute_skill_results(client, skill, str(bc), str(tuned), config)
     # The fine-tuning's own paired evaluation (offline simulator, fixed seeds): ROS execution runs in
     # real time, so its outcomes also vary with timing, and the two measurements are shown side by side.
     offline = json.loads((tuned / "evaluation.json").read_text())
+    started = step(f"{skill}: {config.eval_episodes} paired episodes per policy through ExecuteSkill on the mock robot")
+    executed = execute_skill_results(client, skill, str(bc), str(tuned), config.eval_episodes, offline)
     return {
         "skill": skill, **executed,
         "offline_bc_success": offline["base_success_rate"], "offline_finetuned_success": offline["success_rate"],
@@ -312,7 +323,11 @@ def print_table(rows: list[dict], loop: bool) -> None:
         )
         ex_low, ex_high = r["execute_gain_ci95"]
         episodes = r["eval_episodes"]
-        print(f"{'':<20} ExecuteSkill gain 95 % interval {ex_low:+.0%} .. {ex_high:+.0%} ({episodes} episodes)")
+        print(
+            f"{'':<20} ExecuteSkill gain 95 % interval {ex_low:+.0%} .. {ex_high:+.0%} ({episodes} episodes; "
+            f"offline on the same start states {r['offline_same_episodes_bc_success']:.0%} -> "
+            f"{r['offline_same_episodes_finetuned_success']:.0%})"
+        )
         if not loop:
             low, high = r["offline_gain_ci95"] or (float("nan"), float("nan"))
             print(
