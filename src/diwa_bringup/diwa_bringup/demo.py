@@ -123,6 +123,8 @@ def execute_skill_results(client: DemoClient, skill: str, bc: str, tuned: str, e
     `episodes` episodes (`offline`: the fine-tuning's evaluation.json), with the paired gain's interval
     and the offline outcomes of the same episodes: a real-time loop acts a period or two later than
     the offline evaluation, which changes some outcomes (docs/results/execute_vs_offline)."""
+    if episodes > offline["episodes"]:
+        raise ValueError(f"eval_episodes {episodes} exceeds the offline evaluation's {offline['episodes']} episodes")
     before = client.outcomes(skill, bc, episodes, offline["seed"])
     after = client.outcomes(skill, tuned, episodes, offline["seed"])
     _, low, high = paired_gain_interval(before, after)
