@@ -95,6 +95,10 @@ class FrankyArm:
             if not realtime:
                 os.sched_setscheduler(0, policy, priority)
 
+    def close(self) -> None:
+        """End the motion thread (with realtime=True a real-time thread: it should not outlive the arm)."""
+        self._motions.shutdown(wait=True)
+
     def _start(self, motion: Any, asynchronous: bool) -> None:
         """robot.move from the motion thread (the caller waits; a planned move blocks until it ends)."""
         self._motions.submit(self.robot.move, motion, asynchronous=asynchronous).result()

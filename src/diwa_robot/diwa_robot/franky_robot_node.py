@@ -238,13 +238,14 @@ class FrankyRobotNode(Node):
         return self._gripper(goal_handle, Homing, self.arm.home_gripper)
 
     def stop(self) -> None:
-        """A last zero twist: franky brakes to rest after the hold anyway."""
+        """A last zero twist (franky brakes to rest after the hold anyway), then the motion thread ends."""
         try:
             with self.arm_lock:
                 self.arm.send_twist(np.zeros(3), np.zeros(3), self.hold_s)
         except ArmError:
             pass
         time.sleep(self.hold_s)
+        self.arm.close()
 
 
 def main() -> None:

@@ -67,7 +67,16 @@ def arm_factory(monkeypatch):
         pytest.skip("no permission for real-time scheduling")
     monkeypatch.setattr(franky_arm, "_franky", fake_franky)
     FakeRobot.moves = []
-    return lambda realtime: franky_arm.FrankyArm("127.0.0.1", (0.0, 0.0, 0.0), 0.3, realtime=realtime)
+    arms = []
+
+    def make(realtime: bool) -> franky_arm.FrankyArm:
+        arms.append(franky_arm.FrankyArm("127.0.0.1", (0.0, 0.0, 0.0), 0.3, realtime=realtime))
+        return arms[-1]
+
+    yield make
+    for arm in arms:  # a real-time motion thread must not outlive its test (it would stay in the process)
+        arm.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("franky-motions")]
 
 
 @pytest.mark.parametrize("realtime", [True, False])
