@@ -70,7 +70,7 @@ def test_the_planned_start_move_keeps_to_the_safety_profiles_speed(franky_sim_ad
     """The one motion franky plans itself (the filter cannot shape it) stays under the profile's
     speed, sampled at ~200 Hz from the robot's own state."""
     limits = load_safety_limits(SAFETY, "franka")
-    earlier = set(os.listdir("/proc/self/task"))  # other tests' threads (an SVT-AV1 encoder's run real-time)
+    earlier = set(os.listdir("/proc/self/task"))  # other tests' threads: in full runs one was real-time already
     arm = FrankyArm(franky_sim_address, ROBOT_BASE_POS, 0.3, realtime=False)
     speeds, policies, moving = [], set(), threading.Event()
     moving.set()

@@ -101,7 +101,11 @@ class FrankyArm:
 
     def _start(self, motion: Any, asynchronous: bool) -> None:
         """robot.move from the motion thread (the caller waits; a planned move blocks until it ends)."""
-        self._motions.submit(self.robot.move, motion, asynchronous=asynchronous).result()
+        try:
+            started = self._motions.submit(self.robot.move, motion, asynchronous=asynchronous)
+        except RuntimeError as err:  # after close(): a callback still running at shutdown
+            raise ArmError("the arm is closed") from err
+        started.result()
 
     def state(self) -> ArmState:
         pose = self.robot.current_pose.end_effector_pose

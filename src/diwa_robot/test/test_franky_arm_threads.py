@@ -92,3 +92,10 @@ def test_one_thread_opens_the_robot_and_starts_every_motion_and_the_caller_stays
     assert threads == {FakeRobot.opened_on} and FakeRobot.opened_on != threading.get_ident()
     expected = os.SCHED_FIFO if realtime else os.SCHED_OTHER  # what franky's control threads inherit
     assert [policy for _, policy in FakeRobot.moves] == [expected] * 3
+
+
+def test_a_closed_arm_refuses_motions_with_an_arm_error(arm_factory):
+    arm = arm_factory(False)
+    arm.close()
+    with pytest.raises(franky_arm.ArmError, match="closed"):
+        arm.send_twist(np.zeros(3), np.zeros(3), 0.1)
