@@ -20,6 +20,7 @@ from diwa.policy.checkpoint import load_policy
 from diwa.rl.conditioning import imagined_reader
 from diwa.rl.config import load_finetune_config
 from diwa.rl.imagination import policy_start_states
+from diwa.sim.obs_layout import TCP_POS
 from diwa.world_model.reward import load_reward_classifier
 from diwa.world_model.store import load_world_model
 
@@ -31,7 +32,7 @@ def imagine(model, reward, starts, policy, low, high, config) -> dict[str, float
     generator, policy_generator = torch.Generator().manual_seed(SEED), torch.Generator().manual_seed(SEED + 1)
     index = torch.randint(len(starts), (EPISODES,), generator=generator)
     state = starts.encode(model, index, generator)
-    target = CommandedTarget(starts.tcp_positions(index))
+    target = CommandedTarget(starts.robot_obs(index)[:, TCP_POS])
     reader = imagined_reader(policy, model)
     success = torch.zeros(EPISODES, dtype=torch.bool)
     ended = torch.zeros(EPISODES, dtype=torch.bool)

@@ -277,6 +277,29 @@ def test_finetune_command_sets_the_base_kl_coefficient_and_refuses_a_negative_on
     assert not (tmp_path / "bad" / "finetune.json").exists()
 
 
+def test_finetune_command_sets_the_action_delay_and_records_it_with_the_weights(pipeline, tmp_path, capsys):
+    assert main(cli(pipeline, tmp_path / "out", "--action-delay", "2", "--iterations", "1")) == 0
+    state = json.loads((tmp_path / "out" / "finetune.json").read_text())
+    assert state["config"]["rollout"]["action_delay"] == 2
+    assert load_policy(tmp_path / "out").provenance["finetune"]["action_delay"] == 2
+    capsys.readouterr()
+    assert main(cli(pipeline, tmp_path / "bad", "--action-delay", "-1")) == 2
+    assert "control periods >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "finetune.json").exists()
+
+
+def test_a_run_from_before_the_action_delay_resumes_as_a_run_without_one(pipeline, tmp_path):
+    """Runs written before `rollout.action_delay` existed stored no such key: they had no delay."""
+    assert main(cli(pipeline, tmp_path / "out", "--iterations", "1")) == 0
+    meta = tmp_path / "out" / "finetune.json"
+    document = json.loads(meta.read_text())
+    del document["config"]["rollout"]["action_delay"]
+    meta.write_text(json.dumps(document))
+    assert main(cli(pipeline, tmp_path / "out", "--iterations", "2", "--resume")) == 0
+    assert main(cli(pipeline, tmp_path / "other", "--iterations", "1", "--action-delay", "1")) == 0
+    assert main(cli(pipeline, tmp_path / "other", "--iterations", "2", "--resume")) == 2, "a changed delay"
+
+
 def test_profiles_load_and_the_paper_profile_keeps_diwas_values():
     paper = load_finetune_config("paper")
     assert load_finetune_config("quick").profile == "quick"

@@ -73,6 +73,24 @@ def test_the_world_model_steps_on_the_actions_the_robot_would_execute():
     assert torch.equal(features[0], features[1])
 
 
+def test_actions_reach_the_world_model_as_late_as_the_rollout_delay():
+    """With one period of delay the model steps on the start's hold action, then the chunks shifted
+    by one action across chunk boundaries: what an undelayed run stepping those actions sees."""
+    model = rl_tiny.world_model()
+    config = paper_rollout(rl_tiny.config())
+    generator = torch.Generator().manual_seed(0)
+    first, second = (torch.rand(3, CHUNK_STEPS, 7, generator=generator) * 2 - 1 for _ in range(2))
+    late = rl_tiny.imagination(model, rl_tiny.policy(model.feat_dim), config.replace("rollout", action_delay=1), seed=3)
+    late.reset()
+    hold = late.delay.pending[:, 0].float()
+    assert hold[:, :6].eq(0).all(), "until the first action arrives the arm holds still"
+    at_once = rl_tiny.imagination(model, rl_tiny.policy(model.feat_dim), config, seed=3)
+    at_once.reset()
+    shifted = (torch.cat([hold[:, None], first[:, :-1]], 1), torch.cat([first[:, -1:], second[:, :-1]], 1))
+    for chunk, executed in zip((first, second), shifted, strict=True):
+        assert torch.equal(late.step(chunk).features, at_once.step(executed).features)
+
+
 def test_start_frames_already_judged_done_are_dropped():
     model = rl_tiny.world_model()
     config = rl_tiny.config()

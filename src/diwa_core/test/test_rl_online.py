@@ -83,6 +83,36 @@ def test_simulators_in_worker_processes_give_the_episodes_of_one_process():
             assert torch.equal(value, spread[key]), key
 
 
+def test_delayed_simulator_episodes_execute_and_filter_the_late_actions():
+    """Two periods of delay: the arm holds for two steps, then runs each chunk two actions late, and
+    the latent filter follows the actions executed: an undelayed run of those actions is identical."""
+    config = rl_tiny.config().replace("rollout", num_envs=2, chunks_per_iteration=2, max_episode_steps=12)
+    model = rl_tiny.world_model()
+    first, second = torch.from_numpy(np.random.default_rng(2).uniform(-1, 1, size=(2, 2, 4, 7)).astype(np.float32))
+    runs = []
+    for delay in (2, 0):
+        simulator = SimulatorChunkEnv(
+            rl_tiny.SKILL,
+            rl_tiny.policy(model.feat_dim),
+            model,
+            config.replace("rollout", action_delay=delay).rollout,
+            0,
+        )
+        try:
+            simulator.reset()
+            if delay:
+                hold = simulator.delay.pending.float()
+                chunks = (first, second)
+            else:
+                chunks = (torch.cat([hold, first[:, :2]], 1), torch.cat([first[:, 2:], second[:, :2]], 1))
+            runs.append([simulator.step(chunk).features for chunk in chunks])
+        finally:
+            simulator.close()
+    assert hold[..., :6].eq(0).all()
+    for late, at_once in zip(*runs, strict=True):
+        assert torch.equal(late, at_once)
+
+
 def test_a_camera_policy_runs_on_simulators_rendering_its_cameras():
     """The DPPO baseline on the camera route: the simulators render both cameras at 64x64 and the
     latent filter reads them (and robot_obs), never scene_obs."""

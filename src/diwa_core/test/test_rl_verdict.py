@@ -125,15 +125,16 @@ def test_too_few_episodes_are_refused(tiny: dict) -> None:
 
 
 def fine_tuned_run(tiny: dict, root: Path, latent: bool) -> tuple[dict[str, Path], list[str], float]:
-    """A tiny pipeline fine-tuned for one iteration, a guard fitted for it, and the `diwa verdict`
-    arguments that judge it; returns (checkpoint paths, arguments, the guard's threshold)."""
+    """A tiny pipeline fine-tuned for one iteration with one period of action delay, a guard fitted
+    for it, and the `diwa verdict` arguments that judge it; returns (checkpoint paths, arguments,
+    the guard's threshold)."""
     paths = rl_tiny.save_pipeline(root, latent=latent)
     profile = root / "tiny.yaml"
     profile.write_text(yaml.safe_dump(rl_tiny.config(iterations=1).to_dict()))
     paths["run"] = root / "run"
     finetune = ["finetune", "--skill", rl_tiny.SKILL, "--wm", str(paths["wm"]), "--policy", str(paths["policy"])]
     finetune += ["--reward", str(paths["reward"]), "--out", str(paths["run"]), "--profile", str(profile)]
-    assert main([*finetune, "--eval-episodes", "0", "--no-progress"]) == 0
+    assert main([*finetune, "--eval-episodes", "0", "--action-delay", "1", "--no-progress"]) == 0
     # The tiny pipeline's 120 demonstration frames are too few to fit a guard: fit one on more play
     # with the saved world model, as `diwa verdict --guard` would, and save it where it looks.
     model, info = load_world_model(paths["wm"])
@@ -158,6 +159,7 @@ def test_verdict_command_judges_a_fine_tuned_run(tiny: dict, tmp_path: Path, cap
     assert stored["verdict"] in ("worse", "uncertain") and stored["episodes"] == 16  # no independent model
     assert stored["guard_threshold"] == pytest.approx(threshold)
     assert stored["base_policy_sha256"] != stored["policy_sha256"]
+    assert stored["action_delay"] == 1, "judged in the loop the run was fine-tuned for"
 
     # Another skill's reward, or a run that is not fine-tuned, is refused with a one-line error.
     assert main([*verdict[:2], "close_drawer", *verdict[3:]]) == 2

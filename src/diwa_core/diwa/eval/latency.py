@@ -2,8 +2,9 @@
 
 On the ROS graph the policy node, the command arbiter and the robot each run their own 30 Hz timer,
 so an action computed from an observation moves the arm one or two control periods later, and that
-changes measured gains (docs/results/execute_vs_offline/). `DelayedAgent` replays the delay: every
-action reaches the simulator `periods` steps after the observation it was computed from.
+changes measured gains (docs/results/execute_vs_offline/). `DelayedAgent` replays the delay in
+the offline evaluation: every action reaches the simulator `periods` steps after the observation it
+was computed from (diwa/command_delay.py does the same for fine-tuning's batched episodes).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+import torch
 
 from diwa.agent import Agent, Observation
-from diwa.sim.obs_layout import GRIPPER_ACTION
+from diwa.command_delay import check_periods, hold_actions
 
 
 class DelayedAgent:
@@ -21,16 +23,13 @@ class DelayedAgent:
     holds still and the gripper keeps the state the episode started in."""
 
     def __init__(self, agent: Agent, periods: int) -> None:
-        if periods < 0:
-            raise ValueError(f"an action delay is a number of control periods >= 0, got {periods}")
         self.agent = agent
-        self.periods = periods
+        self.periods = check_periods(periods)
         self._pending: deque[np.ndarray] = deque()
 
     def reset(self, skill: str, obs: Observation, seed: int | None = None) -> None:
         self.agent.reset(skill, obs, seed)
-        gripper = 1.0 if obs["robot_obs"][GRIPPER_ACTION] >= 0 else -1.0
-        hold = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, gripper])
+        hold = hold_actions(torch.as_tensor(obs["robot_obs"], dtype=torch.float64)[None])[0].numpy()
         self._pending = deque(hold.copy() for _ in range(self.periods))
 
     def act(self, obs: Observation) -> np.ndarray:

@@ -127,6 +127,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--eval-episodes", type=int, help="episodes per evaluation (0: no simulator evaluation)")
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the evaluation episodes (default 0)")
+    parser.add_argument(
+        "--action-delay",
+        type=int,
+        metavar="PERIODS",
+        help="control periods between an observation and the arm executing its action, in rollouts and "
+        "evaluations, as in a real-time loop (default: the profile's)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of fine-tuning (default 0)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -152,6 +159,8 @@ def _config(args: argparse.Namespace) -> FinetuneConfig:
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:
         config = config.replace("run", **changes)
+    if args.action_delay is not None:
+        config = config.replace("rollout", action_delay=args.action_delay)
     return config if args.base_kl is None else config.replace("ppo", base_kl_coef=args.base_kl)
 
 
@@ -182,7 +191,13 @@ def _run_record(method: str, args: argparse.Namespace, config: FinetuneConfig) -
     provenance = {
         "base_checkpoint": str(args.policy.resolve()),
         "base_weights_sha256": base_sha,
-        "finetune": {"method": method, "profile": config.profile, "seed": args.seed},
+        # The delay goes with the weights: the verdict and every later evaluation replay it.
+        "finetune": {
+            "method": method,
+            "profile": config.profile,
+            "seed": args.seed,
+            "action_delay": config.rollout.action_delay,
+        },
     }
     return identity, provenance
 
@@ -277,7 +292,9 @@ def run_finetune(args: argparse.Namespace) -> int:
     )
     latent = policy.encoder_spec.get("kind") == FeatureEncoder.kind
     evaluator = (
-        SimulatorEvaluator(skill, config.run.eval_episodes, args.eval_seed, model if latent else None)
+        SimulatorEvaluator(
+            skill, config.run.eval_episodes, args.eval_seed, model if latent else None, config.rollout.action_delay
+        )
         if config.run.eval_episodes > 0
         else None
     )
@@ -359,6 +376,8 @@ def run_verdict(args: argparse.Namespace) -> int:
         check_policy(policy, skill, model, info)
     reward, reward_meta = load_reward_classifier(args.reward, skill, world_model_sha256=info.weights_sha256)
     _, starts_hash, starts = policy_start_states(base, model, skill, args.starts, config.imagination)
+    # Judged in the loop it was fine-tuned for: runs from before the delay existed had none.
+    action_delay = int(tuned.provenance.get("finetune", {}).get("action_delay", 0))
     args.guard.mkdir(parents=True, exist_ok=True)
     guard = report_guard(load_or_fit_guard(args.guard, None, config.guard, model, info, args.seed, False), args.guard)
 
@@ -372,7 +391,7 @@ def run_verdict(args: argparse.Namespace) -> int:
         reader = imagined_reader(policy, world)
         steps, temperature = config.rollout.max_episode_steps, config.imagination.temperature
         return imagine_episodes(
-            world, classifier, begin, policy, reader, trust, args.episodes, args.seed, steps, temperature
+            world, classifier, begin, policy, reader, trust, args.episodes, args.seed, steps, temperature, action_delay
         )
 
     outcomes = [imagine(model, reward, starts, policy, guard) for policy in (base, tuned)]
@@ -403,6 +422,7 @@ def run_verdict(args: argparse.Namespace) -> int:
         base_policy_sha256=policy_weights_sha(base_path),
         starts_dataset_hash=starts_hash,
         guard_threshold=guard.threshold,
+        action_delay=action_delay,
     )
     path = write_verdict(args.run_dir, document)
     low, high = document["trusted_gain_ci95"]
@@ -444,7 +464,7 @@ def run_finetune_online(args: argparse.Namespace) -> int:
         check_policy(policy, skill, model, info)
     env = SimulatorChunkEnv(skill, policy, model, config.rollout, args.seed, args.sim_workers)
     evaluator = (
-        SimulatorEvaluator(skill, config.run.eval_episodes, args.eval_seed, model)
+        SimulatorEvaluator(skill, config.run.eval_episodes, args.eval_seed, model, config.rollout.action_delay)
         if config.run.eval_episodes > 0
         else None
     )

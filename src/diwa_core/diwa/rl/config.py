@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from diwa.command_delay import check_periods
 from diwa.skills import EPISODE_STEP_LIMIT
-from diwa.typed_config import ProfileConfig
+from diwa.typed_config import ProfileConfig, optional
 
 PROFILES: tuple[str, ...] = ("quick", "paper")
 
@@ -85,15 +86,22 @@ class PPOConfig:
 @dataclass(frozen=True)
 class RolloutConfig:
     """Parallel episodes and chunks collected per PPO iteration (DiWA: 50 x 36 chunks of 4 actions);
-    an episode is truncated after `max_episode_steps` primitive steps (72 = 18 chunks)."""
+    an episode is truncated after `max_episode_steps` primitive steps (72 = 18 chunks).
+
+    `action_delay` (our addition; DiWA has none) is the control periods between an observation and
+    the arm executing the action computed from it, as in a real-time loop
+    (docs/results/execute_vs_offline/): the rollouts and the simulator evaluations of a run apply it.
+    """
 
     num_envs: int = 50
     chunks_per_iteration: int = 36
     max_episode_steps: int = EPISODE_STEP_LIMIT
+    action_delay: int = optional(0, "runs before the delay existed stored no key; 0 is what they did")
 
     def __post_init__(self) -> None:
         if min(self.num_envs, self.chunks_per_iteration, self.max_episode_steps) < 1:
             raise ValueError("rollout.num_envs, chunks_per_iteration and max_episode_steps must be positive")
+        check_periods(self.action_delay)
 
 
 @dataclass(frozen=True)

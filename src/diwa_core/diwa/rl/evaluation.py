@@ -1,8 +1,9 @@
 """Simulator evaluation during fine-tuning, and the `evaluation.json` the promotion gate reads.
 
 Evaluation runs the policy closed loop in the simulator with the shared harness (paired, seeded
-start states; deterministic policy; 72-step limit). Its simulator steps are counted separately from
-anything used for learning: DiWA's claim is that fine-tuning itself needs none.
+start states; deterministic policy; 72-step limit; the run's action delay). Its simulator steps are
+counted separately from anything used for learning: DiWA's claim is that fine-tuning itself needs
+none.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from diwa.atomic import write_atomically
 from diwa.eval.harness import DEFAULT_MAX_STEPS, SkillReport, evaluate
+from diwa.eval.latency import DelayedAgent
 from diwa.eval.stats import paired_gain_interval
 from diwa.policy.closed_loop import ClosedLoopAgent
 from diwa.policy.policy import DiffusionPolicy
@@ -22,19 +24,21 @@ EVALUATION_FILE = "evaluation.json"
 
 
 class SimulatorEvaluator:
-    """Success rate of a policy on `episodes` seeded episodes of `skill`.
+    """Success rate of a policy on `episodes` seeded episodes of `skill`, its actions `action_delay`
+    control periods late.
 
     Each evaluation gets a fresh simulator, as `diwa eval` does: one reused across evaluations
     carries physics state from earlier episodes into later ones (docs/results/seed_sets/README.md).
     """
 
-    def __init__(self, skill: str, episodes: int, seed: int, model: WorldModel | None) -> None:
+    def __init__(self, skill: str, episodes: int, seed: int, model: WorldModel | None, action_delay: int) -> None:
         if episodes < 1:
             raise ValueError(f"evaluation needs at least one episode, got {episodes}")
         self.skill, self.episodes, self.seed, self.model = skill, episodes, seed, model
+        self.action_delay = action_delay
 
     def __call__(self, policy: DiffusionPolicy) -> SkillReport:
-        agent = ClosedLoopAgent(policy.on_cpu(), self.model, self.seed)
+        agent = DelayedAgent(ClosedLoopAgent(policy.on_cpu(), self.model, self.seed), self.action_delay)
         return evaluate(agent, self.skill, self.episodes, self.seed, DEFAULT_MAX_STEPS, progress=False)
 
 

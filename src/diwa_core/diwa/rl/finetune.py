@@ -145,7 +145,9 @@ class FineTuneRun:
 
     def _load(self) -> None:
         json_path, document = read_checkpoint_meta(self.out, STATE_NAME, STATE_FORMAT)
-        if self._comparable(document["config"]) != self._comparable(self.config.to_dict()):
+        # Through the dataclass, so that a key added since (with its default) compares equal.
+        stored = FinetuneConfig.from_dict(document["config"], str(json_path)).to_dict()
+        if self._comparable(stored) != self._comparable(self.config.to_dict()):
             raise CheckpointError(f"{json_path} was written with a different fine-tuning config; resume with the same")
         if document["identity"] != self.identity:
             changed = sorted(
@@ -323,6 +325,7 @@ class FineTuneRun:
                         self.step_counter: self.steps,
                         "eval_env_steps": self.eval_env_steps,
                         "stopped": stopped,
+                        "action_delay": self.config.rollout.action_delay,
                     },
                 )
         finally:

@@ -2,7 +2,8 @@
 
 Each parallel episode starts from a recorded frame encoded by the world model (the posterior of a
 single observation), then every action chunk is stepped through the model's prior, one model step
-per action (4 per chunk), each action as the robot would have executed it (action_semantics.py).
+per action (4 per chunk), each action as the robot would have executed it (action_semantics.py),
+and as late as the rollout's `action_delay` says a real-time loop executes it (command_delay.py).
 The skill's reward classifier scores only the last latent of the chunk, and a positive verdict ends
 the episode as a success; episodes are truncated at 72 primitive steps (18 chunks). Ended episodes
 restart at once from new recorded frames, so every call returns B transitions. Nothing here
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from diwa.action_semantics import CommandedTarget
+from diwa.command_delay import CommandDelay, hold_actions
 from diwa.data.dataset import Dataset, load_dataset
 from diwa.policy.policy import DiffusionPolicy
 from diwa.released import resolve
@@ -69,11 +71,11 @@ class StartStates:
     def __len__(self) -> int:
         return len(next(iter(self.observations.values())))
 
-    def tcp_positions(self, index: torch.Tensor) -> torch.Tensor:
-        """(len(index), 3) measured TCP positions: where the robot's command target starts."""
+    def robot_obs(self, index: torch.Tensor) -> torch.Tensor:
+        """(len(index), 15) proprioception: where the command target starts, what the gripper holds."""
         if "robot_obs" not in self.observations:
             raise ValueError("start states need robot_obs to place the commanded TCP target")
-        return self.observations["robot_obs"][index][:, TCP_POS].float()
+        return self.observations["robot_obs"][index].float()
 
     def subset(self, keep: torch.Tensor) -> StartStates:
         return StartStates({k: v[keep] for k, v in self.observations.items()})
@@ -130,6 +132,8 @@ class ImaginationEnv:
         self.starts, self.starts_dropped = self._without_finished(starts, seed)
         self.state: RSSMState | None = None
         self.target: CommandedTarget | None = None  # set with the start states by reset()
+        self.delay: CommandDelay | None = None  # likewise
+        self.action_delay = rollout.action_delay
         self.steps = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.halts = 0
 
@@ -146,25 +150,26 @@ class ImaginationEnv:
         return starts.subset(keep), len(starts) - len(keep)
 
     def _start(self, count: int) -> tuple[RSSMState, torch.Tensor]:
-        """Encoded start frames for `count` new episodes, and their measured TCP positions."""
+        """Encoded start frames for `count` new episodes, and their proprioception."""
         index = torch.randint(len(self.starts), (count,), generator=self.generator, device=self.device)
-        return self.starts.encode(self.model, index, self.generator), self.starts.tcp_positions(index)
+        return self.starts.encode(self.model, index, self.generator), self.starts.robot_obs(index)
 
     @torch.no_grad()
     def reset(self) -> torch.Tensor:
-        self.state, tcp = self._start(self.num_envs)
-        self.target = CommandedTarget(tcp)
+        self.state, robot_obs = self._start(self.num_envs)
+        self.target = CommandedTarget(robot_obs[:, TCP_POS])
+        self.delay = CommandDelay(self.action_delay, hold_actions(robot_obs))
         self.steps.zero_()
         return self.reader(self.state)
 
     @torch.no_grad()
     def step(self, chunks: torch.Tensor) -> ChunkStep:
-        if self.state is None or self.target is None:
+        if self.state is None or self.target is None or self.delay is None:
             raise RuntimeError("ImaginationEnv.step called before reset")
         if chunks.ndim != 3 or chunks.shape[0] != self.num_envs:
             raise ValueError(f"expected ({self.num_envs}, horizon, 7) chunks, got {tuple(chunks.shape)}")
         # The world model learnt from the actions the robot executed, not from what was asked of it.
-        state, disagreement = self._advance(self.state, self.target.effective(chunks))
+        state, disagreement = self._advance(self.state, self.target.effective(self.delay.delay(chunks)))
         self.steps += chunks.shape[1]
         success = self.reward.reward(state.features()) > 0
         reward = success.float()
@@ -180,8 +185,9 @@ class ImaginationEnv:
         ended = terminated | truncated
         if ended.any():
             index = torch.nonzero(ended).flatten()
-            fresh, tcp = self._start(len(index))
-            self.target.restart(index, tcp)
+            fresh, robot_obs = self._start(len(index))
+            self.target.restart(index, robot_obs[:, TCP_POS])
+            self.delay.restart(index, hold_actions(robot_obs))
             state = RSSMState(*(part.index_copy(0, index, new) for part, new in zip(state, fresh, strict=True)))
             self.steps[index] = 0
         self.state = state

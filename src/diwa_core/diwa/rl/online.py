@@ -5,7 +5,8 @@ processes (diwa.sim.vector; the result does not depend on how many), through the
 interface as imagination, so PPO runs unchanged. Episodes start from
 seeded feasible start states (a random stream of their own, never the evaluation episodes'), end
 on the oracle's success (the remaining actions of the chunk are not executed) and are truncated at
-72 steps. Every simulator step is counted: that count is the baseline's cost in robot time.
+72 steps; actions reach the arm the rollout's `action_delay` periods late. Every simulator step is
+counted: that count is the baseline's cost in robot time.
 
 A latent policy sees the world model's posterior filtered along each episode, as LatentTracker
 does for one episode; here the B episodes are filtered together, one batched model step per
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from diwa.command_delay import CommandDelay, hold_actions
 from diwa.policy.encoder import FeatureEncoder, StateEncoder
 from diwa.policy.policy import DiffusionPolicy
 from diwa.rl.config import RolloutConfig
@@ -105,13 +107,17 @@ class SimulatorChunkEnv:
         self.simulators = VectorSimulators(self.skill, self.num_envs, workers, SimConfig.rendering(reads))
         self.rng = np.random.default_rng([seed, SKILLS.index(skill), TRAINING_STREAM, 0])
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
+        self.delay = CommandDelay(rollout.action_delay, torch.zeros(self.num_envs, 7, dtype=torch.float64))
 
     def _start(self, index: list[int]) -> None:
         if not index:
             return
         starts = [(i, *sample_start_state(self.skill, self.rng)) for i in index]
         self.steps[index] = 0
-        self.features.update(index, self.simulators.start(starts), None)
+        observations = self.simulators.start(starts)
+        robot_obs = torch.from_numpy(np.stack([o["robot_obs"] for o in observations]).astype(np.float64))
+        self.delay.restart(torch.tensor(index), hold_actions(robot_obs))
+        self.features.update(index, observations, None)
 
     def reset(self) -> torch.Tensor:
         self._start(list(range(self.num_envs)))
@@ -120,7 +126,7 @@ class SimulatorChunkEnv:
     def step(self, chunks: torch.Tensor) -> ChunkStep:
         if chunks.ndim != 3 or chunks.shape[0] != self.num_envs:
             raise ValueError(f"expected ({self.num_envs}, horizon, 7) chunks, got {tuple(chunks.shape)}")
-        actions = chunks.numpy().astype(np.float64)
+        actions = self.delay.delay(chunks.double()).numpy()  # what the arm executes in these steps
         results = self.simulators.run_chunks(actions, self.max_steps - self.steps)
         success = np.array([succeeded for _, succeeded in results], bool)
         executed = np.array([len(observations) for observations, _ in results], np.int64)

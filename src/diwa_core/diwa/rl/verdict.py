@@ -32,10 +32,12 @@ import torch
 
 from diwa.action_semantics import CommandedTarget
 from diwa.atomic import write_atomically
+from diwa.command_delay import CommandDelay, hold_actions
 from diwa.eval.stats import paired_gain_interval
 from diwa.policy.policy import DiffusionPolicy
 from diwa.rl.guard import ModelErrorGuard
 from diwa.rl.imagination import PolicyReader, StartStates
+from diwa.sim.obs_layout import TCP_POS
 from diwa.world_model.model import WorldModel
 from diwa.world_model.reward import RewardClassifier
 
@@ -80,10 +82,12 @@ def imagine_episodes(
     seed: int,
     max_steps: int,
     temperature: float = 1.0,
+    action_delay: int = 0,
 ) -> ImaginedOutcomes:
     """`episodes` imagined episodes of `policy` run side by side to success or `max_steps`, seeded so
     that two policies meet the same start frames and the same latent noise. The policy acts as on the
-    robot: deterministic denoising. Without a guard no episode is distrusted."""
+    robot: deterministic denoising, each action `action_delay` control periods late. Without a guard
+    no episode is distrusted."""
     if episodes < 2:
         raise ValueError(f"a verdict needs at least 2 imagined episodes, got {episodes}")
     model, reward = model.eval(), reward.eval()
@@ -91,7 +95,9 @@ def imagine_episodes(
     policy_generator = torch.Generator().manual_seed(seed + 1)
     index = torch.randint(len(starts), (episodes,), generator=generator)
     state = starts.encode(model, index, generator)
-    target = CommandedTarget(starts.tcp_positions(index))
+    robot_obs = starts.robot_obs(index)
+    target = CommandedTarget(robot_obs[:, TCP_POS])
+    delay = CommandDelay(action_delay, hold_actions(robot_obs))
     success = torch.zeros(episodes, dtype=torch.bool)
     distrusted = torch.zeros(episodes, dtype=torch.bool)
     worst = torch.zeros(episodes)
@@ -99,7 +105,7 @@ def imagine_episodes(
     steps = 0
     while steps < max_steps and not bool(ended.all()):
         chunk = torch.from_numpy(policy.predict_chunk(reader(state), policy_generator, deterministic=True))
-        actions = target.effective(chunk)
+        actions = target.effective(delay.delay(chunk))
         for t in range(actions.shape[1]):
             if guard is not None:
                 level = guard.disagreement(state.features(), actions[:, t])
