@@ -107,6 +107,8 @@ def test_eval_cli_rejects_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--out" in capsys.readouterr().err
     assert main(["eval", "--skill", "open_drawer", "--action-delay", "-1"]) == 2
     assert "--action-delay must be non-negative" in capsys.readouterr().err
+    assert main(["eval", "--skill", "open_drawer", "--threads", "0"]) == 2
+    assert "--threads must be positive" in capsys.readouterr().err
 
 
 class Counter:

@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+import torch
+
 from diwa.eval.harness import DEFAULT_MAX_STEPS, evaluate_skills, summary
 from diwa.promotion import DEFAULT_MIN_EPISODES, judge_checkpoint
 from diwa.skills import check_skill, parse_skill_list
@@ -31,6 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", help="directory for episodes.jsonl, report.json, success_rates.png, videos/")
     parser.add_argument("--video", type=int, default=0, metavar="K", help="GIFs of the first K episodes (needs --out)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: one-observation inference gains nothing from more, and a thread "
+        "per core spinning beside other work slowed evaluation 20-fold)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on the last line")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
@@ -73,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--video must be non-negative, got {args.video}")
     if args.action_delay < 0:
         raise ValueError(f"--action-delay must be non-negative, got {args.action_delay}")
+    if args.threads < 1:
+        raise ValueError(f"--threads must be positive, got {args.threads}")
+    torch.set_num_threads(args.threads)
     reports = evaluate_skills(
         lambda skill: DelayedAgent(load_agent(args.policy, skill, args.seed), args.action_delay),
         skills,
