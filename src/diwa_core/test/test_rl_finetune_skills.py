@@ -144,7 +144,7 @@ def test_skills_take_the_devices_in_turn(tmp_path):
 
     args = argparse.Namespace(
         out=tmp_path, profile="quick", seed=0, eval_seed=0, threads=1, iterations=None, base_kl=None,
-        eval_every=None, eval_episodes=None, guard=False,
+        eval_every=None, eval_episodes=None, guard=False, action_delay=None,
     )  # fmt: skip
     devices = ["cuda:0", "cuda:1"]
     lines = [
@@ -152,3 +152,7 @@ def test_skills_take_the_devices_in_turn(tmp_path):
         for i, s in enumerate(("open_drawer", "close_drawer", "turn_on_led"))
     ]
     assert [line[line.index("--device") + 1] for line in lines] == ["cuda:0", "cuda:1", "cuda:0"]
+    assert "--action-delay" not in lines[0], "the profile's delay unless one is named"
+    args.action_delay = 1
+    line = finetune_argv(args, "open_drawer", tmp_path, tmp_path, tmp_path)
+    assert line[line.index("--action-delay") + 1] == "1"

@@ -62,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-every", type=int, help="simulator evaluation every N iterations (see finetune)")
     parser.add_argument("--eval-episodes", type=int, help="episodes per evaluation (0: no simulator evaluation)")
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the evaluation episodes (default 0)")
+    parser.add_argument(
+        "--action-delay", type=int, metavar="PERIODS", help="control periods of command delay (see finetune)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of fine-tuning, the same for every skill")
     parser.add_argument("--no-progress", action="store_true", help="a line per skill started and ended, no bars")
     parser.add_argument("--json", action="store_true", help="end with a JSON summary on the last line")
@@ -120,6 +123,7 @@ def finetune_argv(
         ("--base-kl", args.base_kl),
         ("--eval-every", args.eval_every),
         ("--eval-episodes", args.eval_episodes),
+        ("--action-delay", args.action_delay),
     ):
         if value is not None:
             argv += [flag, str(value)]
