@@ -10,6 +10,7 @@ action arrives the arm holds still and the gripper keeps the state the episode s
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from diwa.sim.obs_layout import GRIPPER_ACTION
@@ -55,3 +56,16 @@ class CommandDelay:
         horizon = chunks.shape[1]
         self.pending = line[:, horizon:].clone()
         return line[:, :horizon]
+
+
+class EpisodeDelay:
+    """One episode's delay line, an action at a time (a CommandDelay of one row and one-step chunks)."""
+
+    def __init__(self, periods: int, robot_obs: np.ndarray) -> None:
+        start = torch.as_tensor(np.asarray(robot_obs, dtype=np.float64))[None]
+        self.line = CommandDelay(periods, hold_actions(start))
+
+    def __call__(self, action: np.ndarray) -> np.ndarray:
+        """The action executed now, as `action` is sent."""
+        sent = torch.as_tensor(np.asarray(action, dtype=np.float64))[None, None]
+        return self.line.delay(sent)[0, 0].numpy().copy()

@@ -179,6 +179,28 @@ def test_closed_loop_agent_filters_the_latent_and_uses_the_fine_tuned_policy():
         ClosedLoopAgent(base, None, seed=0)
 
 
+def test_a_delayed_closed_loop_agent_filters_the_latent_on_the_actions_it_executed():
+    """With two periods of delay the agent returns two holds, then the actions its policy chose two
+    steps before, and its latent filter steps on what it returned: what the arm executed."""
+    model = rl_tiny.world_model()
+    obs = {"robot_obs": np.full(15, 0.1, np.float32), "scene_obs": np.full(24, 0.2, np.float32)}
+    obs["robot_obs"][14] = -1.0
+    at_once = ClosedLoopAgent(rl_tiny.policy(model.feat_dim), model, seed=0)
+    late = ClosedLoopAgent(rl_tiny.policy(model.feat_dim), model, seed=0, action_delay=2)
+    filtered: list[np.ndarray] = []
+    step = late.features.step
+    late.features.step = lambda action, o: filtered.append(np.asarray(action)) or step(action, o)  # type: ignore[method-assign]
+    for agent in (at_once, late):
+        agent.reset(rl_tiny.SKILL, obs)
+    chosen = np.stack([at_once.act(obs) for _ in range(3)])
+    executed = np.stack([late.act(obs) for _ in range(5)])
+    assert (executed[:2, :6] == 0).all() and (executed[:2, 6] == -1).all(), "held, gripper as it started"
+    np.testing.assert_allclose(executed[2], chosen[0], atol=1e-6)
+    np.testing.assert_array_equal(np.stack(filtered), executed[:4])
+    with pytest.raises(ValueError, match="control periods >= 0"):
+        ClosedLoopAgent(rl_tiny.policy(model.feat_dim), model, seed=0, action_delay=-1)
+
+
 def info(sha: str) -> WorldModelInfo:
     return WorldModelInfo(Path("wm"), None, 0, 0, {}, sha)
 

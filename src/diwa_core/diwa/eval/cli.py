@@ -72,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     from diwa.atomic import write_atomically
     from diwa.eval.agents import load_agent
     from diwa.eval.charts import success_rates_png
-    from diwa.eval.latency import DelayedAgent
     from diwa.eval.report import write_episode_log, write_gif, write_json
 
     skills = parse_skills(args)
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads must be positive, got {args.threads}")
     torch.set_num_threads(args.threads)
     reports = evaluate_skills(
-        lambda skill: DelayedAgent(load_agent(args.policy, skill, args.seed), args.action_delay),
+        lambda skill: load_agent(args.policy, skill, args.seed, args.action_delay),
         skills,
         args.episodes,
         args.seed,

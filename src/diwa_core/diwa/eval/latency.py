@@ -9,13 +9,10 @@ was computed from (diwa/command_delay.py does the same for fine-tuning's batched
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
-import torch
 
 from diwa.agent import Agent, Observation
-from diwa.command_delay import check_periods, hold_actions
+from diwa.command_delay import EpisodeDelay, check_periods
 
 
 class DelayedAgent:
@@ -25,13 +22,13 @@ class DelayedAgent:
     def __init__(self, agent: Agent, periods: int) -> None:
         self.agent = agent
         self.periods = check_periods(periods)
-        self._pending: deque[np.ndarray] = deque()
+        self._line: EpisodeDelay | None = None
 
     def reset(self, skill: str, obs: Observation, seed: int | None = None) -> None:
         self.agent.reset(skill, obs, seed)
-        hold = hold_actions(torch.as_tensor(obs["robot_obs"], dtype=torch.float64)[None])[0].numpy()
-        self._pending = deque(hold.copy() for _ in range(self.periods))
+        self._line = EpisodeDelay(self.periods, obs["robot_obs"])
 
     def act(self, obs: Observation) -> np.ndarray:
-        self._pending.append(np.asarray(self.agent.act(obs), dtype=np.float64))
-        return self._pending.popleft()
+        if self._line is None:
+            raise RuntimeError("DelayedAgent.act called before reset")
+        return self._line(self.agent.act(obs))

@@ -18,6 +18,7 @@ import torch
 
 from diwa.action_semantics import CommandedTarget
 from diwa.agent import Observation
+from diwa.command_delay import EpisodeDelay, check_periods
 from diwa.policy.agent import DiffusionAgent
 from diwa.policy.encoder import FeatureEncoder, StateEncoder
 from diwa.policy.policy import DiffusionPolicy
@@ -89,11 +90,16 @@ class ClosedLoopAgent:
 
     A latent policy sees its features and nothing else, and the latent filter sees only what its
     world model reads: on the camera route (an image world model on cameras + robot_obs) nothing
-    downstream can read the simulator's scene_obs, which a real cell does not have."""
+    downstream can read the simulator's scene_obs, which a real cell does not have.
 
-    def __init__(self, policy: DiffusionPolicy, model: WorldModel | None, seed: int) -> None:
+    With `action_delay` periods (diwa/command_delay.py) each action returned is the one sent that
+    many steps before, and the latent filter steps on it: the action the arm executed."""
+
+    def __init__(self, policy: DiffusionPolicy, model: WorldModel | None, seed: int, action_delay: int = 0) -> None:
         self.agent = DiffusionAgent(policy, seed=seed, deterministic=True)
         self.features = ObservationFeatures(policy, model, seed)
+        self.action_delay = check_periods(action_delay)
+        self._delay: EpisodeDelay | None = None
         self._last_action: np.ndarray | None = None
         self._current: np.ndarray | None = None
 
@@ -101,10 +107,11 @@ class ClosedLoopAgent:
         obs = self._visible(obs)
         self._current = self.features.reset(obs, seed)
         self._last_action = None
+        self._delay = EpisodeDelay(self.action_delay, obs["robot_obs"])
         self.agent.reset(skill, self._policy_input(obs), seed)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, skill: str, seed: int = 0) -> ClosedLoopAgent:
+    def from_checkpoint(cls, path: str | Path, skill: str, seed: int = 0, action_delay: int = 0) -> ClosedLoopAgent:
         """Load a policy checkpoint and, for a latent policy, the world model its provenance
         names (refused if that file no longer holds the weights the policy was trained with)."""
         from diwa.policy.checkpoint import load_policy
@@ -121,7 +128,7 @@ class ClosedLoopAgent:
             model, info = load_world_model(recorded["path"])
             if info.weights_sha256 != recorded["weights_sha256"]:
                 raise ValueError(f"{recorded['path']} no longer holds the world model {path} was trained with")
-        return cls(policy, model, seed)
+        return cls(policy, model, seed, action_delay)
 
     @property
     def observation_keys(self) -> tuple[str, ...]:
@@ -143,10 +150,12 @@ class ClosedLoopAgent:
         return {"features": self._current}
 
     def act(self, obs: Observation) -> np.ndarray:
+        if self._delay is None:
+            raise RuntimeError("ClosedLoopAgent.act called before reset")
         obs = self._visible(obs)
         if self._last_action is not None:
             self._current = self.features.step(self._last_action, obs)
-        action = self.agent.act(self._policy_input(obs))
+        action = self._delay(self.agent.act(self._policy_input(obs)))
         self._last_action = action
         return action
 

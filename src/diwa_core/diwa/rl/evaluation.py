@@ -14,7 +14,6 @@ from typing import Any
 
 from diwa.atomic import write_atomically
 from diwa.eval.harness import DEFAULT_MAX_STEPS, SkillReport, evaluate
-from diwa.eval.latency import DelayedAgent
 from diwa.eval.stats import paired_gain_interval
 from diwa.policy.closed_loop import ClosedLoopAgent
 from diwa.policy.policy import DiffusionPolicy
@@ -38,7 +37,7 @@ class SimulatorEvaluator:
         self.action_delay = action_delay
 
     def __call__(self, policy: DiffusionPolicy) -> SkillReport:
-        agent = DelayedAgent(ClosedLoopAgent(policy.on_cpu(), self.model, self.seed), self.action_delay)
+        agent = ClosedLoopAgent(policy.on_cpu(), self.model, self.seed, self.action_delay)
         return evaluate(agent, self.skill, self.episodes, self.seed, DEFAULT_MAX_STEPS, progress=False)
 
 
