@@ -6,8 +6,9 @@ Evidence is bound to the exact weights it judged. A fine-tuned checkpoint direct
 of the weights it judged and of the base policy they were fine-tuned from; weights changed since,
 another skill, too few episodes, or malformed or non-finite numbers are refused. The simulator's
 evaluation decides when it exists (fine-tuned success no lower than the base policy's on the same
-episodes); without it, only an "improved" verdict promotes. `diwa promote` and the policy node apply
-this same function.
+episodes), and so does `latency.json` when `diwa latency-check` wrote one: the same comparison with
+the command delay of a real-time loop (eval/latency_check.py); without an evaluation, only an
+"improved" verdict promotes. `diwa promote` and the policy node apply this same function.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from diwa.released import resolve
 
 EVALUATION_FILE = "evaluation.json"
+LATENCY_FILE = "latency.json"
 VERDICT_FILE = "verdict.json"
 POLICY_FILE = "policy.json"
 DEFAULT_MIN_EPISODES = 100
@@ -52,7 +54,11 @@ def judge_checkpoint(checkpoint: str | Path, min_episodes: int = DEFAULT_MIN_EPI
         skill, weights_sha, base_sha = _checkpoint_identity(root)
         evaluation = _read_json(root / EVALUATION_FILE)
         if evaluation is not None:
-            return _judge_evaluation(evaluation, skill, weights_sha, base_sha, min_episodes)
+            decision = _judge_evaluation(evaluation, skill, weights_sha, base_sha, min_episodes)
+            latency = _read_json(root / LATENCY_FILE)
+            if not decision.allowed or latency is None:
+                return decision
+            return _judge_latency(latency, skill, weights_sha, base_sha, min_episodes, decision)
         verdict = _read_json(root / VERDICT_FILE)
         if verdict is not None:
             return _judge_verdict(verdict, skill, weights_sha, base_sha)
@@ -133,24 +139,35 @@ def _count(document: dict[str, Any], key: str, name: str) -> int:
     return value
 
 
-def _judge_evaluation(
-    evaluation: dict[str, Any], skill: str, weights_sha: str, base_sha: str | None, min_episodes: int
-) -> PromotionDecision:
-    _bound(evaluation, EVALUATION_FILE, skill, weights_sha, base_sha)
-    success = _rate(evaluation, "success_rate", EVALUATION_FILE)
-    base = _rate(evaluation, "base_success_rate", EVALUATION_FILE)
-    episodes = _count(evaluation, "episodes", EVALUATION_FILE)
-    if episodes < min_episodes:
-        raise _RefusedError(f"its {EVALUATION_FILE} has {episodes} episodes, fewer than the {min_episodes} required")
+def _paired_rates(document: dict[str, Any], name: str, episodes: int) -> tuple[float, float]:
+    """(fine-tuned, base) success rates of a paired evaluation, checked against its outcomes."""
+    success = _rate(document, "success_rate", name)
+    base = _rate(document, "base_success_rate", name)
     for key, rate in (("outcomes", success), ("base_outcomes", base)):
-        outcomes = evaluation.get(key)
+        outcomes = document.get(key)
         if outcomes is not None and (
             not isinstance(outcomes, list)
             or len(outcomes) != episodes
             or any(o not in (0, 1) or isinstance(o, bool) for o in outcomes)
             or abs(sum(outcomes) / episodes - rate) > 1e-9
         ):
-            raise _RefusedError(f"its {EVALUATION_FILE} has {key} that do not add up to its success rates")
+            raise _RefusedError(f"its {name} has {key} that do not add up to its success rates")
+    return success, base
+
+
+def _episodes(document: dict[str, Any], name: str, min_episodes: int) -> int:
+    episodes = _count(document, "episodes", name)
+    if episodes < min_episodes:
+        raise _RefusedError(f"its {name} has {episodes} episodes, fewer than the {min_episodes} required")
+    return episodes
+
+
+def _judge_evaluation(
+    evaluation: dict[str, Any], skill: str, weights_sha: str, base_sha: str | None, min_episodes: int
+) -> PromotionDecision:
+    _bound(evaluation, EVALUATION_FILE, skill, weights_sha, base_sha)
+    episodes = _episodes(evaluation, EVALUATION_FILE, min_episodes)
+    success, base = _paired_rates(evaluation, EVALUATION_FILE, episodes)
     seed = evaluation.get("seed")
     if success < base:
         return PromotionDecision(
@@ -165,6 +182,37 @@ def _judge_evaluation(
         f"({episodes} paired episodes, seed {seed})",
         "simulator",
     )
+
+
+def _judge_latency(
+    latency: dict[str, Any],
+    skill: str,
+    weights_sha: str,
+    base_sha: str | None,
+    min_episodes: int,
+    evaluated: PromotionDecision,
+) -> PromotionDecision:
+    """`evaluated` (the simulator evaluation passed), unless the policy is below its base policy
+    with any delay `diwa latency-check` replayed."""
+    _bound(latency, LATENCY_FILE, skill, weights_sha, base_sha)
+    episodes = _episodes(latency, LATENCY_FILE, min_episodes)
+    delays = latency.get("delays")
+    if not isinstance(delays, dict) or not delays or not all(d.isdigit() for d in delays):
+        raise _RefusedError(f"its {LATENCY_FILE} names no delays (got {delays!r})")
+    checked = []
+    for delay, document in sorted(delays.items(), key=lambda item: int(item[0])):
+        if not isinstance(document, dict):
+            raise _RefusedError(f"its {LATENCY_FILE} has no result for {delay} periods of delay")
+        success, base = _paired_rates(document, f"{LATENCY_FILE} (delay {delay})", episodes)
+        if success < base:
+            return PromotionDecision(
+                False,
+                f"with {delay} control periods of command delay, as a real-time loop runs it, its simulator success "
+                f"{success:.1%} is below its base policy's {base:.1%} ({episodes} paired episodes)",
+                "simulator",
+            )
+        checked.append(f"{delay}: {success:.0%} against {base:.0%}")
+    return PromotionDecision(True, f"{evaluated.reason}; with command delay ({'; '.join(checked)})", "simulator")
 
 
 def _finite_number(value: object) -> bool:

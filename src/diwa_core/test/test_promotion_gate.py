@@ -90,6 +90,56 @@ def test_malformed_unbound_or_worse_evaluations_are_refused(tmp_path: Path, chan
     assert not decision.allowed and says in decision.reason
 
 
+def latency(weights_sha: str, **delays: dict) -> dict:
+    """latency.json with the given results per delay (d1=..., d2=...), bound like evaluation()."""
+    document = evaluation(weights_sha)
+    for key in ("success_rate", "base_success_rate", "outcomes", "base_outcomes", "seed"):
+        del document[key]
+    document["delays"] = {name.removeprefix("d"): result for name, result in delays.items()}
+    return document
+
+
+def paired(success: int, base: int) -> dict:
+    return {
+        "success_rate": success / 100,
+        "base_success_rate": base / 100,
+        "outcomes": [1] * success + [0] * (100 - success),
+        "base_outcomes": [1] * base + [0] * (100 - base),
+    }
+
+
+def test_a_policy_below_its_base_with_command_delay_is_refused(tmp_path: Path) -> None:
+    """The evaluation without delay passes; latency.json decides at every delay it holds."""
+    root, sha = fine_tuned(tmp_path / "ckpt")
+    write(root, "evaluation.json", evaluation(sha))
+    write(root, "latency.json", latency(sha, d1=paired(63, 62), d2=paired(49, 61)))
+    decision = judge_checkpoint(root)
+    assert not decision.allowed and "with 2 control periods of command delay" in decision.reason
+    assert "49.0% is below its base policy's 61.0%" in decision.reason
+    write(root, "latency.json", latency(sha, d1=paired(96, 63), d2=paired(99, 73)))
+    decision = judge_checkpoint(root)
+    assert decision.allowed and "with command delay (1: 96% against 63%; 2: 99% against 73%)" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        (lambda sha: latency("c" * 64, d1=paired(90, 60)), "judged other weights"),
+        (lambda sha: latency(sha), "names no delays"),
+        (lambda sha: latency(sha, d1=paired(90, 60), dx=paired(90, 60)), "names no delays"),
+        (lambda sha: latency(sha, d1={**paired(90, 60), "success_rate": 0.2}), "do not add up"),
+        (lambda sha: latency(sha, d1=[0.9, 0.6]), "no result for 1 periods"),
+        (lambda sha: {**latency(sha, d1=paired(90, 60)), "episodes": 20}, "fewer than the 100 required"),
+    ],
+)
+def test_malformed_or_unbound_latency_checks_are_refused(tmp_path: Path, document, says: str) -> None:
+    root, sha = fine_tuned(tmp_path / "ckpt")
+    write(root, "evaluation.json", evaluation(sha))
+    write(root, "latency.json", document(sha))
+    decision = judge_checkpoint(root)
+    assert not decision.allowed and says in decision.reason
+
+
 def test_unjudged_unreadable_and_behaviour_cloned_checkpoints_are_refused(tmp_path: Path) -> None:
     root, _ = fine_tuned(tmp_path / "ckpt")
     assert "never judged" in judge_checkpoint(root).reason

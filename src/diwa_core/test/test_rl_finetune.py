@@ -438,3 +438,31 @@ def test_fine_tuning_on_the_cpu_named_explicitly_equals_the_default(pipeline, tm
     default, named = load_policy(tmp_path / "default"), load_policy(tmp_path / "named")
     for key, value in default.finetuned.state_dict().items():
         assert torch.equal(value, named.finetuned.state_dict()[key]), key
+
+
+def test_latency_check_replays_the_runs_evaluation_with_delay_and_the_gate_reads_it(tmp_path, capsys):
+    """At delay 0 it reproduces evaluation.json's outcomes episode for episode (the same episodes and
+    agent); each delay's result is written to latency.json bound to both policies' weights."""
+    paths = rl_tiny.save_pipeline(tmp_path / "state", latent=False)
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text(yaml.safe_dump(rl_tiny.config(iterations=1).to_dict()))
+    run = tmp_path / "run"
+    args = cli({**paths, "profile": profile}, run, "--eval-episodes", "3", "--eval-seed", "5")
+    assert main(args) == 0
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    assert main(["latency-check", str(run), "--delays", "0,2", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(summary["delays"]) == {"0", "2"} and summary["promoted"] is False, "3 episodes are too few"
+    latency = json.loads((run / "latency.json").read_text())
+    assert latency["delays"]["0"]["outcomes"] == evaluation["outcomes"]
+    assert latency["delays"]["0"]["base_outcomes"] == evaluation["base_outcomes"]
+    assert (latency["policy_sha256"], latency["base_policy_sha256"]) == (
+        evaluation["policy_sha256"],
+        evaluation["base_policy_sha256"],
+    )
+    assert main(["latency-check", str(run), "--base", str(run)]) == 2
+    assert "not the base policy" in capsys.readouterr().err
+    assert main(["latency-check", str(run), "--delays", "1,x"]) == 2
+    assert "comma-separated integers" in capsys.readouterr().err
+    assert main(["latency-check", str(paths["policy"])]) == 2
+    assert "has no evaluation.json" in capsys.readouterr().err

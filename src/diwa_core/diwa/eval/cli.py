@@ -1,5 +1,6 @@
-"""`diwa eval`: success rates of a policy in the simulator, per skill, with reports; and `diwa promote`:
-whether a fine-tuned checkpoint may drive a real arm (diwa/promotion.py)."""
+"""`diwa eval`: success rates of a policy in the simulator, per skill, with reports; `diwa
+latency-check`: a fine-tuned run's evaluation replayed with command delay (eval/latency_check.py);
+and `diwa promote`: whether a fine-tuned checkpoint may drive a real arm (diwa/promotion.py)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on the last line")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
+
+    latency = subparsers.add_parser(
+        "latency-check",
+        help="replay a fine-tuned run's paired evaluation with command delay, as a real-time loop runs it",
+        description="Evaluates the fine-tuned checkpoint and its base policy on the episodes of its evaluation.json "
+        "with each delay and writes latency.json beside it; the promotion gate then refuses the checkpoint if it is "
+        "below its base policy at any of them (docs/results/delay_finetune).",
+    )
+    latency.add_argument("checkpoint", help="fine-tuned checkpoint directory or release name")
+    latency.add_argument(
+        "--delays", default="1,2", help="control periods, comma-separated (default 1,2: what the ROS graph measured)"
+    )
+    latency.add_argument("--base", help="the base policy (default: the one evaluation.json names)")
+    latency.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    latency.add_argument("--json", action="store_true", help="print latency.json's summary as JSON on the last line")
+    latency.set_defaults(run=run_latency_check)
 
     promote = subparsers.add_parser(
         "promote",
@@ -116,6 +133,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote evaluation report to {out}")
     if args.json:
         print(json.dumps(result))
+    return 0
+
+
+def run_latency_check(args: argparse.Namespace) -> int:
+    from diwa.eval.latency_check import check_latency
+
+    try:
+        delays = [int(d) for d in args.delays.split(",")]
+    except ValueError as err:
+        raise ValueError(f"--delays must be comma-separated integers, got {args.delays!r}") from err
+    if args.threads < 1:
+        raise ValueError(f"--threads must be positive, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    document = check_latency(args.checkpoint, delays, args.base)
+    for delay, result in document["delays"].items():
+        low, high = result["gain_ci95"]
+        print(
+            f"{document['skill']} with {delay} periods of delay: base {result['base_success_rate']:.0%} -> "
+            f"fine-tuned {result['success_rate']:.0%} ({document['episodes']} paired episodes, gain "
+            f"{100 * low:+.0f} .. {100 * high:+.0f})"
+        )
+    decision = judge_checkpoint(args.checkpoint)
+    print(f"promotion gate: {'passes' if decision.allowed else 'refuses'}: {decision.reason}")
+    if args.json:
+        summary = {d: {k: v for k, v in r.items() if "outcomes" not in k} for d, r in document["delays"].items()}
+        print(json.dumps({"skill": document["skill"], "delays": summary, "promoted": decision.allowed}))
     return 0
 
 
