@@ -9,6 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from diwa.promotion import judge_checkpoint
 from diwa.released import PREFIX, ROUTES, list_releases, make_release, models_root
 
 
@@ -50,14 +51,20 @@ def run_models(args: argparse.Namespace) -> int:
         route = release["route"]
         seeds = " ".join(f"{k} {v}" for k, v in (release["seeds"] or {}).items())
         print(f"{PREFIX}{route}  (from {release['source_run']}, {release['variant']}; seeds: {seeds or '?'})")
-        print(f"  {'skill':<20} {'BC':>6} {'fine-tuned':>11} {'gain 95 % interval':>22}  verdict")
+        print(f"  {'skill':<20} {'BC':>6} {'fine-tuned':>11} {'gain 95 % interval':>22}  {'verdict':<10} real arm")
+        refused = []
         for skill, m in release["skills"].items():
             low, high = m["gain_ci95"] or (float("nan"), float("nan"))
+            decision = judge_checkpoint(f"{PREFIX}{route}/{skill}")
             print(
                 f"  {skill:<20} {m['bc_success']:>6.0%} {m['finetuned_success']:>11.0%} "
-                f"{low:>+10.0%} .. {high:>+7.0%}   {m['verdict'] or '-'}"
+                f"{low:>+10.0%} .. {high:>+7.0%}   {m['verdict'] or '-':<10} {'yes' if decision.allowed else 'no'}"
             )
+            if not decision.allowed:
+                refused.append(f"  {skill}: {decision.reason}")
         print(f"  ({next(iter(release['skills'].values()))['episodes']} paired episodes per skill)")
+        if refused:
+            print("  the promotion gate keeps these from a real arm (`diwa promote`):", *refused, sep="\n")
     return 0
 
 

@@ -4,7 +4,7 @@ package so that a new user starts from models whose gains were measured, not fro
 A release lives in `diwa/models/<route>/` and is addressed by name wherever a checkpoint path is
 accepted (command line, goals, node parameters):
 
-    released:state/open_drawer           the fine-tuned policy (with its evaluation.json, verdict.json)
+    released:state/open_drawer           the fine-tuned policy (evaluation.json, verdict.json, latency.json)
     released:state/bc/open_drawer        the behaviour-cloned policy it started from
     released:state/world_model           the world model
     released:state/reward                the reward classifiers (one directory for the 8 skills)
@@ -30,7 +30,7 @@ from diwa.skills import SKILLS
 PREFIX = "released:"
 RELEASE_FILE = "release.json"
 ROUTES = ("state", "camera")
-FINETUNED_FILES = ("policy.json", "evaluation.json", "verdict.json")
+FINETUNED_FILES = ("policy.json", "evaluation.json", "verdict.json", "latency.json")
 
 
 def models_root() -> Path:

@@ -52,6 +52,13 @@ def seed_set_run(root: Path) -> Path:
 
 def test_a_release_loads_by_name_and_lists_its_measurements(tmp_path, monkeypatch, capsys) -> None:
     run = seed_set_run(tmp_path / "run")
+    # One skill's latency check shows a loss with two periods of command delay: released with it.
+    evaluation = json.loads((run / "diwa_plain" / "turn_on_lightbulb" / "evaluation.json").read_text())
+    loss = {"success_rate": 0.49, "base_success_rate": 0.61}
+    latency = {k: evaluation[k] for k in ("skill", "policy_sha256", "base_policy_sha256", "episodes", "seed")}
+    (run / "diwa_plain" / "turn_on_lightbulb" / "latency.json").write_text(
+        json.dumps({**latency, "delays": {"2": loss}})
+    )
     monkeypatch.setattr(released, "models_root", lambda: tmp_path / "models")
     destination = tmp_path / "models" / "state"
     argv = ["release", "--run", str(run), "--variant", "plain", "--route", "state", "--out", str(destination)]
@@ -73,6 +80,9 @@ def test_a_release_loads_by_name_and_lists_its_measurements(tmp_path, monkeypatc
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "released:state" in out and "turn_on_led" in out and "70%" in out
+    rows = {line.split()[0]: line.split()[-1] for line in out.splitlines() if line.strip().startswith("turn_")}
+    assert rows["turn_on_led"] == "yes" and rows["turn_on_lightbulb"] == "no"
+    assert "turn_on_lightbulb: with 2 control periods of command delay" in out
 
     with pytest.raises(ValueError, match="not a released model"):
         released.resolve("released:state/juggle")

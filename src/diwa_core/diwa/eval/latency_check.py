@@ -47,7 +47,8 @@ def check_latency(run: str | Path, delays: Sequence[int], base: str | Path | Non
     policy_sha = weights_sha256(root)
     if evaluation.get("policy_sha256") != policy_sha:
         raise ValueError(f"{root}/{EVALUATION_FILE} judged other weights than the checkpoint's")
-    base_path = resolve(base if base is not None else evaluation["base_checkpoint"])
+    # A release renames the base to its release name in the policy's provenance, not in evaluation.json.
+    base_path = resolve(base or tuned.provenance.get("base_checkpoint") or evaluation["base_checkpoint"])
     if not (base_path / "policy.json").is_file():
         raise FileNotFoundError(f"base policy {base_path} does not exist; name it with --base")
     base_sha = weights_sha256(base_path)
