@@ -8,7 +8,9 @@
 #   scripts/seed_set.sh OUT_DIR S [VARIANT ...]     (after `source scripts/env.sh`; repository root)
 #
 # Each fine-tuned skill then gets its pre-deployment verdict (`diwa verdict`, from world models
-# alone), to be checked against the simulator's paired evaluation. With JUDGE_SEED set, a second
+# alone), to be checked against the simulator's paired evaluation, and its latency check (`diwa
+# latency-check`: that evaluation with 1 and 2 control periods of command delay, which the promotion
+# gate also reads; about 3 minutes on 2 cores). With JUDGE_SEED set, a second
 # world model and its reward classifiers are trained on the same play with that seed (beside the
 # first model, after the BC policies) and confirm each verdict (`--judge-wm`); without it, every
 # verdict is "uncertain" by rule (docs/results/verdict_cross_model).
@@ -134,6 +136,14 @@ verdicts() {  # verdicts VARIANT SKILL...: the pre-deployment verdict on each fi
   done
 }
 
+latency_checks() {  # latency_checks VARIANT SKILL...: each run's evaluation replayed with command delay
+  local variant="$1"
+  shift
+  for s in "$@"; do
+    diwa latency-check "$O/diwa_$variant/$s" --delays 1,2 --json
+  done
+}
+
 stage play play
 both_cores bc bc_then_judge world_model world_model
 both_cores rewards_a "rewards ${SKILLS[*]:0:4}" rewards_b "rewards ${SKILLS[*]:4:4}"
@@ -153,5 +163,7 @@ for spec in "${VARIANTS[@]}"; do
   half=$(((${#chosen[@]} + 1) / 2))
   both_cores "verdict_${variant}_a" "verdicts $variant ${chosen[*]:0:$half}" \
     "verdict_${variant}_b" "verdicts $variant ${chosen[*]:$half}"
+  both_cores "latency_${variant}_a" "latency_checks $variant ${chosen[*]:0:$half}" \
+    "latency_${variant}_b" "latency_checks $variant ${chosen[*]:$half}"
 done
 echo "[seed set $S] all stages done in $(($(date +%s) - started)) s (this invocation)"
