@@ -3,9 +3,11 @@
 Default (the gain, about 10 minutes on 2 cores): fine-tune each skill from the released world
 model, BC policy and reward classifier through the FineTune action, with the release's seeds. The
 action also evaluates the BC and the fine-tuned policy on paired simulator episodes and judges the
-result from the world model (the verdict). Then both policies run through ExecuteSkill on the mock
-robot, and the promotion gate judges the fine-tuned checkpoint. The demo ends with a table beside
-the release's own figures, and a PNG.
+result from the world model (the verdict). The latency check replays that evaluation with one and
+two control periods of command delay, as the real-time loop runs the policies. Then both policies
+run through ExecuteSkill on the mock robot, and the promotion gate judges the fine-tuned checkpoint.
+The demo ends with a table beside the release's own figures, and a PNG. The default skill is the
+one whose gain the real-time loop keeps best (docs/results/delay_finetune/).
 
 `--loop` (`make demo-loop`: the loop, not the gain, 15-30 minutes): every stage at small size. It
 records play through the collect graph into a bag and converts it, then trains the world model
@@ -28,6 +30,7 @@ from pathlib import Path
 import rclpy
 from ament_index_python.packages import get_package_share_directory
 from diwa.atomic import write_atomically, write_file_atomically
+from diwa.eval.latency_check import check_latency
 from diwa.eval.stats import paired_gain_interval
 from diwa.promotion import judge_checkpoint
 from diwa.released import PREFIX, list_releases
@@ -42,6 +45,10 @@ from diwa_msgs.srv import ResetSim
 
 SERVER_TIMEOUT_S = 120.0
 ROUTE = "state"
+DEFAULT_SKILL = "move_slider_right"
+LOOP_DELAYS = (1, 2)
+"""Control periods of command delay the latency check replays: what the ROS graph's real-time loop
+measured (docs/results/execute_vs_offline/)."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,9 @@ def run_released_skill(client: DemoClient, skill: str, config: DemoConfig, workd
         print(f"    {outcome.result.message}", flush=True)
     finetune_s = time.monotonic() - started
     offline = json.loads((tuned / "evaluation.json").read_text())
+    started = step(f"{skill}: the paired evaluation again with {' and '.join(map(str, LOOP_DELAYS))} periods of delay")
+    latency = check_latency(tuned, LOOP_DELAYS, f"{PREFIX}{ROUTE}/bc/{skill}")["delays"]
+    latency_s = time.monotonic() - started
     started = step(f"{skill}: {config.eval_episodes} paired episodes per policy through ExecuteSkill on the mock robot")
     executed = execute_skill_results(
         client, skill, f"{PREFIX}{ROUTE}/bc/{skill}", str(tuned), config.eval_episodes, offline
@@ -187,8 +197,13 @@ def run_released_skill(client: DemoClient, skill: str, config: DemoConfig, workd
         "offline_bc_success": offline["base_success_rate"], "offline_finetuned_success": offline["success_rate"],
         "offline_gain_ci95": offline.get("gain_ci95"), "offline_episodes": offline["episodes"],
         "release_bc_success": published["bc_success"], "release_finetuned_success": published["finetuned_success"],
+        "delayed": {
+            delay: {"bc_success": r["base_success_rate"], "finetuned_success": r["success_rate"],
+                    "gain_ci95": r["gain_ci95"]}
+            for delay, r in latency.items()
+        },
         **executed, "verdict": verdict, "promoted": decision.allowed, "promotion_reason": decision.reason,
-        "finetune_s": finetune_s, "eval_s": time.monotonic() - started,
+        "finetune_s": finetune_s, "latency_s": latency_s, "eval_s": time.monotonic() - started,
     }  # fmt: skip
 
 
@@ -294,7 +309,7 @@ def run_skill(client: DemoClient, skill: str, config: DemoConfig, workdir: Path,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skill", default="open_drawer", help="a skill, or 'all' for the eight")
+    parser.add_argument("--skill", default=DEFAULT_SKILL, help="a skill, or 'all' for the eight")
     parser.add_argument("--workdir", type=Path, default=Path("artifacts/demo"))
     parser.add_argument("--config", type=Path, default=None, help="default: share/diwa_bringup/config/demo.yaml")
     parser.add_argument("--loop", action="store_true", help="run every stage at small size (the loop, not the gain)")
@@ -330,6 +345,12 @@ def print_table(rows: list[dict], loop: bool) -> None:
             f"offline on the same start states {r['offline_same_episodes_bc_success']:.0%} -> "
             f"{r['offline_same_episodes_finetuned_success']:.0%})"
         )
+        for delay, d in r.get("delayed", {}).items():
+            d_low, d_high = d["gain_ci95"]
+            print(
+                f"{'':<20} offline with {delay} periods of command delay {d['bc_success']:.0%} -> "
+                f"{d['finetuned_success']:.0%} (gain 95 % interval {d_low:+.0%} .. {d_high:+.0%})"
+            )
         if not loop:
             low, high = r["offline_gain_ci95"] or (float("nan"), float("nan"))
             print(
