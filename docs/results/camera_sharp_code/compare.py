@@ -1,15 +1,17 @@
-"""The sharper-code camera run against the shipped camera profile's, skill by skill: BC and DiWA
-success on the same 100 paired evaluation episodes (seed 1041), the gain with its paired 95 %
-interval, the imagined success at the first and last PPO iteration, and the reward classifier's
-held-out F1; then what the frozen codes hold (probe.py) for both.
+"""A camera run against the shipped camera profile's, skill by skill: BC and DiWA success on the
+same 100 paired evaluation episodes (seed 1041), the gain with its paired 95 % interval, the
+imagined success at the first and last PPO iteration, and the reward classifier's held-out F1; then
+what the frozen codes hold (probe.py) for both.
 
-    python docs/results/camera_sharp_code/compare.py      (reads runs.json and probe.json beside this
-    script and in ../camera_route/, prints a markdown table)
+    python docs/results/camera_sharp_code/compare.py [RESULTS_DIR]
+        (reads runs.json and probe.json in ../camera_route/ and in RESULTS_DIR, by default the
+        directory of this script; prints markdown tables)
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -32,21 +34,22 @@ def row(skill: str, run: dict) -> str:
 
 
 def main() -> None:
-    (shipped, shipped_probe), (sharp, sharp_probe) = load(SHIPPED), load(HERE)
+    other = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
+    (shipped, shipped_probe), (sharp, sharp_probe) = load(SHIPPED), load(other)
     print(
         "| skill | shipped: BC -> DiWA | gain, 95 % | imagined first / last | reward F1 "
-        "| sharper: BC -> DiWA | gain, 95 % | imagined first / last | reward F1 |"
+        f"| {other.name}: BC -> DiWA | gain, 95 % | imagined first / last | reward F1 |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    means = {"shipped": [0.0, 0.0], "sharp": [0.0, 0.0]}
+    means = {"shipped": [0.0, 0.0], other.name: [0.0, 0.0]}
     for skill in shipped["skills"]:
         print(f"| {skill} | {row(skill, shipped)} | {row(skill, sharp)} |")
-        for name, run in (("shipped", shipped), ("sharp", sharp)):
+        for name, run in (("shipped", shipped), (other.name, sharp)):
             means[name][0] += run["skills"][skill]["bc_success"] / len(shipped["skills"])
             means[name][1] += run["skills"][skill]["finetuned_success"] / len(shipped["skills"])
     for name, (bc, tuned) in means.items():
         print(f"\n{name}: BC {bc:.1%} -> DiWA {tuned:.1%} ({100 * (tuned - bc):+.1f} points)")
-    print("\n| probe (held out) | shipped (64-d codes) | sharper (128-d, weighted) |\n|---|---|---|")
+    print(f"\n| probe (held out) | shipped | {other.name} |\n|---|---|---|")
     for name, key in (("LED accuracy", "led"), ("lightbulb accuracy", "lightbulb")):
         print(
             f"| {name} | {shipped_probe[key]['held_out_accuracy']:.2f} "
