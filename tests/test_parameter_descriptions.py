@@ -24,6 +24,7 @@ CHANGED_PER_GOAL = {  # read again when each goal starts
         "verdict_episodes",
         "verdict_judge_world_model",
         "verdict_judge_reward_model",
+        "latency_check_periods",
     }
 }
 

@@ -55,8 +55,8 @@ def server(tmp_path_factory):
     guard, metrics = fit_guard(model, point_mass_dataset(frames=600, episode_frames=300, seed=0), guard_config, 0)
     meta = {"world_model": {"weights_sha256": info.weights_sha256}, "metrics": metrics}
     save_guard(guard, root / "work" / "verdict_guards" / info.weights_sha256[:16], guard_config, meta)
-    params = {"workdir": str(root / "work"), "finetune_profile": str(profile), "finetune_eval_episodes": 0}
-    params["verdict_episodes"] = 16
+    params = {"workdir": str(root / "work"), "finetune_profile": str(profile), "finetune_eval_episodes": 2}
+    params.update(verdict_episodes=16, latency_check_periods=1)
     with node_processes([("diwa_training", "training_server", params)], root, DOMAIN) as processes:
         client = RosTestClient(DOMAIN)
         try:
@@ -108,6 +108,11 @@ def test_fine_tune_reports_progress_and_writes_the_checkpoint(server):
     assert outcome.result.verdict == verdict["verdict"] and verdict["episodes"] == 16
     assert list(outcome.result.trusted_gain_ci95) == pytest.approx(verdict["trusted_gain_ci95"])
     assert f"verdict {verdict['verdict']}" in outcome.result.message
+    # So did the latency check: the paired evaluation replayed with one period of command delay.
+    latency = json.loads((out / "latency.json").read_text())
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert list(latency["delays"]) == ["1"] and latency["policy_sha256"] == evaluation["policy_sha256"]
+    assert "with command delay 1: " in outcome.result.message
 
 
 def test_cancelled_fine_tune_leaves_no_checkpoint(server):

@@ -105,9 +105,11 @@ class TrainingServer(Node):
         # simulator evaluation.
         each_goal("verdict_judge_world_model", "", "an independent world model for the verdict (--judge-wm)")
         each_goal("verdict_judge_reward_model", "", "its reward classifiers")
+        each_goal("latency_check_periods", 2, "replay the evaluation with 1..N periods of command delay; 0: none")
         self.workdir = Path(str(workdir)).resolve()
         self.busy = False
         self._verdict_note = ""
+        self._latency_note = ""
         group = ReentrantCallbackGroup()
         accept_one = lambda _goal: GoalResponse.REJECT if self.busy else GoalResponse.ACCEPT  # noqa: E731
         cancel = lambda _goal: CancelResponse.ACCEPT  # noqa: E731
@@ -268,10 +270,11 @@ class TrainingServer(Node):
             )
             goal_handle.publish_feedback(feedback)
 
-        def add_verdict(staging: Path) -> str | None:
-            return self._verdict(goal_handle, goal, staging, result)
+        def judge(staging: Path) -> str | None:  # the verdict, then the latency check: both beside the weights
+            cancelled = self._verdict(goal_handle, goal, staging, result)
+            return cancelled or self._latency(goal_handle, goal, staging, result)
 
-        result = self._run_goal(goal_handle, command, output, on_record, result, add_verdict)
+        result = self._run_goal(goal_handle, command, output, on_record, result, judge)
         if rates:
             result.imagined_success_before, result.imagined_success_after = rates[0], rates[-1]
         if goal_handle.status == GoalStatus.STATUS_SUCCEEDED:
@@ -281,7 +284,48 @@ class TrainingServer(Node):
                 result.message += f"; verdict {result.verdict} (trusted imagined gain {low:+.1%} .. {high:+.1%})"
             elif self._verdict_note:
                 result.message += f"; {self._verdict_note}"
+            if self._latency_note:
+                result.message += f"; {self._latency_note}"
         return result
+
+    def _latency(self, goal_handle, goal, run_dir: Path, result) -> str | None:
+        """`diwa latency-check` on the fine-tuned checkpoint in `run_dir` (latency.json, which the
+        promotion gate reads), summarised in the result's message. Returns "cancelled" or None."""
+        self._latency_note = ""
+        periods = int(self.get_parameter("latency_check_periods").value)
+        if periods <= 0 or not (run_dir / "evaluation.json").is_file():
+            return None
+        delays = ",".join(str(d) for d in range(1, periods + 1))
+        command = [sys.executable, "-m", "diwa.cli", "latency-check", str(run_dir), "--delays", delays]
+        command += ["--base", goal.base_policy, "--json"]
+        log_path = self.workdir / "logs" / f"{run_dir.name}.latency.log"
+        outcome = self._child(goal_handle, command, log_path)
+        if outcome is None:
+            return "cancelled"
+        code, lines = outcome
+        if code != 0 or not lines:
+            self._latency_note = f"no latency check (see {log_path})"
+            self.get_logger().warn(f"the latency check of {goal.skill} failed: see {log_path}")
+            return None
+        checked = json.loads(lines[-1])["delays"]
+        self._latency_note = "with command delay " + ", ".join(
+            f"{d}: {r['base_success_rate']:.0%} -> {r['success_rate']:.0%}" for d, r in checked.items()
+        )
+        return None
+
+    def _child(self, goal_handle, command: list[str], log_path: Path) -> tuple[int, list[str]] | None:
+        """Run `command` to its end (stderr to `log_path`): (exit code, stdout lines), or None when
+        the goal was cancelled meanwhile (the child is killed)."""
+        with log_path.open("w") as log:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+            while process.poll() is None:
+                if goal_handle.is_cancel_requested:
+                    process.kill()
+                    process.wait()
+                    return None
+                time.sleep(POLL_PERIOD_S)
+            printed = process.stdout.read() if process.stdout else ""
+        return process.returncode, printed.strip().splitlines()
 
     def _verdict(self, goal_handle, goal, run_dir: Path, result) -> str | None:
         """`diwa verdict` on the fine-tuned checkpoint in `run_dir`, into `result`. A verdict that cannot
@@ -302,17 +346,11 @@ class TrainingServer(Node):
             judge_reward = str(self.get_parameter("verdict_judge_reward_model").value)
             command += ["--judge-wm", judge_wm, "--judge-reward", judge_reward]
         log_path = self.workdir / "logs" / f"{run_dir.name}.verdict.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen([*command, "--json"], stdout=subprocess.PIPE, stderr=log, text=True)
-            while process.poll() is None:
-                if goal_handle.is_cancel_requested:
-                    process.kill()
-                    process.wait()
-                    return "cancelled"
-                time.sleep(POLL_PERIOD_S)
-            printed = process.stdout.read() if process.stdout else ""
-        lines = printed.strip().splitlines()
-        if process.returncode != 0 or not lines:
+        outcome = self._child(goal_handle, [*command, "--json"], log_path)
+        if outcome is None:
+            return "cancelled"
+        code, lines = outcome
+        if code != 0 or not lines:
             self._verdict_note = f"no verdict (see {log_path})"
             self.get_logger().warn(f"the verdict on {goal.skill} failed: see {log_path}")
             return None

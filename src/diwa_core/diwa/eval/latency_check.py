@@ -17,10 +17,11 @@ from typing import Any
 
 from diwa.atomic import write_atomically
 from diwa.command_delay import check_periods
-from diwa.eval.agents import load_agent
 from diwa.eval.harness import DEFAULT_MAX_STEPS, SkillReport, evaluate
 from diwa.eval.stats import paired_gain_interval
 from diwa.policy.checkpoint import load_policy
+from diwa.policy.closed_loop import ClosedLoopAgent, world_model_of
+from diwa.policy.policy import DiffusionPolicy
 from diwa.promotion import EVALUATION_FILE, LATENCY_FILE
 from diwa.released import resolve
 
@@ -56,13 +57,17 @@ def check_latency(run: str | Path, delays: Sequence[int], base: str | Path | Non
     if recorded is not None and recorded != base_sha:
         raise ValueError(f"{base_path} is not the base policy {root} was fine-tuned from (weights differ)")
 
-    def run_at(path: Path, delay: int) -> SkillReport:
-        agent = load_agent(str(path), skill, seed, delay)
+    # One world model for both, the fine-tuned run's, as fine-tuning's own evaluation has it.
+    model = world_model_of(tuned, root)
+    base_policy = load_policy(base_path)
+
+    def run_at(policy: DiffusionPolicy, delay: int) -> SkillReport:
+        agent = ClosedLoopAgent(policy.on_cpu(), model, seed, delay)
         return evaluate(agent, skill, episodes, seed, DEFAULT_MAX_STEPS, progress=False)
 
     results: dict[str, Any] = {}
     for delay in delays:
-        after, before = run_at(root, delay), run_at(base_path, delay)
+        after, before = run_at(tuned, delay), run_at(base_policy, delay)
         outcomes = [int(r.success) for r in after.results]
         base_outcomes = [int(r.success) for r in before.results]
         gain, low, high = paired_gain_interval(base_outcomes, outcomes)

@@ -45,6 +45,22 @@ def recorded_world_model(policy: DiffusionPolicy) -> dict[str, str] | None:
     return None
 
 
+def world_model_of(policy: DiffusionPolicy, path: str | Path) -> WorldModel | None:
+    """The world model a latent policy (loaded from `path`) reads, as its provenance records it,
+    refused if that file no longer holds those weights; None for a state policy."""
+    if policy.encoder_spec.get("kind") != FeatureEncoder.kind:
+        return None
+    from diwa.world_model.store import load_world_model
+
+    recorded = recorded_world_model(policy) or {}
+    if not recorded.get("path"):
+        raise ValueError(f"{path} is conditioned on world-model features but does not name its world model")
+    model, info = load_world_model(recorded["path"])
+    if info.weights_sha256 != recorded["weights_sha256"]:
+        raise ValueError(f"{recorded['path']} no longer holds the world model {path} was trained with")
+    return model
+
+
 class ObservationFeatures:
     """The policy's conditioning features along one real episode (simulator or robot)."""
 
@@ -115,20 +131,11 @@ class ClosedLoopAgent:
         """Load a policy checkpoint and, for a latent policy, the world model its provenance
         names (refused if that file no longer holds the weights the policy was trained with)."""
         from diwa.policy.checkpoint import load_policy
-        from diwa.world_model.store import load_world_model
 
         policy = load_policy(path)
         if policy.skill != check_skill(skill):
             raise ValueError(f"checkpoint {path} is a policy for {policy.skill!r}, not {skill!r}")
-        model = None
-        if policy.encoder_spec.get("kind") == FeatureEncoder.kind:
-            recorded = recorded_world_model(policy) or {}
-            if not recorded.get("path"):
-                raise ValueError(f"{path} is conditioned on world-model features but does not name its world model")
-            model, info = load_world_model(recorded["path"])
-            if info.weights_sha256 != recorded["weights_sha256"]:
-                raise ValueError(f"{recorded['path']} no longer holds the world model {path} was trained with")
-        return cls(policy, model, seed, action_delay)
+        return cls(policy, world_model_of(policy, path), seed, action_delay)
 
     @property
     def observation_keys(self) -> tuple[str, ...]:
