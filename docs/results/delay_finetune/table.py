@@ -2,7 +2,7 @@
 print the README's tables (paired 95 % intervals, diwa.eval.stats).
 
     python docs/results/delay_finetune/table.py /work/runs/delay_released /work/runs/delay_all1 \
-        /work/runs/delay_ft/open_drawer docs/results/delay_finetune/outcomes.json
+        /work/runs/delay_ft/open_drawer /work/runs/delay_all0 docs/results/delay_finetune/outcomes.json
     python docs/results/delay_finetune/table.py docs/results/delay_finetune/outcomes.json   # tables only
 """
 
@@ -27,8 +27,8 @@ def episode_outcomes(directory: Path) -> dict[str, list[int]]:
     }
 
 
-def collect(released: Path, all_skills: Path, grid: Path) -> dict:
-    document: dict = {"released": {}, "finetuned_at_delay1": {}, "open_drawer_grid": {}}
+def collect(released: Path, all_skills: Path, grid: Path, here: Path) -> dict:
+    document: dict = {"released": {}, "finetuned_at_delay1": {}, "open_drawer_grid": {}, "finetuned_here": {}}
     for policy in ("bc", "finetuned"):
         document["released"][policy] = {str(d): episode_outcomes(released / f"{policy}_at{d}") for d in DELAYS}
     for skill in SKILLS:
@@ -36,6 +36,13 @@ def collect(released: Path, all_skills: Path, grid: Path) -> dict:
         if evaluation["action_delay"] != 1:
             raise ValueError(f"{all_skills / skill} was not evaluated with one period of delay")
         document["finetuned_at_delay1"][skill] = {"bc": evaluation["base_outcomes"], "tuned": evaluation["outcomes"]}
+        # This CPU's fine-tune without delay (the release's seeds), judged at 0 (its evaluation), 1 and 2.
+        evaluation = json.loads((here / skill / "evaluation.json").read_text())
+        latency = json.loads((here / skill / "latency.json").read_text())["delays"]
+        document["finetuned_here"][skill] = {
+            "0": evaluation["outcomes"],
+            **{d: latency[d]["outcomes"] for d in ("1", "2")},
+        }
     for policy in ("bc", "delay0", "delay1", "delay2"):
         document["open_drawer_grid"][policy] = {
             str(d): episode_outcomes(grid / f"eval_{policy}_at{d}")["open_drawer"] for d in (0, 1, 2, 3)
@@ -80,6 +87,27 @@ def tables(document: dict) -> str:
         )
         + f" | {rate(own_bc)} -> {rate(own_tuned)} % | {100 * (sum(own_tuned) - sum(own_bc)) / len(own_bc):+.1f} |"
     )
+    here, at1 = document["finetuned_here"], document["finetuned_at_delay1"]
+    lines += [
+        "",
+        "| skill | BC at 0 / 1 / 2 | fine-tuned here without delay, at 0 / 1 / 2 | fine-tuned here with 1, at 1 "
+        "| at 1: with against without delay in fine-tuning |",
+        "|---|---|---|---|---|",
+    ]
+    pooled: dict[str, list[int]] = {"here1": [], "at1": []}
+    for skill in SKILLS:
+        b = " / ".join(rate(bc[str(d)][skill]) for d in DELAYS)
+        h = " / ".join(rate(here[skill][str(d)]) for d in DELAYS)
+        pooled["here1"] += here[skill]["1"]
+        pooled["at1"] += at1[skill]["tuned"]
+        lines.append(
+            f"| {skill} | {b} % | {h} % | {rate(at1[skill]['tuned'])} % "
+            f"| {gain(here[skill]['1'], at1[skill]['tuned'])} |"
+        )
+    lines.append(
+        f"| **mean** | | at 1: {rate(pooled['here1'])} % | {rate(pooled['at1'])} % "
+        f"| {gain(pooled['here1'], pooled['at1'])} |"
+    )
     grid = document["open_drawer_grid"]
     lines += ["", "| open_drawer policy | " + " | ".join(f"judged at delay {d}" for d in (0, 1, 2, 3)) + " |"]
     lines.append("|---" * 5 + "|")
@@ -91,9 +119,9 @@ def tables(document: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) == 4:
-        document = collect(*(Path(a) for a in argv[:3]))
-        Path(argv[3]).write_text(json.dumps(document) + "\n")
+    if len(argv) == 5:
+        document = collect(*(Path(a) for a in argv[:4]))
+        Path(argv[4]).write_text(json.dumps(document) + "\n")
     elif len(argv) == 1:
         document = json.loads(Path(argv[0]).read_text())
     else:
