@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 ENV := source scripts/env.sh &&
 SETUP_DONE := .venv/.diwa-stamps/setup-complete
-SKILL ?= move_slider_right
+SKILL ?= move_slider_left
 SKILLS ?= $(SKILL)
 SEED ?= 0
 
@@ -25,7 +25,7 @@ test: $(SETUP_DONE)
 	$(ENV) scripts/build.sh >/dev/null
 	$(ENV) python -m pytest $(PYTEST_ARGS)
 
-## demo: the gain through ROS on the simulator, from the released models (SKILL=move_slider_right by default, SKILLS=all)
+## demo: the gain through ROS on the simulator, from the released models (SKILL=move_slider_left by default, SKILLS=all)
 demo: $(SETUP_DONE)
 	$(ENV) scripts/build.sh >/dev/null
 	$(ENV) python -m diwa_bringup.demo --skill $(SKILLS) --workdir artifacts/demo

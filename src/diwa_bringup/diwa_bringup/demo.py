@@ -44,7 +44,7 @@ from diwa_msgs.srv import ResetSim
 
 SERVER_TIMEOUT_S = 120.0
 ROUTE = "state"
-DEFAULT_SKILL = "move_slider_right"
+DEFAULT_SKILL = "move_slider_left"
 
 
 @dataclass(frozen=True)
