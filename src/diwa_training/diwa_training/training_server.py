@@ -38,6 +38,7 @@ from diwa_robot.node_main import run_node
 from diwa_robot.parameters import declare
 
 POLL_PERIOD_S = 0.2
+CANCELLED = "cancelled"  # what a goal step returns when its goal was cancelled meanwhile
 CANCEL_GRACE_S = 20.0
 PROFILES = ("quick", "paper")
 
@@ -299,33 +300,36 @@ class TrainingServer(Node):
         command = [sys.executable, "-m", "diwa.cli", "latency-check", str(run_dir), "--delays", delays]
         command += ["--base", goal.base_policy, "--json"]
         log_path = self.workdir / "logs" / f"{run_dir.name}.latency.log"
-        outcome = self._child(goal_handle, command, log_path)
-        if outcome is None:
-            return "cancelled"
-        code, lines = outcome
-        if code != 0 or not lines:
+        document = self._child_json(goal_handle, command, log_path, f"the latency check of {goal.skill}")
+        if document == CANCELLED:
+            return CANCELLED
+        if document is None:
             self._latency_note = f"no latency check (see {log_path})"
-            self.get_logger().warn(f"the latency check of {goal.skill} failed: see {log_path}")
             return None
-        checked = json.loads(lines[-1])["delays"]
+        checked = document["delays"]
         self._latency_note = "with command delay " + ", ".join(
             f"{d}: {r['base_success_rate']:.0%} -> {r['success_rate']:.0%}" for d, r in checked.items()
         )
         return None
 
-    def _child(self, goal_handle, command: list[str], log_path: Path) -> tuple[int, list[str]] | None:
-        """Run `command` to its end (stderr to `log_path`): (exit code, stdout lines), or None when
-        the goal was cancelled meanwhile (the child is killed)."""
+    def _child_json(self, goal_handle, command: list[str], log_path: Path, what: str) -> dict | str | None:
+        """Run `command` to its end (stderr to `log_path`) and return the JSON of its last line;
+        CANCELLED when the goal was cancelled meanwhile (the child is killed); None, with a warning
+        naming `what`, when it failed."""
         with log_path.open("w") as log:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
             while process.poll() is None:
                 if goal_handle.is_cancel_requested:
                     process.kill()
                     process.wait()
-                    return None
+                    return CANCELLED
                 time.sleep(POLL_PERIOD_S)
             printed = process.stdout.read() if process.stdout else ""
-        return process.returncode, printed.strip().splitlines()
+        lines = printed.strip().splitlines()
+        if process.returncode != 0 or not lines:
+            self.get_logger().warn(f"{what} failed: see {log_path}")
+            return None
+        return json.loads(lines[-1])
 
     def _verdict(self, goal_handle, goal, run_dir: Path, result) -> str | None:
         """`diwa verdict` on the fine-tuned checkpoint in `run_dir`, into `result`. A verdict that cannot
@@ -346,15 +350,12 @@ class TrainingServer(Node):
             judge_reward = str(self.get_parameter("verdict_judge_reward_model").value)
             command += ["--judge-wm", judge_wm, "--judge-reward", judge_reward]
         log_path = self.workdir / "logs" / f"{run_dir.name}.verdict.log"
-        outcome = self._child(goal_handle, [*command, "--json"], log_path)
-        if outcome is None:
-            return "cancelled"
-        code, lines = outcome
-        if code != 0 or not lines:
+        document = self._child_json(goal_handle, [*command, "--json"], log_path, f"the verdict on {goal.skill}")
+        if document == CANCELLED:
+            return CANCELLED
+        if document is None:
             self._verdict_note = f"no verdict (see {log_path})"
-            self.get_logger().warn(f"the verdict on {goal.skill} failed: see {log_path}")
             return None
-        document = json.loads(lines[-1])
         result.verdict = str(document["verdict"])
         result.trusted_gain = float(document["trusted_gain"])
         result.trusted_gain_ci95 = [float(v) for v in document["trusted_gain_ci95"]]
