@@ -466,3 +466,6 @@ def test_latency_check_replays_the_runs_evaluation_with_delay_and_the_gate_reads
     assert "comma-separated integers" in capsys.readouterr().err
     assert main(["latency-check", str(paths["policy"])]) == 2
     assert "has no evaluation.json" in capsys.readouterr().err
+    (run / "evaluation.json").write_text(json.dumps({k: v for k, v in evaluation.items() if k != "seed"}))
+    assert main(["latency-check", str(run)]) == 2
+    assert "evaluation.json is malformed (missing or bad 'seed')" in capsys.readouterr().err

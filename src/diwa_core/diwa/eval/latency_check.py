@@ -40,16 +40,23 @@ def check_latency(run: str | Path, delays: Sequence[int], base: str | Path | Non
     evaluation_path = root / EVALUATION_FILE
     if not evaluation_path.is_file():
         raise FileNotFoundError(f"{root} has no {EVALUATION_FILE}: the latency check replays its episodes")
-    evaluation = json.loads(evaluation_path.read_text())
+    try:
+        evaluation = json.loads(evaluation_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{evaluation_path} is not valid JSON ({err})") from err
     tuned = load_policy(root)
     if tuned.finetuned is None:
         raise ValueError(f"{root} holds no fine-tuned policy")
-    skill, seed, episodes = tuned.skill, int(evaluation["seed"]), int(evaluation["episodes"])
-    policy_sha = weights_sha256(root)
+    try:
+        seed, episodes = int(evaluation["seed"]), int(evaluation["episodes"])
+        # A release renames the base to its release name in the policy's provenance, not in evaluation.json.
+        base = base or tuned.provenance.get("base_checkpoint") or evaluation["base_checkpoint"]
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{evaluation_path} is malformed (missing or bad {err})") from err
+    skill, policy_sha = tuned.skill, weights_sha256(root)
     if evaluation.get("policy_sha256") != policy_sha:
-        raise ValueError(f"{root}/{EVALUATION_FILE} judged other weights than the checkpoint's")
-    # A release renames the base to its release name in the policy's provenance, not in evaluation.json.
-    base_path = resolve(base or tuned.provenance.get("base_checkpoint") or evaluation["base_checkpoint"])
+        raise ValueError(f"{evaluation_path} judged other weights than the checkpoint's")
+    base_path = resolve(base)
     if not (base_path / "policy.json").is_file():
         raise FileNotFoundError(f"base policy {base_path} does not exist; name it with --base")
     base_sha = weights_sha256(base_path)
