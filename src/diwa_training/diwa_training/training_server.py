@@ -152,7 +152,7 @@ class TrainingServer(Node):
         while run.process.poll() is None:
             if goal_handle.is_cancel_requested:
                 run.stop()
-                return "cancelled"
+                return CANCELLED
             for record in run.follower.new_records():
                 on_record(record)
             time.sleep(POLL_PERIOD_S)
@@ -183,7 +183,7 @@ class TrainingServer(Node):
         finally:
             self.busy = False
         result.message = problem or f"wrote {output}"
-        if problem == "cancelled":
+        if problem == CANCELLED:
             goal_handle.canceled()
         elif problem:
             goal_handle.abort()
