@@ -66,6 +66,9 @@ class EpisodeDelay:
         self.line = CommandDelay(periods, hold_actions(start))
 
     def __call__(self, action: np.ndarray) -> np.ndarray:
-        """The action executed now, as `action` is sent."""
+        """The action executed now, as `action` is sent (`action` itself without delay: the policy
+        node's control loop pays nothing for a delay it does not replay)."""
+        if self.line.periods == 0:
+            return action
         sent = torch.as_tensor(np.asarray(action, dtype=np.float64))[None, None]
         return self.line.delay(sent)[0, 0].numpy().copy()
