@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make reproduce ROUTE=state`: the full pipeline from nothing to a release of the route's models and
 # their figures, with the seeds of the shipped release (diwa/models/<route>/release.json), then the
-# figures side by side with the shipped ones. Resumable: rerun after an interruption. About 100
+# figures side by side with the shipped ones, and the verdict's models where the release has them (its
+# judge: another seed set's play and world model). Resumable: rerun after an interruption. About 100
 # minutes on 2 cores (scripts/seed_set.sh), one progress line per stage. ROUTE=camera runs
 # scripts/camera_set.sh on seed set 41 and its report (about 80 minutes; no camera release yet).
 #
@@ -34,9 +35,9 @@ from pathlib import Path
 path = Path(sys.argv[1])
 seeds = json.loads(path.read_text())["seeds"] if path.is_file() else {}
 names = {"play": "PLAY_SEED", "bc": "BC_SEED", "wm": "WM_SEED", "reward": "REWARD_SEED", "finetune": "FT_SEED",
-         "eval": "EVAL_SEED"}
+         "eval": "EVAL_SEED", "judge": "JUDGE_SEED", "judge_play": "JUDGE_PLAY_SEED"}
 for key, var in names.items():
-    if key in seeds:
+    if seeds.get(key, "none") != "none":
         print(f"export {var}={int(seeds[key])}")
 if "demos" in seeds:
     print(f"export DEMO_SEED={int(seeds['demos'].split('+')[0])}")

@@ -11,9 +11,11 @@
 # alone), to be checked against the simulator's paired evaluation, and its latency check (`diwa
 # latency-check`: that evaluation with 1 and 2 control periods of command delay, which the promotion
 # gate also reads; about 3 minutes on 2 cores). With JUDGE_SEED set, a second
-# world model and its reward classifiers are trained on the same play with that seed (beside the
-# first model, after the BC policies) and confirm each verdict (`--judge-wm`); without it, every
-# verdict is "uncertain" by rule (docs/results/verdict_cross_model).
+# world model and its reward classifiers are trained with that seed (beside the first model, after
+# the BC policies) and confirm each verdict (`--judge-wm`); on the same play, or with
+# JUDGE_PLAY_SEED on play of their own, which shares fewer of the first model's errors (how the
+# release was judged); without JUDGE_SEED every verdict is "uncertain" by rule
+# (docs/results/verdict_cross_model).
 # VARIANTs name the fine-tuning runs to make (default: plain guard): `plain` is `diwa finetune` as
 # shipped, `guard` adds --guard (the model-error ensemble), `trust` adds --base-kl 0.03 (a KL trust
 # region to the BC policy); `guard:open_drawer,close_drawer` runs a variant on those skills only
@@ -59,18 +61,25 @@ FT_SEED="${FT_SEED:-$S}"
 EVAL_SEED="${EVAL_SEED:-$((1000 + S))}"
 mkdir -p "$O/logs"
 echo "play $PLAY_SEED demos $DEMO_SEED+i bc $BC_SEED wm $WM_SEED reward $REWARD_SEED finetune $FT_SEED eval $EVAL_SEED" \
-  "judge ${JUDGE_SEED:-none}" > "$O/seeds.txt"
+  "judge ${JUDGE_SEED:-none} judge_play ${JUDGE_PLAY_SEED:-$PLAY_SEED}" > "$O/seeds.txt"
 started=$(date +%s)
 
 STAGE_LABEL="seed set $S"
 # shellcheck source=scripts/stages.sh
 source "$(dirname "$0")/stages.sh"
 
-play() {
-  rm -rf "$O/play"
-  diwa data collect-play --frames 50000 --seed "$PLAY_SEED" --near-miss-prob 0.3 --near-miss-m 0.03 0.09 \
-    --free-motion-box -0.45 -0.45 0.30 0.40 0.05 0.66 --out "$O/play"
+collect_play() {  # collect_play SEED OUT
+  rm -rf "$2"
+  diwa data collect-play --frames 50000 --seed "$1" --near-miss-prob 0.3 --near-miss-m 0.03 0.09 \
+    --free-motion-box -0.45 -0.45 0.30 0.40 0.05 0.66 --out "$2"
 }
+
+play() {
+  collect_play "$PLAY_SEED" "$O/play"
+}
+
+JUDGE_PLAY="$O/play"
+[ -n "${JUDGE_PLAY_SEED:-}" ] && JUDGE_PLAY="$O/judge/play"
 
 bc() {
   for i in "${!SKILLS[@]}"; do
@@ -90,10 +99,11 @@ world_model() {
     --no-progress --json "${resume[@]}"
 }
 
-judge_world_model() {  # the independent model of the verdict: same play, JUDGE_SEED
+judge_world_model() {  # the independent model of the verdict: JUDGE_SEED, on JUDGE_PLAY
+  if [ ! -f "$JUDGE_PLAY/meta.json" ]; then collect_play "$JUDGE_PLAY_SEED" "$JUDGE_PLAY" > /dev/null; fi
   local resume=()
   [ -f "$O/judge/wm/world_model.json" ] && resume=(--resume)
-  diwa train-wm --data "$O/play" --out "$O/judge/wm" --profile quick --steps 20000 --seed "$JUDGE_SEED" \
+  diwa train-wm --data "$JUDGE_PLAY" --out "$O/judge/wm" --profile quick --steps 20000 --seed "$JUDGE_SEED" \
     --threads 1 --no-progress --json "${resume[@]}"
 }
 
@@ -109,7 +119,7 @@ rewards() {  # rewards SKILL...: one core's share of the classifiers (and of the
         --threads 1 --json
     fi
     if [ -n "${JUDGE_SEED:-}" ] && [ ! -f "$O/judge/rewards/reward_$s.json" ]; then
-      diwa train-reward --skill "$s" --wm "$O/judge/wm" --data "$O/play" --out "$O/judge/rewards" \
+      diwa train-reward --skill "$s" --wm "$O/judge/wm" --data "$JUDGE_PLAY" --out "$O/judge/rewards" \
         --seed "$JUDGE_SEED" --threads 1 --json
     fi
   done

@@ -10,6 +10,13 @@ accepted (command line, goals, node parameters):
     released:state/reward                the reward classifiers (one directory for the 8 skills)
     released:state/demos/open_drawer     the demonstrations the BC policy was cloned from, where
                                          fine-tuning's imagined episodes start
+    released:state/guard                 the verdict's model-error guard, fitted on the world
+                                         model's play (which is not shipped)
+    released:state/judge/world_model     the verdict's independent world model (same play, other
+    released:state/judge/reward          seed) and its reward classifiers
+
+A fine-tuning from the released world model is judged with the release's guard and judge
+(`verdict_models`), so its verdict needs nothing the release does not hold.
 
 `release.json` records where the models came from (the run, its seeds, the command) and what they
 measured (per skill: BC and fine-tuned success on the paired evaluation, the gain's 95 % interval,
@@ -31,6 +38,8 @@ PREFIX = "released:"
 RELEASE_FILE = "release.json"
 ROUTES = ("state", "camera")
 FINETUNED_FILES = ("policy.json", "evaluation.json", "verdict.json", "latency.json")
+WORLD_MODEL_FILES = ("world_model.json", "world_model-step*.safetensors")
+REWARD_FILES = ("reward_*.json", "reward_*-weights.safetensors")
 
 
 def models_root() -> Path:
@@ -62,6 +71,7 @@ def resolve(spec: str | Path) -> Path:
 def released_names(route: str) -> list[str]:
     root = models_root() / route
     names = ["world_model", "reward"]
+    names += [n for n in ("guard", "judge/world_model", "judge/reward") if (root / n).is_dir()]
     names += [f"bc/{s}" for s in SKILLS if (root / "bc" / s).is_dir()]
     names += [s for s in SKILLS if (root / s).is_dir()]
     return [f"{PREFIX}{route}/{n}" for n in names]
@@ -77,11 +87,30 @@ def list_releases() -> list[dict[str, Any]]:
     return out
 
 
+def verdict_models(world_model: str | Path) -> tuple[str | None, tuple[str, str] | None]:
+    """For a world model given by release name or path: the release name of the verdict's guard,
+    and of its independent world model and reward classifiers, where `world_model` is a release's
+    world model that ships them; (None, None) for any other model."""
+    try:
+        path = resolve(world_model).resolve()
+    except ValueError:
+        return None, None
+    for route in ROUTES:
+        root = models_root() / route
+        if (root / RELEASE_FILE).is_file() and path == (root / "world_model").resolve():
+            guard = f"{PREFIX}{route}/guard" if (root / "guard").is_dir() else None
+            judged = (root / "judge" / "world_model").is_dir() and (root / "judge" / "reward").is_dir()
+            judge = (f"{PREFIX}{route}/judge/world_model", f"{PREFIX}{route}/judge/reward") if judged else None
+            return guard, judge
+    return None, None
+
+
 def make_release(run: Path, variant: str, route: str, destination: Path, command: str) -> Path:
     """Copy a seed-set run (scripts/seed_set.sh OUT: wm/, rewards/, bc/policies/<skill>/,
-    diwa_<variant>/<skill>/) into a release at `destination`, written beside it and swapped in
-    whole. Checkpoint references inside the copies become release names; the measurements become
-    release.json. Training states and TensorBoard logs are left out."""
+    diwa_<variant>/<skill>/, and where it has them verdict_guard/ and judge/) into a release at
+    `destination`, written beside it and swapped in whole. Checkpoint references inside the copies
+    become release names; the measurements become release.json. Training states and TensorBoard
+    logs are left out."""
     if route not in ROUTES:
         raise ValueError(f"unknown route {route!r}; expected one of {ROUTES}")
     runs = run / f"diwa_{variant}"
@@ -90,8 +119,14 @@ def make_release(run: Path, variant: str, route: str, destination: Path, command
         raise ValueError(f"{runs} has no evaluated fine-tuning of {missing}")
 
     def fill(staging: Path) -> None:
-        _copy_checkpoint(run / "wm", staging / "world_model", ("world_model.json", "world_model-step*.safetensors"))
-        _copy_checkpoint(run / "rewards", staging / "reward", ("reward_*.json", "reward_*-weights.safetensors"))
+        _copy_checkpoint(run / "wm", staging / "world_model", WORLD_MODEL_FILES)
+        _copy_checkpoint(run / "rewards", staging / "reward", REWARD_FILES)
+        if (run / "verdict_guard" / "guard.json").is_file():
+            _copy_checkpoint(run / "verdict_guard", staging / "guard", ("guard.json", "guard-*.safetensors"))
+            _name_world_model(staging / "guard" / "guard.json", f"{PREFIX}{route}/world_model")
+        if (run / "judge" / "wm" / "world_model.json").is_file():
+            _copy_checkpoint(run / "judge" / "wm", staging / "judge" / "world_model", WORLD_MODEL_FILES)
+            _copy_checkpoint(run / "judge" / "rewards", staging / "judge" / "reward", REWARD_FILES)
         skills = {}
         for skill in SKILLS:
             bc = run / "bc" / "policies" / skill
@@ -131,6 +166,13 @@ def _copy_checkpoint(source: Path, target: Path, patterns: tuple[str, ...]) -> N
         raise FileNotFoundError(f"{source} holds no {patterns[0]}")
     for path in copied:
         shutil.copy2(path, target / path.name)
+
+
+def _name_world_model(path: Path, name: str) -> None:
+    """The guard's record of the world model it was fitted on, as the release names it."""
+    document = json.loads(path.read_text())
+    document["world_model"]["path"] = name
+    write_atomically(path, json.dumps(document, indent=1))
 
 
 def _copy_policy(source: Path, target: Path, route: str, extra: tuple[str, ...]) -> None:

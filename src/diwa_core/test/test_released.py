@@ -14,7 +14,9 @@ from diwa.cli import main
 from diwa.data.dataset import load_dataset, save_dataset
 from diwa.policy.checkpoint import load_policy, save_policy
 from diwa.promotion import judge_checkpoint
+from diwa.rl.guard import EnsembleMLP, ModelErrorGuard, load_guard, save_guard
 from diwa.skills import SKILLS
+from diwa.world_model.model import ACTION_DIM
 from diwa.world_model.reward import load_reward_classifier, save_reward_classifier
 from diwa.world_model.store import load_world_model, save_world_model
 from diwa.world_model.synthetic import point_mass_dataset
@@ -59,10 +61,27 @@ def test_a_release_loads_by_name_and_lists_its_measurements(tmp_path, monkeypatc
     (run / "diwa_plain" / "turn_on_lightbulb" / "latency.json").write_text(
         json.dumps({**latency, "delays": {"2": loss}})
     )
+    # The verdict's guard and its independent judge (scripts/seed_set.sh with JUDGE_SEED) go along.
+    model, info = load_world_model(run / "wm")
+    ensemble = EnsembleMLP(2, model.feat_dim + ACTION_DIM, 4, 3)
+    meta = {"world_model": {"path": str(run / "wm"), "weights_sha256": info.weights_sha256}}
+    save_guard(ModelErrorGuard(ensemble, 0.5, -1.0), run / "verdict_guard", rl_tiny.config().guard, meta)
+    judge = seed_set_run(tmp_path / "judge_run")
+    (run / "judge").mkdir()
+    for source, name in [(judge / "wm", "wm"), (judge / "rewards", "rewards")]:
+        source.rename(run / "judge" / name)
     monkeypatch.setattr(released, "models_root", lambda: tmp_path / "models")
     destination = tmp_path / "models" / "state"
     argv = ["release", "--run", str(run), "--variant", "plain", "--route", "state", "--out", str(destination)]
     assert main(argv) == 0
+    guard, judged = released.verdict_models("released:state/world_model")
+    assert guard == "released:state/guard" and judged is not None
+    load_guard(released.resolve(guard), info.weights_sha256, model.feat_dim, -1.0)  # fitted on the released model
+    assert json.loads((destination / "guard" / "guard.json").read_text())["world_model"]["path"] == (
+        "released:state/world_model"
+    )
+    load_world_model(judged[0])
+    assert {"released:state/guard", "released:state/judge/reward"} <= set(released.released_names("state"))
     assert not (destination / "world_model" / "world_model-step00000003.state.pt").exists()  # no training state
 
     model, info = load_world_model("released:state/world_model")

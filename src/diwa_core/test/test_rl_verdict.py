@@ -2,6 +2,7 @@
 policy, and `diwa verdict` end to end on a tiny pipeline."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import rl_tiny
 import torch
 import yaml
+from diwa import released
 from diwa.cli import main
 from diwa.rl.conditioning import imagined_reader
 from diwa.rl.guard import fit_guard, save_guard
@@ -190,3 +192,36 @@ def test_verdict_command_with_an_independent_world_model(tiny: dict, tmp_path: P
     assert "not another one" in capsys.readouterr().err
     assert main([*verdict, "--judge-wm", str(other["wm"])]) == 2
     assert "go together" in capsys.readouterr().err
+
+
+def test_a_released_world_model_brings_its_guard_and_judge(tiny: dict, tmp_path: Path, monkeypatch, capsys) -> None:
+    """A run fine-tuned in a released world model is judged without --guard or --judge-wm: the
+    release ships both (its play is not shipped, so the guard could not be fitted again)."""
+    paths, verdict, threshold = fine_tuned_run(tiny, tmp_path, latent=False)
+    other = rl_tiny.save_pipeline(tmp_path / "other", seed=1)
+    release = tmp_path / "models" / "state"
+    for source, name in [
+        (paths["wm"], "world_model"), (tmp_path / "guard", "guard"),
+        (other["wm"], "judge/world_model"), (other["reward"], "judge/reward"),
+    ]:  # fmt: skip
+        shutil.copytree(source, release / name)
+    (release / "release.json").write_text("{}")
+    monkeypatch.setattr(released, "models_root", lambda: tmp_path / "models")
+    assert released.verdict_models(release / "world_model") == (
+        "released:state/guard",
+        ("released:state/judge/world_model", "released:state/judge/reward"),
+    )
+    assert released.verdict_models(paths["wm"]) == (None, None)
+
+    at_release = [*verdict[:6], "released:state/world_model", *verdict[7:]]
+    guard_at = at_release.index("--guard")
+    capsys.readouterr()
+    assert main([*at_release[:guard_at], *at_release[guard_at + 2 :], "--json"]) == 0
+    stored = last_json(capsys)
+    _, other_info = load_world_model(other["wm"])
+    assert stored["guard_threshold"] == pytest.approx(threshold)
+    assert stored["judge_world_model_sha256"] == other_info.weights_sha256
+
+    # Any other world model needs its guard named: there is no play data to guess from.
+    assert main([*verdict[:guard_at], *verdict[guard_at + 2 :]]) == 2
+    assert "name the guard's directory with --guard" in capsys.readouterr().err

@@ -26,7 +26,7 @@ from typing import Any
 
 from action_msgs.msg import GoalStatus
 from diwa.progress import ENV_VAR, ProgressFollower
-from diwa.released import resolve
+from diwa.released import resolve, verdict_models
 from diwa.skills import SKILLS
 from diwa.world_model.store import read_world_model_info
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -102,8 +102,8 @@ class TrainingServer(Node):
         each_goal("finetune_seed", 0, "fine-tuning seed")
         each_goal("finetune_eval_seed", 0, "seed of the paired evaluation")
         each_goal("verdict_episodes", 500, "imagined episodes of the pre-deployment verdict; 0: no verdict")
-        # Without an independent world model the verdict stays "uncertain" and the promotion gate needs a
-        # simulator evaluation.
+        # Without an independent world model (a released world model brings its release's) the verdict
+        # stays "uncertain" and the promotion gate needs a simulator evaluation.
         each_goal("verdict_judge_world_model", "", "an independent world model for the verdict (--judge-wm)")
         each_goal("verdict_judge_reward_model", "", "its reward classifiers")
         each_goal("latency_check_periods", 2, "replay the evaluation with 1..N periods of command delay; 0: none")
@@ -339,11 +339,12 @@ class TrainingServer(Node):
         episodes = int(self.get_parameter("verdict_episodes").value)
         if episodes <= 0:
             return None
-        # One guard per world model, fitted on its play by the first verdict and reused after.
-        info, _ = read_world_model_info(goal.world_model)
-        guard = self.workdir / "verdict_guards" / info.weights_sha256[:16]
         command = [sys.executable, "-m", "diwa.cli", "verdict", "--skill", goal.skill, "--run", str(run_dir)]
-        command += ["--wm", goal.world_model, "--reward", goal.reward_model, "--guard", str(guard)]
+        command += ["--wm", goal.world_model, "--reward", goal.reward_model]
+        released_guard, _ = verdict_models(goal.world_model)  # a release ships its guard (and judge): used
+        if released_guard is None:  # one guard per world model, fitted on its play by the first verdict
+            info, _ = read_world_model_info(goal.world_model)
+            command += ["--guard", str(self.workdir / "verdict_guards" / info.weights_sha256[:16])]
         command += ["--episodes", str(episodes), "--profile", str(self.get_parameter("finetune_profile").value)]
         judge_wm = str(self.get_parameter("verdict_judge_world_model").value)
         if judge_wm:

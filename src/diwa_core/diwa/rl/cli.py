@@ -15,7 +15,7 @@ from diwa.policy.checkpoint import load_policy
 from diwa.policy.encoder import FeatureEncoder
 from diwa.policy.network import Critic
 from diwa.policy.policy import DiffusionPolicy
-from diwa.released import resolve
+from diwa.released import resolve, verdict_models
 from diwa.rl.config import PROFILES, FinetuneConfig, load_finetune_config
 from diwa.rl.finetune import FineTuneRun, RunResult
 from diwa.rl.ppo import DenoisingPPO
@@ -72,15 +72,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verdict.add_argument("--reward", required=True, type=Path, help="the skill's reward-classifier checkpoint")
     verdict.add_argument(
         "--guard",
-        required=True,
         type=Path,
         help="directory of a fitted guard (guard.json); fitted on the world model's play data and saved there "
-        "when it holds none, so that all skills of one world model share it",
+        "when it holds none, so that all skills of one world model share it (default for a released world "
+        "model: the release's guard)",
     )
     verdict.add_argument(
         "--judge-wm",
         type=Path,
-        help="an independent world model (other play or another seed; not the one the run was fine-tuned in)",
+        help="an independent world model (other play or another seed; not the one the run was fine-tuned in; "
+        "default for a released world model: the release's judge where it ships one)",
     )
     verdict.add_argument("--judge-reward", type=Path, help="the reward classifiers trained on --judge-wm")
     verdict.add_argument("--base", type=Path, help="the base policy (default: the one the run was fine-tuned from)")
@@ -351,10 +352,16 @@ def run_verdict(args: argparse.Namespace) -> int:
     from diwa.world_model.reward import RewardClassifier, load_reward_classifier
     from diwa.world_model.store import load_world_model
 
-    resolve_checkpoints(args, ("run_dir", "wm", "reward", "base", "starts", "judge_wm", "judge_reward"))
-    skill = check_skill(args.skill)
     if (args.judge_wm is None) != (args.judge_reward is None):
         raise ValueError("--judge-wm and --judge-reward go together: the independent model needs its own classifiers")
+    released_guard, released_judge = verdict_models(args.wm)
+    args.guard = args.guard or released_guard
+    if args.guard is None:
+        raise ValueError(f"name the guard's directory with --guard: {args.wm} is not a released world model")
+    if args.judge_wm is None and released_judge is not None:
+        args.judge_wm, args.judge_reward = released_judge
+    resolve_checkpoints(args, ("run_dir", "wm", "reward", "guard", "base", "starts", "judge_wm", "judge_reward"))
+    skill = check_skill(args.skill)
     if args.threads < 1:
         raise ValueError(f"--threads must be positive, got {args.threads}")
     torch.set_num_threads(args.threads)
