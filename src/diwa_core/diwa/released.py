@@ -121,12 +121,11 @@ def make_release(run: Path, variant: str, route: str, destination: Path, command
     def fill(staging: Path) -> None:
         _copy_checkpoint(run / "wm", staging / "world_model", WORLD_MODEL_FILES)
         _copy_checkpoint(run / "rewards", staging / "reward", REWARD_FILES)
-        if (run / "verdict_guard" / "guard.json").is_file():
-            _copy_checkpoint(run / "verdict_guard", staging / "guard", ("guard.json", "guard-*.safetensors"))
-            _name_world_model(staging / "guard" / "guard.json", f"{PREFIX}{route}/world_model")
-        if (run / "judge" / "wm" / "world_model.json").is_file():
-            _copy_checkpoint(run / "judge" / "wm", staging / "judge" / "world_model", WORLD_MODEL_FILES)
-            _copy_checkpoint(run / "judge" / "rewards", staging / "judge" / "reward", REWARD_FILES)
+        guard = run / "verdict_guard" if (run / "verdict_guard" / "guard.json").is_file() else None
+        judged = (run / "judge" / "wm" / "world_model.json").is_file()
+        _copy_verdict_models(
+            staging, route, guard, (run / "judge" / "wm", run / "judge" / "rewards") if judged else None
+        )
         skills = {}
         for skill in SKILLS:
             bc = run / "bc" / "policies" / skill
@@ -149,6 +148,55 @@ def make_release(run: Path, variant: str, route: str, destination: Path, command
         write_atomically(staging / RELEASE_FILE, json.dumps(document, indent=1) + "\n")
 
     return write_directory_atomically(destination, fill)
+
+
+def add_verdict_models(route: str, guard: Path, judge: tuple[Path, Path], seeds: dict[str, str]) -> Path:
+    """The shipped release of `route` again, swapped in whole, with the verdict's guard and judge
+    (world model, reward classifiers) copied in and their `seeds` added to release.json: for a
+    release made before they were shipped, whose run is gone. Its verdict.json files are the
+    caller's to renew (`diwa verdict` on each skill), then `refresh_measurements`."""
+    root = models_root() / route
+    if not (root / RELEASE_FILE).is_file():
+        raise ValueError(f"no released route {route!r} to add to")
+    shipped = _weights_sha256(root / "world_model" / "world_model.json")
+    if json.loads((guard / "guard.json").read_text())["world_model"]["weights_sha256"] != shipped:
+        raise ValueError(f"{guard} was fitted on another world model than the release's")
+    if _weights_sha256(judge[0] / "world_model.json") == shipped:
+        raise ValueError(f"{judge[0]} is the released world model itself, not an independent judge")
+
+    def fill(staging: Path) -> None:
+        shutil.copytree(root, staging, dirs_exist_ok=True)
+        for name in ("guard", "judge"):
+            shutil.rmtree(staging / name, ignore_errors=True)
+        _copy_verdict_models(staging, route, guard, judge)
+        document = json.loads((staging / RELEASE_FILE).read_text())
+        document["seeds"] = {**(document.get("seeds") or {}), **seeds}
+        write_atomically(staging / RELEASE_FILE, json.dumps(document, indent=1) + "\n")
+
+    return write_directory_atomically(root, fill)
+
+
+def refresh_measurements(route: str) -> Path:
+    """release.json's per-skill figures read again from the release's own evaluation.json and
+    verdict.json files (after their verdicts were renewed)."""
+    path = models_root() / route / RELEASE_FILE
+    document = json.loads(path.read_text())
+    document["skills"] = {skill: _measurements(path.parent / skill) for skill in SKILLS}
+    write_atomically(path, json.dumps(document, indent=1) + "\n")
+    return path
+
+
+def _weights_sha256(checkpoint_json: Path) -> str:
+    return json.loads(checkpoint_json.read_text())["files"]["weights"]["sha256"]
+
+
+def _copy_verdict_models(staging: Path, route: str, guard: Path | None, judge: tuple[Path, Path] | None) -> None:
+    if guard is not None:
+        _copy_checkpoint(guard, staging / "guard", ("guard.json", "guard-*.safetensors"))
+        _name_world_model(staging / "guard" / "guard.json", f"{PREFIX}{route}/world_model")
+    if judge is not None:
+        _copy_checkpoint(judge[0], staging / "judge" / "world_model", WORLD_MODEL_FILES)
+        _copy_checkpoint(judge[1], staging / "judge" / "reward", REWARD_FILES)
 
 
 def _seeds(path: Path) -> dict[str, str] | None:

@@ -22,9 +22,10 @@ from diwa.world_model.store import load_world_model, save_world_model
 from diwa.world_model.synthetic import point_mass_dataset
 
 
-def seed_set_run(root: Path) -> Path:
-    """A run laid out as scripts/seed_set.sh writes it, with tiny checkpoints for all 8 skills."""
-    model = rl_tiny.world_model()
+def seed_set_run(root: Path, seed: int = 0) -> Path:
+    """A run laid out as scripts/seed_set.sh writes it, with tiny checkpoints for all 8 skills (a
+    world model initialised with `seed`)."""
+    model = rl_tiny.world_model(seed)
     save_world_model(model, root / "wm", step=3, seed=0, provenance={}, train_state={"step": 3})
     wm_sha = json.loads((root / "wm" / "world_model.json").read_text())["files"]["weights"]["sha256"]
     for i, skill in enumerate(SKILLS):
@@ -66,7 +67,7 @@ def test_a_release_loads_by_name_and_lists_its_measurements(tmp_path, monkeypatc
     ensemble = EnsembleMLP(2, model.feat_dim + ACTION_DIM, 4, 3)
     meta = {"world_model": {"path": str(run / "wm"), "weights_sha256": info.weights_sha256}}
     save_guard(ModelErrorGuard(ensemble, 0.5, -1.0), run / "verdict_guard", rl_tiny.config().guard, meta)
-    judge = seed_set_run(tmp_path / "judge_run")
+    judge = seed_set_run(tmp_path / "judge_run", seed=1)
     (run / "judge").mkdir()
     for source, name in [(judge / "wm", "wm"), (judge / "rewards", "rewards")]:
         source.rename(run / "judge" / name)
@@ -122,3 +123,39 @@ def test_a_release_needs_every_skill_evaluated(tmp_path) -> None:
     with pytest.raises(ValueError, match="close_drawer"):
         released.make_release(run, "plain", "state", tmp_path / "models" / "state", "test")
     assert not (tmp_path / "models").exists()  # refused before anything was written
+
+
+def test_verdict_models_join_a_release_whose_run_is_gone(tmp_path, monkeypatch) -> None:
+    run = seed_set_run(tmp_path / "run")
+    monkeypatch.setattr(released, "models_root", lambda: tmp_path / "models")
+    released.make_release(run, "plain", "state", tmp_path / "models" / "state", "test")
+    assert released.verdict_models("released:state/world_model") == (None, None)
+    model, info = load_world_model("released:state/world_model")
+    guard = ModelErrorGuard(EnsembleMLP(2, model.feat_dim + ACTION_DIM, 4, 3), 0.5, -1.0)
+    judge = seed_set_run(tmp_path / "judge_run", seed=1)
+    save_guard(guard, tmp_path / "stranger", rl_tiny.config().guard, {"world_model": {"weights_sha256": "0" * 64}})
+    before = sorted(p.name for p in (tmp_path / "models" / "state").iterdir())
+    with pytest.raises(ValueError, match="another world model"):
+        released.add_verdict_models("state", tmp_path / "stranger", (judge / "wm", judge / "rewards"), {})
+    with pytest.raises(ValueError, match="not an independent judge"):
+        save_guard(
+            guard, tmp_path / "guard", rl_tiny.config().guard, {"world_model": {"weights_sha256": info.weights_sha256}}
+        )
+        released.add_verdict_models("state", tmp_path / "guard", (run / "wm", run / "rewards"), {})
+    assert sorted(p.name for p in (tmp_path / "models" / "state").iterdir()) == before  # refused: untouched
+
+    released.add_verdict_models("state", tmp_path / "guard", (judge / "wm", judge / "rewards"), {"judge": "53"})
+    assert released.verdict_models("released:state/world_model")[0] == "released:state/guard"
+    release = json.loads((tmp_path / "models" / "state" / "release.json").read_text())
+    assert release["seeds"]["judge"] == "53" and release["seeds"]["wm"] == "1"
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["state"]
+
+    # A renewed verdict reaches release.json.
+    verdict = {"verdict": "improved", "trusted_gain": 0.1, "trusted_gain_ci95": [0.05, 0.15]}
+    (tmp_path / "models" / "state" / "open_drawer" / "verdict.json").write_text(json.dumps(verdict))
+    released.refresh_measurements("state")
+    release = json.loads((tmp_path / "models" / "state" / "release.json").read_text())
+    assert release["skills"]["open_drawer"]["verdict"] == "improved"
+    assert (
+        release["skills"]["close_drawer"]["verdict"] is None and release["skills"]["open_drawer"]["bc_success"] == 0.5
+    )
