@@ -1,7 +1,7 @@
-"""A camera run against the shipped camera profile's, skill by skill: BC and DiWA success on the
-same 100 paired evaluation episodes (seed 1041), the gain with its paired 95 % interval, the
-imagined success at the first and last PPO iteration, and the reward classifier's held-out F1; then
-what the frozen codes hold (probe.py) for both.
+"""A camera run against the first camera run's (camera_route/: uniformly weighted pixels), skill by
+skill: BC and DiWA success on the same 100 paired evaluation episodes (seed 1041), the gain with its
+paired 95 % interval, the imagined success at the first and last PPO iteration, and the reward
+classifier's held-out F1; then what the frozen codes hold (probe.py) for both.
 
     python docs/results/camera_sharp_code/compare.py [RESULTS_DIR]
         (reads runs.json and probe.json in ../camera_route/ and in RESULTS_DIR, by default the
@@ -37,19 +37,19 @@ def main() -> None:
     other = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
     (shipped, shipped_probe), (sharp, sharp_probe) = load(SHIPPED), load(other)
     print(
-        "| skill | shipped: BC -> DiWA | gain, 95 % | imagined first / last | reward F1 "
+        "| skill | uniform: BC -> DiWA | gain, 95 % | imagined first / last | reward F1 "
         f"| {other.name}: BC -> DiWA | gain, 95 % | imagined first / last | reward F1 |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    means = {"shipped": [0.0, 0.0], other.name: [0.0, 0.0]}
+    means = {"uniform": [0.0, 0.0], other.name: [0.0, 0.0]}
     for skill in shipped["skills"]:
         print(f"| {skill} | {row(skill, shipped)} | {row(skill, sharp)} |")
-        for name, run in (("shipped", shipped), (other.name, sharp)):
+        for name, run in (("uniform", shipped), (other.name, sharp)):
             means[name][0] += run["skills"][skill]["bc_success"] / len(shipped["skills"])
             means[name][1] += run["skills"][skill]["finetuned_success"] / len(shipped["skills"])
     for name, (bc, tuned) in means.items():
         print(f"\n{name}: BC {bc:.1%} -> DiWA {tuned:.1%} ({100 * (tuned - bc):+.1f} points)")
-    print(f"\n| probe (held out) | shipped | {other.name} |\n|---|---|---|")
+    print(f"\n| probe (held out) | uniform | {other.name} |\n|---|---|---|")
     for name, key in (("LED accuracy", "led"), ("lightbulb accuracy", "lightbulb")):
         print(
             f"| {name} | {shipped_probe[key]['held_out_accuracy']:.2f} "
