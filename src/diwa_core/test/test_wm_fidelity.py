@@ -7,7 +7,7 @@ import rl_tiny
 import torch
 from diwa.cli import main
 from diwa.skills import CHUNK_STEPS
-from diwa.world_model.fidelity import imagine_verdicts, replay_in_simulator
+from diwa.world_model.fidelity import filtered_verdict, imagine_verdicts, replay_in_simulator
 
 
 class ChunkVerdicts:
@@ -33,6 +33,19 @@ def test_verdict_is_the_first_chunk_end_judged_done_and_actions_are_padded_to_wh
     assert steps == [3 * CHUNK_STEPS, None, CHUNK_STEPS]
 
 
+def test_the_filtered_verdict_judges_the_posterior_after_each_whole_chunk():
+    model = rl_tiny.world_model()
+    observations = {"robot_obs": np.zeros((9, 15), np.float32), "scene_obs": np.zeros((9, 24), np.float32)}
+    classifier = ChunkVerdicts([1])
+    step = filtered_verdict(model, classifier, observations, np.zeros((8, 7), np.float32), torch.Generator())
+    assert classifier.seen_shape == (1, 8 // CHUNK_STEPS, model.feat_dim), "one posterior per chunk end, not the start"
+    assert step == 2 * CHUNK_STEPS
+    assert (
+        filtered_verdict(model, ChunkVerdicts([None]), observations, np.zeros((8, 7), np.float32), torch.Generator())
+        is None
+    )
+
+
 def test_eval_fidelity_command_counts_every_imagined_sample(tmp_path, capsys):
     paths = rl_tiny.save_pipeline(tmp_path)
     out = tmp_path / "fidelity"
@@ -52,6 +65,8 @@ def test_eval_fidelity_command_counts_every_imagined_sample(tmp_path, capsys):
     table = np.array(row["table_real_x_imagined"])
     assert table.sum() == 2 * 3 and table[0].sum() == 0
     assert row["agreement"] == table[1, 1] / 6 == row["imagined_success_rate"]
+    assert 0 <= row["filtered_success_rate"] <= 1 and row["filtered_agreement"] == row["filtered_success_rate"]
+    assert row["false_filtered_success"] == 0  # every real episode succeeded
     episodes = document["episodes"][rl_tiny.SKILL]
     assert [len(e["imagined_success"]) for e in episodes] == [3, 3]
     assert all(e["real_step"] is not None and e["real_step"] <= 72 for e in episodes)

@@ -6,8 +6,11 @@ tell a successful attempt from a failed one. This measures exactly that, per ski
 scripted expert or a policy) runs closed-loop in the simulator from the evaluation harness's seeded
 start states for the full step limit; its actions are then replayed open-loop in the world model
 from the encoded first observation, and the classifier judges the last latent of every chunk as
-the imagination environment does. The simulator oracle's verdict (success at any step) is compared
-with the imagined one (success at any chunk end). Imagination samples the prior, so each episode
+the imagination environment does. The classifier also judges the same chunk ends filtered from the
+episode's real observations (the posterior, as on the robot): where the filtered verdict is right
+and the imagined one wrong, the dynamics are at fault, where both are wrong, the classifier is. The
+simulator oracle's verdict (success at any step) is compared with the imagined one (success at any
+chunk end). Imagination samples the prior, so each episode
 is imagined several times and agreement is averaged over episodes x samples; the confusion table
 counts every sample. A good world model agrees on an agent's failures as well as its successes,
 which is why a policy that often fails (behaviour cloning) is the harder test.
@@ -47,6 +50,7 @@ class FidelityEpisode:
     real_step: int | None  # first step at which the oracle reported the skill
     imagined_success: list[bool]  # one verdict per imagined sample
     imagined_step: list[int | None]  # first chunk-end step judged a success, per sample
+    filtered_step: int | None  # the same from the posterior of the real observations
     # Noisy open-loop replays in the simulator: verdicts per noise level (its str), one per sample.
     replayed_success: dict[str, list[bool]] = field(default_factory=dict)
 
@@ -76,6 +80,10 @@ class SkillFidelity:
             "table_real_x_imagined": table,
             "meets_target": bool(agree.mean() >= TARGET_AGREEMENT),
         }
+        filtered = np.array([e.filtered_step is not None for e in self.episodes])
+        summary["filtered_success_rate"] = float(filtered.mean())
+        summary["filtered_agreement"] = float((filtered == real).mean())
+        summary["false_filtered_success"] = int((filtered & ~real).sum())
         levels = self.episodes[0].replayed_success if self.episodes else {}
         if levels:
             summary["simulator_replay_agreement"] = {
@@ -89,18 +97,21 @@ def run_in_simulator(
     env: Any, agent: Agent, skill: str, robot: np.ndarray, scene: np.ndarray, max_steps: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray, int | None]:
     """Run `agent` for `max_steps` steps (not stopping at success, as imagination replays them all).
-    Returns the first observation, the (max_steps, 7) actions and the first successful step."""
+    Returns the observations (max_steps + 1 per key, the first one first), the (max_steps, 7)
+    actions and the first successful step."""
     obs, _ = env.reset(options={"robot_obs": robot, "scene_obs": scene})
-    first = {k: np.array(v) for k, v in obs.items()}
+    observations = {k: [np.array(v)] for k, v in obs.items()}
     agent.reset(skill, obs)
     actions, success_step = [], None
     for step in range(1, max_steps + 1):
         action = np.asarray(agent.act(obs), dtype=np.float32)
         actions.append(action)
         obs, _, _, _, info = env.step(action)
+        for key, value in obs.items():
+            observations[key].append(np.array(value))
         if success_step is None and skill in info["completed_tasks"]:
             success_step = step
-    return first, np.stack(actions), success_step
+    return {k: np.stack(v) for k, v in observations.items()}, np.stack(actions), success_step
 
 
 def replay_in_simulator(
@@ -153,6 +164,25 @@ def imagine_verdicts(
     return [int(np.argmax(row)) * CHUNK_STEPS + CHUNK_STEPS if row.any() else None for row in done]
 
 
+def filtered_verdict(
+    model: WorldModel,
+    classifier: RewardClassifier,
+    observations: dict[str, np.ndarray],
+    actions: np.ndarray,
+    generator: torch.Generator,
+) -> int | None:
+    """The first chunk-end step whose posterior, filtered from the real `observations` (T + 1 per
+    key) after the executed `actions` (T), the classifier judges a success; None if none is."""
+    tcp = torch.as_tensor(observations["robot_obs"][0][TCP_POS], dtype=torch.float32, device=model.device)
+    executed = CommandedTarget(tcp[None].clone()).effective(torch.from_numpy(actions).to(model.device)[None])
+    prev_actions = torch.cat([torch.zeros_like(executed[:, :1]), executed], dim=1)
+    sequence = {k: v[None] for k, v in model.to_tensors(observations).items()}
+    posts, _ = model.observe(sequence, prev_actions, None, generator)
+    chunk_ends = posts.features()[:, CHUNK_STEPS::CHUNK_STEPS]  # the state after each whole chunk
+    done = (classifier.reward(chunk_ends) > 0).cpu().numpy()[0]
+    return int(np.argmax(done)) * CHUNK_STEPS + CHUNK_STEPS if done.any() else None
+
+
 def measure_skill(
     model: WorldModel,
     classifier: RewardClassifier,
@@ -179,8 +209,10 @@ def measure_skill(
     try:
         for index in tqdm(range(episodes), desc=f"fidelity {skill}", unit="ep", disable=not progress):
             robot, scene = sample_start_state(skill, skill_seed(seed, skill, index))
-            first, actions, real_step = run_in_simulator(env, agent, skill, robot, scene, max_steps)
+            observations, actions, real_step = run_in_simulator(env, agent, skill, robot, scene, max_steps)
+            first = {k: v[0] for k, v in observations.items()}
             imagined = imagine_verdicts(model, classifier, first, actions, samples, generator, temperature)
+            filtered = filtered_verdict(model, classifier, observations, actions, generator)
             rng = np.random.default_rng(skill_seed(seed, skill, index))
             replayed = {
                 str(noise): [replay_in_simulator(env, skill, robot, scene, actions, noise, rng) for _ in range(samples)]
@@ -188,7 +220,13 @@ def measure_skill(
             }
             result.episodes.append(
                 FidelityEpisode(
-                    index, real_step is not None, real_step, [s is not None for s in imagined], imagined, replayed
+                    index,
+                    real_step is not None,
+                    real_step,
+                    [s is not None for s in imagined],
+                    imagined,
+                    filtered,
+                    replayed,
                 )
             )
     finally:

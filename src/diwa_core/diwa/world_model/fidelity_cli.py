@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval-fidelity",
         help="agreement between imagined and simulated success, per skill",
         description="Run an agent in the simulator, replay its actions in the world model, and compare the "
-        "reward classifier's verdict with the oracle's.",
+        "reward classifier's verdict with the oracle's; also its verdict on the latents filtered from the "
+        "episode's real observations (right there but wrong in imagination: the dynamics are at fault).",
     )
     parser.add_argument("--wm", type=Path, required=True, help="world-model checkpoint")
     parser.add_argument("--reward", type=Path, required=True, help="reward classifiers: DIR or DIR/<skill>")
@@ -97,13 +98,14 @@ def run_eval_fidelity(args: argparse.Namespace) -> int:
     }
     levels = [str(noise) for noise in args.replay_noise]
     print(
-        f"{'skill':<20} {'real':>6} {'imagined':>9} {'agreement':>10} {'false+':>7} {'missed':>7}"
+        f"{'skill':<20} {'real':>6} {'imagined':>9} {'agreement':>10} {'false+':>7} {'missed':>7} {'filtered':>9}"
         + "".join(f" {'sim ' + level:>10}" for level in levels)
     )
     for row in summaries:
         print(
             f"{row['skill']:<20} {row['real_success_rate']:>6.2f} {row['imagined_success_rate']:>9.2f} "
             f"{row['agreement']:>10.3f} {row['false_imagined_success']:>7} {row['missed_real_success']:>7}"
+            f" {row['filtered_agreement']:>9.3f}"
             + "".join(f" {row['simulator_replay_agreement'][level]:>10.3f}" for level in levels)
         )
     if args.out:
