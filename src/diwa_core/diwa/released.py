@@ -12,8 +12,8 @@ accepted (command line, goals, node parameters):
                                          fine-tuning's imagined episodes start
     released:state/guard                 the verdict's model-error guard, fitted on the world
                                          model's play (which is not shipped)
-    released:state/judge/world_model     the verdict's independent world model (same play, other
-    released:state/judge/reward          seed) and its reward classifiers
+    released:state/judge/world_model     the verdict's independent world model (another seed
+    released:state/judge/reward          set's play and seeds) and its reward classifiers
 
 A fine-tuning from the released world model is judged with the release's guard and judge
 (`verdict_models`), so its verdict needs nothing the release does not hold.
