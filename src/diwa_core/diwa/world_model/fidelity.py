@@ -11,8 +11,9 @@ episode's real observations (the posterior, as on the robot): where the filtered
 and the imagined one wrong, the dynamics are at fault, where both are wrong, the classifier is. The
 simulator oracle's verdict (success at any step) is compared with the imagined one (success at any
 chunk end). Imagination samples the prior, so each episode is imagined several times and agreement
-is averaged over episodes x samples; the confusion table counts every sample. A good world model agrees on an agent's failures as well as its successes,
-which is why a policy that often fails (behaviour cloning) is the harder test.
+is averaged over episodes x samples; the confusion table counts every sample. A good world model
+agrees on an agent's failures as well as its successes, which is why a policy that often fails
+(behaviour cloning) is the harder test.
 
 `--replay-noise STD [STD ...]` also replays each episode's actions open-loop in the simulator
 itself, with Gaussian noise of each STD (action units) on their motion components: how often the
