@@ -168,10 +168,12 @@ def test_verdict_command_judges_a_fine_tuned_run(tiny: dict, tmp_path: Path, cap
     assert "close_drawer" in capsys.readouterr().err
     assert main([*verdict[:3], "--run", str(paths["policy"]), *verdict[5:]]) == 2
     assert "holds no fine-tuned policy" in capsys.readouterr().err
-    # A latent policy reads its own world model's features: another model cannot imagine it.
+    # In an independent model a latent policy reads its own model's filter of what that model imagines.
     other = rl_tiny.save_pipeline(tmp_path / "other", seed=1)
-    assert main([*verdict, "--judge-wm", str(other["wm"]), "--judge-reward", str(other["reward"])]) == 2
-    assert "trained on the features of world model" in capsys.readouterr().err
+    assert main([*verdict, "--judge-wm", str(other["wm"]), "--judge-reward", str(other["reward"]), "--json"]) == 0
+    judged = last_json(capsys)
+    assert judged["judge_policy_view"] == "own_filter" and judged["independent"] is not None
+    assert judged["trusted_gain"] == stored["trusted_gain"], "the training model's half is unchanged"
 
 
 def test_verdict_command_with_an_independent_world_model(tiny: dict, tmp_path: Path, capsys) -> None:
@@ -185,6 +187,7 @@ def test_verdict_command_with_an_independent_world_model(tiny: dict, tmp_path: P
     assert stored == last_json(capsys)
     _, other_info = load_world_model(other["wm"])
     assert stored["judge_world_model_sha256"] == other_info.weights_sha256 != stored["world_model_sha256"]
+    assert stored["judge_policy_view"] == "judge_decoded_state"
     low, high = stored["independent"]["gain_ci95"]
     assert -1 <= low <= stored["independent"]["gain"] <= high <= 1
 

@@ -81,7 +81,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--judge-wm",
         type=Path,
         help="an independent world model (other play or another seed; not the one the run was fine-tuned in; "
-        "default for a released world model: the release's judge where it ships one)",
+        "default for a released world model: the release's judge where it ships one); a policy conditioned on "
+        "the training model's latent reads there its own model's filter of the judge's imagined observations, "
+        "so a camera policy needs a camera judge",
     )
     verdict.add_argument("--judge-reward", type=Path, help="the reward classifiers trained on --judge-wm")
     verdict.add_argument("--base", type=Path, help="the base policy (default: the one the run was fine-tuned from)")
@@ -344,9 +346,9 @@ def report_guard(loaded: tuple[Any, dict[str, Any] | None], directory: Path) -> 
 
 
 def run_verdict(args: argparse.Namespace) -> int:
-    from diwa.rl.conditioning import check_policy, imagined_reader
+    from diwa.rl.conditioning import FilteredReader, check_policy, imagined_reader, judge_reader
     from diwa.rl.guard import ModelErrorGuard, load_or_fit_guard
-    from diwa.rl.imagination import StartStates, policy_start_states
+    from diwa.rl.imagination import PolicyReader, StartStates, policy_start_states
     from diwa.rl.verdict import INDEPENDENT_MARGIN, ImaginedOutcomes, imagine_episodes, judge, write_verdict
     from diwa.world_model.model import WorldModel
     from diwa.world_model.reward import RewardClassifier, load_reward_classifier
@@ -393,30 +395,36 @@ def run_verdict(args: argparse.Namespace) -> int:
         classifier: RewardClassifier,
         begin: StartStates,
         policy: DiffusionPolicy,
+        reader: PolicyReader | FilteredReader,
         trust: ModelErrorGuard | None,
     ) -> ImaginedOutcomes:
-        reader = imagined_reader(policy, world)
         steps, temperature = config.rollout.max_episode_steps, config.imagination.temperature
         return imagine_episodes(
             world, classifier, begin, policy, reader, trust, args.episodes, args.seed, steps, temperature, action_delay
         )
 
-    outcomes = [imagine(model, reward, starts, policy, guard) for policy in (base, tuned)]
+    outcomes = [imagine(model, reward, starts, p, imagined_reader(p, model), guard) for p in (base, tuned)]
     independent, judge_provenance = None, {}
     if args.judge_wm is not None:
         other, other_info = load_world_model(args.judge_wm)
         if other_info.weights_sha256 == info.weights_sha256:
             raise ValueError(f"--judge-wm {args.judge_wm} is the model the run was fine-tuned in, not another one")
-        for policy in (tuned, base):
-            check_policy(policy, skill, other, other_info)
+        readers = [judge_reader(policy, skill, other, other_info, model, starts, args.seed) for policy in (base, tuned)]
         other_reward, other_meta = load_reward_classifier(
             args.judge_reward, skill, world_model_sha256=other_info.weights_sha256
         )
         _, _, other_starts = policy_start_states(base, other, skill, args.starts, config.imagination)
-        independent = tuple(imagine(other, other_reward, other_starts, policy, None) for policy in (base, tuned))
+        if len(other_starts) != len(starts):
+            raise ValueError("the judge's start states differ from the training model's (the demonstrations changed?)")
+        independent = tuple(
+            imagine(other, other_reward, other_starts, policy, reader, None)
+            for policy, reader in zip((base, tuned), readers, strict=True)
+        )
         judge_provenance = {
             "judge_world_model_sha256": other_info.weights_sha256,
             "judge_reward_sha256": other_meta["files"]["weights"]["sha256"],
+            # What the policy read in the judge: the judge's decoded state, or its own model's filter.
+            "judge_policy_view": "own_filter" if isinstance(readers[0], FilteredReader) else "judge_decoded_state",
         }
     document = judge(*outcomes, independent=independent)
     document.update(**judge_provenance)

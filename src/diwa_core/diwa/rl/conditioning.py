@@ -17,8 +17,9 @@ import torch
 from diwa.policy.closed_loop import recorded_world_model
 from diwa.policy.encoder import FeatureEncoder, StateEncoder
 from diwa.policy.policy import DiffusionPolicy
-from diwa.rl.imagination import PolicyReader
+from diwa.rl.imagination import PolicyReader, StartStates
 from diwa.skills import check_skill
+from diwa.world_model.config import IMAGE_KEYS
 from diwa.world_model.model import WorldModel
 from diwa.world_model.rssm import RSSMState
 from diwa.world_model.store import WorldModelInfo
@@ -72,3 +73,71 @@ def imagined_reader(policy: DiffusionPolicy, model: WorldModel) -> PolicyReader:
         return torch.cat([decoded[k] for k in STATE_KEYS], dim=-1)
 
     return decoded_state
+
+
+class FilteredReader:
+    """A latent-conditioned policy's features in another (judge) world model: the policy's own world
+    model filters what the judge imagines, one primitive step at a time, as it filters the robot's
+    camera frames and joint states. Episodes start from the posterior of the real start frames.
+
+    Call `begin` with the start frames' index when the judge starts its episodes, `observe` after
+    each judge step with the action it took, and the reader itself for the policy's features; a
+    fresh `begin` restarts the filter's noise from `seed`, so two policies meet the same noise."""
+
+    def __init__(self, own: WorldModel, own_starts: StartStates, judge: WorldModel, seed: int) -> None:
+        decoded = judge.config.observation.state_keys + (IMAGE_KEYS if judge.uses_images else ())
+        missing = [k for k in own.observation_keys if k not in decoded]
+        if missing:
+            raise ValueError(
+                f"the judge world model imagines no {missing}, which the policy's world model reads: judge a camera "
+                "policy with a camera world model"
+            )
+        self.own, self.judge, self.starts, self.seed = own.eval(), judge.eval(), own_starts, seed
+        self.generator = torch.Generator(device=own.device)
+        self.state: RSSMState | None = None
+
+    @torch.no_grad()
+    def begin(self, index: torch.Tensor) -> None:
+        self.generator.manual_seed(self.seed)
+        self.state = self.starts.encode(self.own, index, self.generator)
+
+    @torch.no_grad()
+    def observe(self, judged: RSSMState, action: torch.Tensor) -> None:
+        """Filter the observation the judge imagines in `judged` (B), reached by `action` (B, 7)."""
+        if self.state is None:
+            raise RuntimeError("FilteredReader.observe called before begin")
+        decoded = self.judge.decode(judged.features())
+        obs = {}
+        for key in self.own.observation_keys:
+            value = decoded[key]
+            if key in IMAGE_KEYS:  # decoded frames are floats in [0, 1]; cameras deliver uint8
+                value = (value * 255.0).round().to(torch.uint8)
+            obs[key] = value.unsqueeze(1)
+        posts, _ = self.own.observe(obs, action.unsqueeze(1), self.state, self.generator)
+        self.state = posts.index((slice(None), 0))
+
+    def __call__(self, judged: RSSMState) -> torch.Tensor:
+        if self.state is None:
+            raise RuntimeError("FilteredReader called before begin")
+        return self.state.features()
+
+
+def judge_reader(
+    policy: DiffusionPolicy,
+    skill: str,
+    judge: WorldModel,
+    judge_info: WorldModelInfo,
+    own: WorldModel,
+    own_starts: StartStates,
+    seed: int,
+) -> PolicyReader | FilteredReader:
+    """What `policy`, fine-tuned in `own`, reads while the judge world model imagines its episodes:
+    the judge's decoded state for a state policy, its own model's filter of the judge's imagined
+    observations for a latent-conditioned one (FilteredReader)."""
+    if policy.encoder_spec.get("kind") == FeatureEncoder.kind:
+        check_skill(skill)
+        if policy.skill != skill:
+            raise ValueError(f"the policy was trained for {policy.skill!r}, not {skill!r}")
+        return FilteredReader(own, own_starts, judge, seed)
+    check_policy(policy, skill, judge, judge_info)
+    return imagined_reader(policy, judge)

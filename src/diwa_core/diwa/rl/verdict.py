@@ -10,7 +10,9 @@ failing. Two checks therefore have to agree.
   beyond its threshold before the classifier's success counts as a failure.
 - An independent world model (trained on other play, or with another seed) and its own reward
   classifier run the same pairing. PPO never saw this model, so errors it exploited in the first
-  are not paid again here; its gain must clear INDEPENDENT_MARGIN with 95 % confidence.
+  are not paid again here; its gain must clear INDEPENDENT_MARGIN with 95 % confidence. A policy
+  conditioned on its own model's latent reads there what its model filters from the independent
+  model's imagined observations, as on the robot (conditioning.FilteredReader).
 
     improved   the trusted gain's interval lies above zero and the independent gain's above the margin
     worse      either interval lies below zero
@@ -35,6 +37,7 @@ from diwa.atomic import write_atomically
 from diwa.command_delay import CommandDelay, hold_actions
 from diwa.eval.stats import paired_gain_interval
 from diwa.policy.policy import DiffusionPolicy
+from diwa.rl.conditioning import FilteredReader
 from diwa.rl.guard import ModelErrorGuard
 from diwa.rl.imagination import PolicyReader, StartStates
 from diwa.sim.obs_layout import TCP_POS
@@ -76,7 +79,7 @@ def imagine_episodes(
     reward: RewardClassifier,
     starts: StartStates,
     policy: DiffusionPolicy,
-    reader: PolicyReader,
+    reader: PolicyReader | FilteredReader,
     guard: ModelErrorGuard | None,
     episodes: int,
     seed: int,
@@ -95,6 +98,9 @@ def imagine_episodes(
     policy_generator = torch.Generator().manual_seed(seed + 1)
     index = torch.randint(len(starts), (episodes,), generator=generator)
     state = starts.encode(model, index, generator)
+    filtered = reader if isinstance(reader, FilteredReader) else None
+    if filtered is not None:
+        filtered.begin(index)
     robot_obs = starts.robot_obs(index)
     target = CommandedTarget(robot_obs[:, TCP_POS])
     delay = CommandDelay(action_delay, hold_actions(robot_obs))
@@ -112,6 +118,8 @@ def imagine_episodes(
                 worst = torch.where(ended, worst, torch.maximum(worst, level))
                 distrusted |= ~ended & (level > guard.threshold)
             state = model.step(state, actions[:, t], generator, temperature)
+            if filtered is not None:
+                filtered.observe(state, actions[:, t])
         steps += actions.shape[1]
         now = (reward.reward(state.features()) > 0) & ~ended
         success |= now
