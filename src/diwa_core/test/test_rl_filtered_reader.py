@@ -31,9 +31,9 @@ def camera_starts(frames: int = 6) -> StartStates:
 def test_the_filter_is_the_robot_filter_fed_the_judges_imagined_observations() -> None:
     own, judge = fitted(rl_tiny.world_model(seed=0)), fitted(rl_tiny.world_model(seed=1))
     starts = rl_tiny.starts()
-    reader = FilteredReader(own, starts, judge, seed=7)
+    reader = FilteredReader(own, starts, judge)
     index = torch.tensor([5])  # one episode: a batch draws its latent noise differently from one frame
-    reader.begin(index)
+    reader.begin(index, 7)
     generator = torch.Generator().manual_seed(0)
     judged = starts.encode(judge, index, generator)
     tracker = LatentTracker(own, seed=7)
@@ -49,8 +49,8 @@ def test_the_filter_is_the_robot_filter_fed_the_judges_imagined_observations() -
         assert not np.allclose(expected, judged.features()[0].numpy()), "the policy reads its own model"
 
     # begin restarts the noise: the same start gives the same features again.
-    again = FilteredReader(own, starts, judge, seed=7)
-    again.begin(index)
+    again = FilteredReader(own, starts, judge)
+    again.begin(index, 7)
     np.testing.assert_allclose(again(judged)[0].numpy(), first, atol=1e-6)
 
 
@@ -58,11 +58,11 @@ def test_camera_policies_need_a_judge_that_imagines_camera_frames() -> None:
     own = rl_tiny.camera_world_model(seed=0)
     own.codec.fit({"robot_obs": np.random.default_rng(0).normal(size=(50, 15))})
     with pytest.raises(ValueError, match="imagines no \\['rgb_static', 'rgb_gripper'\\]"):
-        FilteredReader(own, camera_starts(), fitted(rl_tiny.world_model(seed=1)), seed=0)
+        FilteredReader(own, camera_starts(), fitted(rl_tiny.world_model(seed=1)))
 
     judge = rl_tiny.camera_world_model(seed=1)
     judge.codec.fit({"robot_obs": np.random.default_rng(1).normal(size=(50, 15))})
-    reader = FilteredReader(own, camera_starts(), judge, seed=0)
+    reader = FilteredReader(own, camera_starts(), judge)
     with pytest.raises(RuntimeError, match="before begin"):
         reader.observe(camera_starts().encode(judge, torch.tensor([0]), torch.Generator()), torch.zeros(1, 7))
     # Imagined in the camera judge, the policy reads 16 + 16-d features of its own model.

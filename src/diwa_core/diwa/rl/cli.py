@@ -409,7 +409,7 @@ def run_verdict(args: argparse.Namespace) -> int:
         other, other_info = load_world_model(args.judge_wm)
         if other_info.weights_sha256 == info.weights_sha256:
             raise ValueError(f"--judge-wm {args.judge_wm} is the model the run was fine-tuned in, not another one")
-        readers = [judge_reader(policy, skill, other, other_info, model, starts, args.seed) for policy in (base, tuned)]
+        readers = [judge_reader(policy, skill, other, other_info, model, starts) for policy in (base, tuned)]
         other_reward, other_meta = load_reward_classifier(
             args.judge_reward, skill, world_model_sha256=other_info.weights_sha256
         )

@@ -80,11 +80,11 @@ class FilteredReader:
     model filters what the judge imagines, one primitive step at a time, as it filters the robot's
     camera frames and joint states. Episodes start from the posterior of the real start frames.
 
-    Call `begin` with the start frames' index when the judge starts its episodes, `observe` after
-    each judge step with the action it took, and the reader itself for the policy's features; a
-    fresh `begin` restarts the filter's noise from `seed`, so two policies meet the same noise."""
+    Call `begin` with the start frames' index and a seed for the filter's noise when the judge
+    starts its episodes, `observe` after each judge step with the action it took, and the reader
+    itself for the policy's features."""
 
-    def __init__(self, own: WorldModel, own_starts: StartStates, judge: WorldModel, seed: int) -> None:
+    def __init__(self, own: WorldModel, own_starts: StartStates, judge: WorldModel) -> None:
         decoded = judge.config.observation.state_keys + (IMAGE_KEYS if judge.uses_images else ())
         missing = [k for k in own.observation_keys if k not in decoded]
         if missing:
@@ -92,13 +92,13 @@ class FilteredReader:
                 f"the judge world model imagines no {missing}, which the policy's world model reads: judge a camera "
                 "policy with a camera world model"
             )
-        self.own, self.judge, self.starts, self.seed = own.eval(), judge.eval(), own_starts, seed
+        self.own, self.judge, self.starts = own.eval(), judge.eval(), own_starts
         self.generator = torch.Generator(device=own.device)
         self.state: RSSMState | None = None
 
     @torch.no_grad()
-    def begin(self, index: torch.Tensor) -> None:
-        self.generator.manual_seed(self.seed)
+    def begin(self, index: torch.Tensor, seed: int) -> None:
+        self.generator.manual_seed(seed)
         self.state = self.starts.encode(self.own, index, self.generator)
 
     @torch.no_grad()
@@ -129,15 +129,11 @@ def judge_reader(
     judge_info: WorldModelInfo,
     own: WorldModel,
     own_starts: StartStates,
-    seed: int,
 ) -> PolicyReader | FilteredReader:
-    """What `policy`, fine-tuned in `own`, reads while the judge world model imagines its episodes:
-    the judge's decoded state for a state policy, its own model's filter of the judge's imagined
-    observations for a latent-conditioned one (FilteredReader)."""
+    """What `policy`, checked for `own` (check_policy), reads while the judge world model imagines
+    its episodes: the judge's decoded state for a state policy, its own model's filter of the judge's
+    imagined observations for a latent-conditioned one (FilteredReader)."""
     if policy.encoder_spec.get("kind") == FeatureEncoder.kind:
-        check_skill(skill)
-        if policy.skill != skill:
-            raise ValueError(f"the policy was trained for {policy.skill!r}, not {skill!r}")
-        return FilteredReader(own, own_starts, judge, seed)
+        return FilteredReader(own, own_starts, judge)
     check_policy(policy, skill, judge, judge_info)
     return imagined_reader(policy, judge)

@@ -90,7 +90,7 @@ def imagine_episodes(
     """`episodes` imagined episodes of `policy` run side by side to success or `max_steps`, seeded so
     that two policies meet the same start frames and the same latent noise. The policy acts as on the
     robot: deterministic denoising, each action `action_delay` control periods late. Without a guard
-    no episode is distrusted."""
+    no episode is distrusted. A FilteredReader (a latent policy in another model) is kept in step."""
     if episodes < 2:
         raise ValueError(f"a verdict needs at least 2 imagined episodes, got {episodes}")
     model, reward = model.eval(), reward.eval()
@@ -100,7 +100,7 @@ def imagine_episodes(
     state = starts.encode(model, index, generator)
     filtered = reader if isinstance(reader, FilteredReader) else None
     if filtered is not None:
-        filtered.begin(index)
+        filtered.begin(index, seed + 2)
     robot_obs = starts.robot_obs(index)
     target = CommandedTarget(robot_obs[:, TCP_POS])
     delay = CommandDelay(action_delay, hold_actions(robot_obs))
