@@ -12,6 +12,9 @@
 #
 #   scripts/camera_set.sh OUT_DIR S     (after `source scripts/env.sh`; repository root)
 #   WM_PROFILE=FILE.yaml scripts/camera_set.sh ...   trains the world model on another profile
+#   JUDGE_ONLY=1 scripts/camera_set.sh ...   play, world model and reward classifiers only: the
+#                                            independent model of other runs' verdicts
+#   WM_THREADS=1 scripts/camera_set.sh ...   the world model on one thread (default 2), beside other work
 set -euo pipefail
 O="${1:?usage: camera_set.sh OUT_DIR SEED}"
 S="${2:?usage: camera_set.sh OUT_DIR SEED}"
@@ -40,7 +43,7 @@ demos() {
 world_model() {
   local resume=()
   [ -f "$O/wm/world_model.json" ] && resume=(--resume)
-  diwa train-wm --data "$O/play" --out "$O/wm" --profile "${WM_PROFILE:-camera}" --seed "$S" --threads 2 --no-progress --json "${resume[@]}"
+  diwa train-wm --data "$O/play" --out "$O/wm" --profile "${WM_PROFILE:-camera}" --seed "$S" --threads "${WM_THREADS:-2}" --no-progress --json "${resume[@]}"
 }
 
 bc() {  # bc SKILL...: latent features of the demonstrations, then a BC policy on them
@@ -60,6 +63,11 @@ rewards() {  # rewards SKILL...
 }
 
 stage play play
+if [ -n "${JUDGE_ONLY:-}" ]; then  # another run's verdict judge: the world model and its classifiers
+  stage world_model world_model
+  both_cores rewards_a "rewards ${SKILLS[*]:0:4}" rewards_b "rewards ${SKILLS[*]:4:4}"
+  exit 0
+fi
 stage demos demos
 stage world_model world_model
 both_cores bc_a "bc ${SKILLS[*]:0:4}" bc_b "bc ${SKILLS[*]:4:4}"
