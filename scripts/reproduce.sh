@@ -2,9 +2,10 @@
 # `make reproduce ROUTE=state`: the full pipeline from nothing to a release of the route's models and
 # their figures, with the seeds of the shipped release (diwa/models/<route>/release.json), then the
 # figures side by side with the shipped ones, and the verdict's models where the release has them (its
-# judge: another seed set's play and world model). Resumable: rerun after an interruption. About 100
-# minutes on 2 cores (scripts/seed_set.sh; 84.5 measured before the judge was shipped) and about 50
-# more for the judge, one progress line per stage. ROUTE=camera runs
+# judge: another seed set's play and world model). Resumable: rerun after an interruption. 124 minutes
+# on 2 cores beside other work, judge included (about 60 expected on an idle machine: the judge's
+# world model trains on the core the BC policies leave free; docs/results/reproduce_from_nothing),
+# one progress line per stage. ROUTE=camera runs
 # scripts/camera_set.sh on seed set 41 and its report (about 80 minutes; no camera release yet).
 #
 #   scripts/reproduce.sh [ROUTE] [OUT_DIR]      (after `source scripts/env.sh`; repository root)

@@ -23,8 +23,9 @@
 # S, rewards S, fine-tuning S, evaluation 1000+S; the environment variables PLAY_SEED, DEMO_SEED
 # (the base of 100*S), BC_SEED, WM_SEED, REWARD_SEED, FT_SEED and EVAL_SEED set them one by one, to
 # rerun an earlier seed set. About 100 minutes on 2 cores (the world model takes one core for ~45
-# minutes while the BC policies train on the other); JUDGE_SEED adds about 50 (the second model
-# trains on the other core once the BC policies are done).
+# minutes while the BC policies train on the other); JUDGE_SEED adds about 45 core-minutes, little
+# wall time on an idle machine (the second model trains on the other core once the BC policies are
+# done).
 set -euo pipefail
 O="${1:?usage: seed_set.sh OUT_DIR SEED [VARIANT ...]}"
 S="${2:?usage: seed_set.sh OUT_DIR SEED [VARIANT ...]}"
